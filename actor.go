@@ -1,0 +1,103 @@
+package opsflow
+
+import (
+	"slices"
+	"strings"
+)
+
+// Role is what a user may do. Roles are coarse on purpose; the finer rules
+// (an approver who is not the owner, a reviewer other than the implementer)
+// are separation-of-duties checks in each process.
+type Role string
+
+const (
+	RoleRequester Role = "requester" // opens processes
+	RoleOwner     Role = "owner"     // owns and drives processes
+	RoleApprover  Role = "approver"  // approves plans, sponsors Kaizen
+	RoleAuditor   Role = "auditor"   // reads everything, exports audit packs
+	RoleAdmin     Role = "admin"     // everything, manages tokens and templates
+	RoleHR        Role = "hr"        // onboarding: HR tasks
+	RoleIT        Role = "it"        // onboarding: IT tasks
+	RoleManager   Role = "manager"   // onboarding: hiring manager
+)
+
+// Roles lists every role, in a stable order.
+var Roles = []Role{RoleRequester, RoleOwner, RoleApprover, RoleAuditor, RoleAdmin, RoleHR, RoleIT, RoleManager}
+
+// ParseRoles parses a comma-separated role list, rejecting unknown roles.
+func ParseRoles(s string) ([]Role, error) {
+	var out []Role
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		r := Role(p)
+		if !slices.Contains(Roles, r) {
+			return nil, Invalid("roles", "unknown role %q", p)
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, Invalid("roles", "at least one role is required")
+	}
+	return out, nil
+}
+
+// User is an authenticated person (or service account).
+type User struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Roles []Role `json:"roles"`
+}
+
+// Has reports whether the user holds role r. Admins hold every role.
+func (u User) Has(r Role) bool {
+	return slices.Contains(u.Roles, r) || slices.Contains(u.Roles, RoleAdmin)
+}
+
+// Actor is who did something, as recorded on audit events. The server fills
+// it from the authenticated user, never from a request body; the system
+// itself acts as SystemActor (timers, escalations, provisioning).
+type Actor struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Roles []Role `json:"roles,omitempty"`
+}
+
+// SystemActor is the actor of events caused by timers and activities.
+var SystemActor = Actor{ID: "system", Name: "opsflow"}
+
+// ActorOf returns the actor for an authenticated user.
+func ActorOf(u User) Actor { return Actor{ID: u.ID, Name: u.Name, Roles: u.Roles} }
+
+// Has reports whether the actor holds role r (admins hold every role).
+func (a Actor) Has(r Role) bool { return User{Roles: a.Roles}.Has(r) }
+
+// RoleLabel is the role recorded on an audit event: the most specific role
+// the actor used, or "system".
+func (a Actor) RoleLabel(used Role) string {
+	if a.ID == SystemActor.ID {
+		return "system"
+	}
+	if slices.Contains(a.Roles, used) {
+		return string(used)
+	}
+	if slices.Contains(a.Roles, RoleAdmin) {
+		return string(RoleAdmin)
+	}
+	if len(a.Roles) > 0 {
+		return string(a.Roles[0])
+	}
+	return ""
+}
+
+// Require returns a forbidden error unless the actor holds role r.
+func (a Actor) Require(r Role) error {
+	if !a.Has(r) {
+		return Forbidden("this action needs the %s role", r)
+	}
+	return nil
+}
