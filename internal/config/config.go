@@ -1,0 +1,87 @@
+// Package config is the one place that names opsflow's settings: each is a
+// command-line flag with an environment variable behind it, so the same
+// binary runs from a shell, systemd or docker-compose.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Config holds every setting of every subcommand; each subcommand registers
+// only the ones it reads.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	HTTPAddr          string
+	LogLevel          string
+	StateDir          string
+}
+
+// Setting describes one setting: its flag, its environment variable, its
+// default and its help text.
+type Setting struct {
+	Flag    string
+	Env     string
+	Default string
+	Usage   string
+	field   func(*Config) *string
+}
+
+// Settings lists every setting. docker-compose.yml and the README are
+// checked against it by tests.
+var Settings = []Setting{
+	{"database-url", "DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=disable); opsflow dev starts a private PostgreSQL when empty", func(c *Config) *string { return &c.DatabaseURL }},
+	{"temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port", func(c *Config) *string { return &c.TemporalAddress }},
+	{"temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace", func(c *Config) *string { return &c.TemporalNamespace }},
+	{"task-queue", "OPSFLOW_TASK_QUEUE", "opsflow", "Temporal task queue the worker polls and the API starts workflows on", func(c *Config) *string { return &c.TaskQueue }},
+	{"http-addr", "OPSFLOW_HTTP_ADDR", ":8080", "address the HTTP API listens on", func(c *Config) *string { return &c.HTTPAddr }},
+	{"log-level", "OPSFLOW_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
+	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
+}
+
+// Register adds the named settings (by flag name) to fs, bound to c.
+func (c *Config) Register(fs *flag.FlagSet, flags ...string) {
+	for _, s := range Settings {
+		for _, f := range flags {
+			if s.Flag == f {
+				fs.StringVar(s.field(c), s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+			}
+		}
+	}
+}
+
+// Parse parses args into fs, then fills every flag not given on the command
+// line from its environment variable. Flags win over the environment.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range Settings {
+		if fs.Lookup(s.Flag) == nil || given[s.Flag] {
+			continue
+		}
+		if v, ok := os.LookupEnv(s.Env); ok {
+			if err := fs.Set(s.Flag, v); err != nil {
+				return fmt.Errorf("%s: %w", s.Env, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Logger returns a JSON slog logger at the configured level.
+func (c *Config) Logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(c.LogLevel))); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+}
