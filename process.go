@@ -48,9 +48,10 @@ type Process struct {
 // tasks, and the audit events not yet written. The store writes it in one
 // transaction, idempotently.
 type Snapshot struct {
-	Process Process      `json:"process"`
-	Tasks   []Task       `json:"tasks"`
-	Events  []AuditEvent `json:"events"`
+	Process Process        `json:"process"`
+	Tasks   []Task         `json:"tasks"`
+	Events  []AuditEvent   `json:"events"`
+	Notify  []Notification `json:"notify,omitempty"`
 }
 
 // ProcessFilter selects processes of one kind for a list. Zero values do
@@ -101,3 +102,15 @@ const (
 	DefaultPageSize = 50
 	MaxPageSize     = 200
 )
+
+// Notification is a message the system owes someone (a reminder, an
+// escalation). Workflows put them on the snapshot; the store keeps them in
+// an outbox keyed by ID, so a retried projection never sends one twice.
+type Notification struct {
+	ID        string    `json:"id"` // idempotency key, derived from the audit event that caused it
+	ProcessID string    `json:"process_id"`
+	TaskID    string    `json:"task_id,omitempty"`
+	To        string    `json:"to"` // a user ID or a role
+	Subject   string    `json:"subject"`
+	At        time.Time `json:"at"`
+}

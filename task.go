@@ -123,10 +123,12 @@ func (t *Task) Tick(now time.Time, p TaskPolicy, depsDone bool) []TaskEvent {
 		return out
 	}
 	if t.RemindedAt == nil && p.RemindBefore > 0 && t.EscalationLevel == 0 &&
-		!now.Before(t.DueAt.Add(-p.RemindBefore)) && now.Before(*t.DueAt) {
+		!now.Before(t.DueAt.Add(-p.RemindBefore)) {
 		at := now
 		t.RemindedAt = &at
-		out = append(out, TaskEvent{Kind: TaskReminded, TaskID: t.ID, Notify: t.who()})
+		if now.Before(*t.DueAt) { // a reminder for a task already past due is not sent: escalation takes over
+			out = append(out, TaskEvent{Kind: TaskReminded, TaskID: t.ID, Notify: t.who()})
+		}
 	}
 	for t.EscalationLevel < len(p.Escalation) && !now.Before(t.DueAt.Add(p.Escalation[t.EscalationLevel].After)) {
 		tier := p.Escalation[t.EscalationLevel]
