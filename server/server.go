@@ -1,0 +1,127 @@
+// Package server is opsflow's HTTP API: Echo routes (all listed in
+// routes.go), one file per resource, and one place (errors.go) that maps
+// error codes to HTTP statuses. Writes go to Temporal as Updates; reads come
+// from the PostgreSQL read model.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
+
+	"github.com/opsflow/opsflow"
+)
+
+// Store is what the API reads from PostgreSQL. *postgres.DB implements it.
+type Store interface {
+	Ping(ctx context.Context) error
+	Authenticate(ctx context.Context, token string) (opsflow.User, error)
+	GetProcess(ctx context.Context, kind opsflow.Kind, id string) (opsflow.Process, error)
+	ListProcesses(ctx context.Context, f opsflow.ProcessFilter) (opsflow.Page[opsflow.Process], error)
+	ListTasks(ctx context.Context, f opsflow.TaskFilter) (opsflow.Page[opsflow.TaskRow], error)
+	AuditEvents(ctx context.Context, stream string) ([]opsflow.AuditEvent, error)
+	VerifyAudit(ctx context.Context, stream string) (opsflow.VerifyReport, error)
+}
+
+// Config is what New needs.
+type Config struct {
+	Store     Store
+	Temporal  client.Client
+	TaskQueue string
+	Logger    *slog.Logger
+	// Now is the clock for derived values such as "overdue"; time.Now if nil.
+	Now func() time.Time
+	// RequestTimeout bounds each request, including a wait for a workflow
+	// update; 30 s if zero.
+	RequestTimeout time.Duration
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	Config
+	echo *echo.Echo
+	log  *slog.Logger
+}
+
+// New returns the API with every route registered.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.TaskQueue == "" {
+		cfg.TaskQueue = "opsflow"
+	}
+	s := &Server{Config: cfg, echo: echo.New(), log: cfg.Logger}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.accessLog)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.ErrorContext(c.Request().Context(), "panic", "err", err, "stack", string(stack),
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			return err
+		},
+	}))
+	e.Use(middleware.BodyLimit("1M"))
+	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Routes lists the registered routes (method and Echo path), for the
+// OpenAPI consistency test and for operators.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+// HTTPServer wraps h in an http.Server with timeouts that keep slow or
+// stuck clients from holding connections forever.
+func HTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+// accessLog writes one structured line per request.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // commit the response so the status below is the one sent
+		}
+		req, res := c.Request(), c.Response()
+		lvl := slog.LevelInfo
+		if res.Status >= 500 {
+			lvl = slog.LevelError
+		}
+		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", res.Status,
+			"bytes", res.Size, "duration_ms", time.Since(start).Milliseconds(),
+			"request_id", res.Header().Get(echo.HeaderXRequestID)}
+		if u, ok := c.Get(userKey).(opsflow.User); ok {
+			attrs = append(attrs, "user", u.ID)
+		}
+		s.log.Log(req.Context(), lvl, "http request", attrs...)
+		return nil
+	}
+}
