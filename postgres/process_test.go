@@ -120,10 +120,12 @@ func TestSaveSnapshotRejectsBadInput(t *testing.T) {
 	ok := snapshot("capa-x", 1, "reported")
 	mutate := func(f func(*opsflow.Snapshot)) opsflow.Snapshot { s := ok; s.Process.Search = nil; f(&s); return s }
 	for name, s := range map[string]opsflow.Snapshot{
-		"no id":          mutate(func(s *opsflow.Snapshot) { s.Process.ID = "" }),
-		"no version":     mutate(func(s *opsflow.Snapshot) { s.Process.Version = 0 }),
-		"bad record":     mutate(func(s *opsflow.Snapshot) { s.Process.Record = json.RawMessage(`{`) }),
-		"duplicate task": mutate(func(s *opsflow.Snapshot) { s.Tasks = []opsflow.Task{{ID: "a", State: "open"}, {ID: "a", State: "open"}} }),
+		"no id":      mutate(func(s *opsflow.Snapshot) { s.Process.ID = "" }),
+		"no version": mutate(func(s *opsflow.Snapshot) { s.Process.Version = 0 }),
+		"bad record": mutate(func(s *opsflow.Snapshot) { s.Process.Record = json.RawMessage(`{`) }),
+		"duplicate task": mutate(func(s *opsflow.Snapshot) {
+			s.Tasks = []opsflow.Task{{ID: "a", State: "open"}, {ID: "a", State: "open"}}
+		}),
 	} {
 		if err := testDB.SaveSnapshot(t.Context(), s); opsflow.ErrorCode(err) != opsflow.EINVALID {
 			t.Errorf("%s: err = %v, want invalid", name, err)
