@@ -72,9 +72,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 
 	pctx, cancel := context.WithTimeout(ctx, o.pingTimeout)
 	defer cancel()
-	if err := db.Ping(pctx); err != nil {
+	if err := sdb.PingContext(pctx); err != nil {
 		_ = sdb.Close()
-		return nil, fmt.Errorf("postgres: connect to %s: %w", where, err)
+		return nil, wrap("connect to "+where, err)
 	}
 	return db, nil
 }
