@@ -251,3 +251,22 @@ func TestChainVerifierMatchesVerifyChain(t *testing.T) {
 		}
 	}
 }
+
+// An activity retry may run while the first attempt is still committing;
+// the head lock makes the two queue, and the second finds the events stored.
+func TestAppendAuditConcurrentRetries(t *testing.T) {
+	ctx := t.Context()
+	s := uniqueStream(t)
+	errs := make(chan error, 8)
+	for range cap(errs) {
+		go func() { errs <- testDB.AppendAudit(ctx, events(s, 1, 5)) }()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if rep, err := testDB.VerifyAudit(ctx, s); err != nil || !rep.OK || rep.Events != 5 {
+		t.Fatalf("VerifyAudit = %+v, %v", rep, err)
+	}
+}
