@@ -1,0 +1,201 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/opsflow/opsflow"
+)
+
+const auditColumns = `id, stream, seq, at, actor_id, actor_name, actor_role, action,
+	field, old_value, new_value, reason, prev_hash, hash`
+
+// AppendAudit appends events to their streams' hash chains inside the
+// caller's transaction, so that the events commit or vanish together with
+// the change they describe.
+//
+// The store owns the chain: it sets PrevHash and Hash (values the caller set
+// are only compared, never trusted) and normalises At to what PostgreSQL
+// keeps. An event whose ID is already stored is skipped, which makes an
+// activity retry harmless; but if its content differs from the stored one
+// the retry is not a retry, and AppendAudit fails with a conflict. A new
+// event must continue its stream: Seq = last Seq + 1.
+func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	evs := make([]opsflow.AuditEvent, len(events))
+	ids := make([]string, len(events))
+	var streams []string
+	for i, e := range events {
+		if err := normaliseEvent(&e); err != nil {
+			return err
+		}
+		evs[i], ids[i] = e, e.ID
+		if !slices.Contains(streams, e.Stream) {
+			streams = append(streams, e.Stream)
+		}
+	}
+
+	// Lock the heads in a fixed order: two transactions appending to the
+	// same streams then queue instead of deadlocking. The upsert creates a
+	// missing head and locks an existing one in one round trip.
+	slices.Sort(streams)
+	heads := make(map[string]chainHead, len(streams))
+	for _, s := range streams {
+		var h chainHead
+		err := tx.QueryRowxContext(ctx, `
+			INSERT INTO audit_heads (stream, seq, hash) VALUES ($1, 0, '')
+			ON CONFLICT (stream) DO UPDATE SET stream = excluded.stream
+			RETURNING seq, hash`, s).Scan(&h.Seq, &h.Hash)
+		if err != nil {
+			return wrap("lock audit stream", err)
+		}
+		heads[s] = h
+	}
+
+	// Read stored copies only now, under the locks: a concurrent append of
+	// the same events has committed by the time we get here.
+	var stored []opsflow.AuditEvent
+	if err := tx.SelectContext(ctx, &stored, `SELECT `+auditColumns+` FROM audit_events WHERE id = ANY($1)`, pq.Array(ids)); err != nil {
+		return wrap("read audit events", err)
+	}
+	known := make(map[string]opsflow.AuditEvent, len(stored)+len(evs))
+	for _, e := range stored {
+		known[e.ID] = e
+	}
+
+	var fresh []opsflow.AuditEvent
+	moved := map[string]bool{}
+	for _, e := range evs {
+		if old, ok := known[e.ID]; ok {
+			if !sameEvent(e, old) {
+				return opsflow.Conflict("", "audit event %s is already recorded with different content; a retry must resend it unchanged", e.ID)
+			}
+			continue
+		}
+		h := heads[e.Stream]
+		if e.Seq != h.Seq+1 {
+			return opsflow.Conflict("", "audit event %s: stream %s expects seq %d next, not %d", e.ID, e.Stream, h.Seq+1, e.Seq)
+		}
+		e.PrevHash = h.Hash
+		e.Hash = e.ComputeHash()
+		heads[e.Stream] = chainHead{Seq: e.Seq, Hash: e.Hash}
+		moved[e.Stream] = true
+		known[e.ID] = e
+		fresh = append(fresh, e)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := insertEvents(ctx, tx, fresh); err != nil {
+		return err
+	}
+	for _, s := range streams {
+		if !moved[s] {
+			continue
+		}
+		h := heads[s]
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE stream = $1`, s, h.Seq, h.Hash); err != nil {
+			return wrap("advance audit stream", err)
+		}
+	}
+	return nil
+}
+
+// AppendAudit appends events in a transaction of their own; see the
+// package-level AppendAudit to append them with other writes.
+func (db *DB) AppendAudit(ctx context.Context, events []opsflow.AuditEvent) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error { return AppendAudit(ctx, tx, events) })
+}
+
+type chainHead struct {
+	Seq  int64  `db:"seq"`
+	Hash string `db:"hash"`
+}
+
+// normaliseEvent checks the fields the chain depends on and fills the ID
+// from stream and seq when it is empty.
+func normaliseEvent(e *opsflow.AuditEvent) error {
+	switch {
+	case e.Stream == "":
+		return opsflow.Invalid("stream", "audit event %q has no stream", e.ID)
+	case e.Seq < 1:
+		return opsflow.Invalid("seq", "audit event %q: seq must be 1 or more", e.ID)
+	case e.At.IsZero():
+		return opsflow.Invalid("at", "audit event %q has no time", e.ID)
+	case e.Action == "":
+		return opsflow.Invalid("action", "audit event %q has no action", e.ID)
+	}
+	want := opsflow.EventID(e.Stream, e.Seq)
+	if e.ID == "" {
+		e.ID = want
+	} else if e.ID != want {
+		// The ID is the idempotency key; one that does not follow from
+		// stream and seq would let a retry slip past it.
+		return opsflow.Invalid("id", "audit event %q: the ID must be %q", e.ID, want)
+	}
+	e.At = opsflow.AuditTime(e.At)
+	return nil
+}
+
+// sameEvent reports whether a re-sent event is the stored one. Hashes count
+// only when the sender set them: callers normally leave them to the store.
+func sameEvent(sent, stored opsflow.AuditEvent) bool {
+	return sent.Stream == stored.Stream && sent.Seq == stored.Seq &&
+		sent.At.Equal(stored.At) &&
+		sent.ActorID == stored.ActorID && sent.ActorName == stored.ActorName && sent.ActorRole == stored.ActorRole &&
+		sent.Action == stored.Action && sent.Field == stored.Field &&
+		sent.Old == stored.Old && sent.New == stored.New && sent.Reason == stored.Reason &&
+		(sent.PrevHash == "" || sent.PrevHash == stored.PrevHash) &&
+		(sent.Hash == "" || sent.Hash == stored.Hash)
+}
+
+// insertEvents writes events in one statement, whatever their number: one
+// array per column, unnested back into rows.
+func insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.AuditEvent) error {
+	n := len(evs)
+	var (
+		id, stream, at, actorID, actorName, actorRole = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		action, field, oldV, newV, reason, prev, hash = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seq                                           = make([]int64, n)
+	)
+	for i, e := range evs {
+		id[i], stream[i], seq[i], at[i] = e.ID, e.Stream, e.Seq, e.At.Format(time.RFC3339Nano)
+		actorID[i], actorName[i], actorRole[i] = e.ActorID, e.ActorName, e.ActorRole
+		action[i], field[i], oldV[i], newV[i], reason[i] = e.Action, e.Field, e.Old, e.New, e.Reason
+		prev[i], hash[i] = e.PrevHash, e.Hash
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO audit_events (`+auditColumns+`)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[],
+			$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])`,
+		pq.Array(id), pq.Array(stream), pq.Array(seq), pq.Array(at), pq.Array(actorID), pq.Array(actorName),
+		pq.Array(actorRole), pq.Array(action), pq.Array(field), pq.Array(oldV), pq.Array(newV), pq.Array(reason),
+		pq.Array(prev), pq.Array(hash))
+	return wrap("insert audit events", err)
+}
+
+// AuditEvents returns the events of one stream, oldest first.
+func (db *DB) AuditEvents(ctx context.Context, stream string) ([]opsflow.AuditEvent, error) {
+	evs := []opsflow.AuditEvent{}
+	if err := db.db.SelectContext(ctx, &evs, `SELECT `+auditColumns+` FROM audit_events WHERE stream = $1 ORDER BY seq`, stream); err != nil {
+		return nil, wrap("read audit events", err)
+	}
+	for i := range evs {
+		evs[i].At = opsflow.AuditTime(evs[i].At)
+	}
+	return evs, nil
+}
+
+// AuditStreams returns the names of all streams that have events, in order.
+func (db *DB) AuditStreams(ctx context.Context) ([]string, error) {
+	streams := []string{}
+	if err := db.db.SelectContext(ctx, &streams, `SELECT stream FROM audit_heads WHERE seq > 0 ORDER BY stream`); err != nil {
+		return nil, wrap("read audit streams", err)
+	}
+	return streams, nil
+}

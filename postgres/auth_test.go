@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsflow/opsflow"
+)
+
+func TestTokens(t *testing.T) {
+	ctx := t.Context()
+	u := opsflow.User{ID: uniqueStream(t), Name: "Grace", Roles: []opsflow.Role{opsflow.RoleOwner}}
+	token, err := testDB.CreateToken(ctx, u, "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) != len(TokenPrefix)+43 {
+		t.Fatalf("token %q: want opsf_ and 32 bytes of base64url", token)
+	}
+	if n := countRows(t, `SELECT count(*) FROM api_tokens WHERE position($1::bytea in token_hash) > 0 OR label = $2`, []byte(token), token); n != 0 {
+		t.Fatal("the plaintext token is stored")
+	}
+
+	// A second token updates the user's name and roles.
+	u.Name, u.Roles = "Grace H.", []opsflow.Role{opsflow.RoleOwner, opsflow.RoleApprover}
+	token2, err := testDB.CreateToken(ctx, u, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{token, token2} {
+		got, err := testDB.Authenticate(ctx, tok)
+		if err != nil || got.ID != u.ID || got.Name != "Grace H." || !slices.Equal(got.Roles, u.Roles) {
+			t.Fatalf("Authenticate = %+v, %v", got, err)
+		}
+	}
+
+	// Use is recorded, but not on every request.
+	list, err := testDB.ListTokens(ctx, u.ID)
+	if err != nil || len(list) != 2 || list[0].LastUsedAt == nil {
+		t.Fatalf("ListTokens = %+v, %v", list, err)
+	}
+	first := *list[0].LastUsedAt
+	time.Sleep(5 * time.Millisecond)
+	if _, err := testDB.Authenticate(ctx, token2); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = testDB.ListTokens(ctx, u.ID)
+	if !list[0].LastUsedAt.Equal(first) {
+		t.Errorf("last_used_at rewritten within a minute: %v then %v", first, list[0].LastUsedAt)
+	}
+
+	if err := testDB.RevokeToken(ctx, TokenID(token)); err != nil {
+		t.Fatal(err)
+	}
+	if err := testDB.RevokeToken(ctx, TokenID(token)); err != nil {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	for _, tt := range []struct{ name, token, code string }{
+		{"revoked", token, opsflow.EUNAUTHORIZED},
+		{"still valid", token2, ""},
+		{"unknown", TokenPrefix + "AAAA", opsflow.EUNAUTHORIZED},
+		{"no prefix", "Bearer x", opsflow.EUNAUTHORIZED},
+		{"empty", "", opsflow.EUNAUTHORIZED},
+	} {
+		if _, err := testDB.Authenticate(ctx, tt.token); opsflow.ErrorCode(err) != tt.code {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.code)
+		}
+	}
+	if err := testDB.RevokeToken(ctx, "tok_missing"); opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
+		t.Errorf("revoke unknown: %v", err)
+	}
+	if _, err := testDB.CreateToken(ctx, opsflow.User{ID: "x", Name: "x", Roles: []opsflow.Role{"wizard"}}, ""); opsflow.ErrorCode(err) != opsflow.EINVALID {
+		t.Errorf("unknown role accepted: %v", err)
+	}
+}

@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/opsflow/opsflow"
+)
+
+const processColumns = `id, kind, state, title, owner_id, opened_at, closed_at, due_at, version, record, search`
+
+// processRow is a processes row as scanned; Search is JSON in the table.
+type processRow struct {
+	opsflow.Process
+	SearchJSON []byte `db:"search"`
+}
+
+func (r processRow) process() (opsflow.Process, error) {
+	p := r.Process
+	p.OpenedAt = p.OpenedAt.UTC()
+	p.ClosedAt, p.DueAt = utcPtr(p.ClosedAt), utcPtr(p.DueAt)
+	if len(r.SearchJSON) > 0 {
+		if err := json.Unmarshal(r.SearchJSON, &p.Search); err != nil {
+			return p, wrap("decode process search keys", err)
+		}
+	}
+	if len(p.Search) == 0 {
+		p.Search = nil
+	}
+	return p, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// SaveSnapshot writes a workflow's projection in one transaction: its
+// process row, all its tasks and its new audit events. A snapshot whose
+// version is not newer than the stored one changes neither the row nor the
+// tasks, so a late retry never overwrites newer state and a repeated call
+// changes nothing; its audit events are still appended idempotently.
+func (db *DB) SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error {
+	if err := checkSnapshot(s); err != nil {
+		return err
+	}
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		newer, err := upsertProcess(ctx, tx, s.Process)
+		if err != nil {
+			return err
+		}
+		// Tasks carry the version of the process row that wrote them, so
+		// when the row was not newer, neither are they.
+		if newer {
+			if err := replaceTasks(ctx, tx, s.Process, s.Tasks); err != nil {
+				return err
+			}
+		}
+		return AppendAudit(ctx, tx, s.Events)
+	})
+}
+
+func checkSnapshot(s opsflow.Snapshot) error {
+	p := s.Process
+	switch {
+	case p.ID == "":
+		return opsflow.Invalid("process.id", "a snapshot needs a process ID")
+	case p.Kind == "":
+		return opsflow.Invalid("process.kind", "process %s has no kind", p.ID)
+	case p.State == "":
+		return opsflow.Invalid("process.state", "process %s has no state", p.ID)
+	case p.Version < 1:
+		return opsflow.Invalid("process.version", "process %s: version must be 1 or more", p.ID)
+	case p.OpenedAt.IsZero():
+		return opsflow.Invalid("process.opened_at", "process %s has no opening time", p.ID)
+	case len(p.Record) > 0 && !json.Valid(p.Record):
+		return opsflow.Invalid("process.record", "process %s: record is not valid JSON", p.ID)
+	}
+	seen := make(map[string]bool, len(s.Tasks))
+	for _, t := range s.Tasks {
+		switch {
+		case t.ID == "":
+			return opsflow.Invalid("tasks.id", "process %s has a task without an ID", p.ID)
+		case seen[t.ID]:
+			return opsflow.Invalid("tasks.id", "process %s has task %s twice", p.ID, t.ID)
+		case t.State == "":
+			return opsflow.Invalid("tasks.state", "task %s of process %s has no state", t.ID, p.ID)
+		}
+		seen[t.ID] = true
+	}
+	return nil
+}
+
+// upsertProcess writes the process row unless the stored one is at least as
+// new, and reports whether it wrote.
+func upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process) (bool, error) {
+	var record *string
+	if len(p.Record) > 0 {
+		r := string(p.Record) // lib/pq would send []byte as bytea
+		record = &r
+	}
+	search, err := json.Marshal(p.Search)
+	if err != nil || len(p.Search) == 0 {
+		search = []byte("{}")
+	}
+	var v int64
+	err = tx.QueryRowxContext(ctx, `
+		INSERT INTO processes (`+processColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+		ON CONFLICT (id) DO UPDATE SET
+			kind = excluded.kind, state = excluded.state, title = excluded.title,
+			owner_id = excluded.owner_id, opened_at = excluded.opened_at,
+			closed_at = excluded.closed_at, due_at = excluded.due_at,
+			version = excluded.version, record = excluded.record, search = excluded.search,
+			updated_at = now()
+		WHERE processes.version < excluded.version
+		RETURNING version`,
+		p.ID, p.Kind, p.State, p.Title, p.OwnerID, p.OpenedAt, p.ClosedAt, p.DueAt,
+		p.Version, record, string(search)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // the stored row is as new or newer
+	}
+	if err != nil {
+		return false, wrap("save process", err)
+	}
+	return true, nil
+}
+
+// GetProcess returns one process; kind "" matches any kind.
+func (db *DB) GetProcess(ctx context.Context, kind opsflow.Kind, id string) (opsflow.Process, error) {
+	var r processRow
+	err := db.db.GetContext(ctx, &r, `SELECT `+processColumns+` FROM processes WHERE id = $1 AND ($2 = '' OR kind = $2)`, id, kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return opsflow.Process{}, &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such process: " + id}
+	}
+	if err != nil {
+		return opsflow.Process{}, wrap("get process", err)
+	}
+	return r.process()
+}
+
+type processCursor struct {
+	OpenedAt time.Time `json:"t"`
+	ID       string    `json:"i"`
+}
+
+// ListProcesses returns one page of processes matching f, newest first
+// (opened_at, then ID, descending). Time ranges are half-open: From is
+// included, To is not.
+func (db *DB) ListProcesses(ctx context.Context, f opsflow.ProcessFilter) (opsflow.Page[opsflow.Process], error) {
+	page := opsflow.Page[opsflow.Process]{Items: []opsflow.Process{}}
+	var w where
+	if f.Kind != "" {
+		w.add("kind = " + w.arg(f.Kind))
+	}
+	if f.State != "" {
+		w.add("state = " + w.arg(f.State))
+	}
+	if f.OwnerID != "" {
+		w.add("owner_id = " + w.arg(f.OwnerID))
+	}
+	if len(f.Search) > 0 {
+		b, _ := json.Marshal(f.Search) // a map of strings: cannot fail
+		w.add("search @> " + w.arg(string(b)) + "::jsonb")
+	}
+	if f.OpenedFrom != nil {
+		w.add("opened_at >= " + w.arg(*f.OpenedFrom))
+	}
+	if f.OpenedTo != nil {
+		w.add("opened_at < " + w.arg(*f.OpenedTo))
+	}
+	if f.ClosedFrom != nil {
+		w.add("closed_at >= " + w.arg(*f.ClosedFrom))
+	}
+	if f.ClosedTo != nil {
+		w.add("closed_at < " + w.arg(*f.ClosedTo))
+	}
+	if f.Cursor != "" {
+		var c processCursor
+		if err := decodeCursor(f.Cursor, &c); err != nil {
+			return page, err
+		}
+		w.add("(opened_at, id) < (" + w.arg(c.OpenedAt) + ", " + w.arg(c.ID) + ")")
+	}
+	limit := pageSize(f.Limit)
+	// One extra row says whether another page follows.
+	q := `SELECT ` + processColumns + ` FROM processes ` + w.sql() +
+		` ORDER BY opened_at DESC, id DESC LIMIT ` + w.arg(limit+1)
+	var rows []processRow
+	if err := db.db.SelectContext(ctx, &rows, q, w.args...); err != nil {
+		return page, wrap("list processes", err)
+	}
+	for i, r := range rows {
+		if i == limit {
+			last := page.Items[limit-1]
+			page.NextCursor = encodeCursor(processCursor{OpenedAt: last.OpenedAt, ID: last.ID})
+			break
+		}
+		p, err := r.process()
+		if err != nil {
+			return page, err
+		}
+		page.Items = append(page.Items, p)
+	}
+	return page, nil
+}
