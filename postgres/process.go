@@ -63,7 +63,10 @@ func (db *DB) SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error {
 				return err
 			}
 		}
-		return AppendAudit(ctx, tx, s.Events)
+		if err := AppendAudit(ctx, tx, s.Events); err != nil {
+			return err
+		}
+		return queueNotifications(ctx, tx, s.Notify)
 	})
 }
 
