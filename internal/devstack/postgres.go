@@ -424,3 +424,17 @@ func (p *Postgres) Stop(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DropDatabase drops database name on the server serverURL points at, if
+// it exists, disconnecting its sessions first (WITH (FORCE), PostgreSQL 13+).
+func DropDatabase(ctx context.Context, serverURL, name string) error {
+	db, err := sql.Open("postgres", serverURL)
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
