@@ -45,7 +45,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	routed := map[string]bool{}
 	s := server.New(server.Config{})
 	for _, r := range s.Routes() {
-		if r.Method == "echo_route_any" || strings.HasSuffix(r.Path, "*") {
+		if strings.HasPrefix(r.Method, "echo_route_") || strings.HasSuffix(r.Path, "*") {
 			continue
 		}
 		routed[r.Method+" "+param.ReplaceAllString(r.Path, "{$1}")] = true
