@@ -15,6 +15,8 @@ import (
 // Store is the part of the PostgreSQL store activities write to.
 type Store interface {
 	SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error
+	kaizenStore
+	onboardingStore
 }
 
 // Activities carries the dependencies of every activity. The worker

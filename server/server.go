@@ -18,7 +18,15 @@ import (
 )
 
 // Store is what the API reads from PostgreSQL. *postgres.DB implements it.
+// Each process adds the reads it needs in its own file (capaStore, …).
 type Store interface {
+	coreStore
+	capaStore
+	kaizenStore
+	onboardingStore
+}
+
+type coreStore interface {
 	Ping(ctx context.Context) error
 	Authenticate(ctx context.Context, token string) (opsflow.User, error)
 	GetProcess(ctx context.Context, kind opsflow.Kind, id string) (opsflow.Process, error)
@@ -36,6 +44,11 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock for derived values such as "overdue"; time.Now if nil.
 	Now func() time.Time
+	// Day is the length of a "day" in process timers (due dates, windows,
+	// offsets given in days). 24h in production; tests and demos shorten it
+	// so a 90-day window passes in 90 seconds. It is passed to each new
+	// workflow, which keeps it for its whole life.
+	Day time.Duration
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update; 30 s if zero.
 	RequestTimeout time.Duration
@@ -58,6 +71,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.Day == 0 {
+		cfg.Day = 24 * time.Hour
 	}
 	if cfg.TaskQueue == "" {
 		cfg.TaskQueue = "opsflow"

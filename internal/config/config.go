@@ -21,6 +21,7 @@ type Config struct {
 	HTTPAddr          string
 	LogLevel          string
 	StateDir          string
+	Day               string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -42,6 +43,7 @@ var Settings = []Setting{
 	{"task-queue", "OPSFLOW_TASK_QUEUE", "opsflow", "Temporal task queue the worker polls and the API starts workflows on", func(c *Config) *string { return &c.TaskQueue }},
 	{"http-addr", "OPSFLOW_HTTP_ADDR", ":8080", "address the HTTP API listens on", func(c *Config) *string { return &c.HTTPAddr }},
 	{"log-level", "OPSFLOW_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
+	{"day", "OPSFLOW_DAY", "24h", "length of a day in process timers (due dates, windows, offsets); shorten only for demos", func(c *Config) *string { return &c.Day }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
 }
 

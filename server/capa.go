@@ -1,0 +1,4 @@
+package server
+
+// capaStore is what the capa handlers read beyond the shared process reads.
+type capaStore interface{}

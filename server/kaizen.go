@@ -1,0 +1,4 @@
+package server
+
+// kaizenStore is what the kaizen handlers read beyond the shared process reads.
+type kaizenStore interface{}
