@@ -102,6 +102,13 @@ var queueSeq struct {
 
 func newApp(t *testing.T) *app {
 	t.Helper()
+	return newAppWith(t, nil)
+}
+
+// newAppWith is newApp with a hook to adjust the server's config (e.g. Day,
+// so that windows measured in days pass in seconds).
+func newAppWith(t *testing.T, adjust func(*server.Config)) *app {
+	t.Helper()
 	setup(t)
 	queueSeq.Lock()
 	queueSeq.n++
@@ -113,7 +120,11 @@ func newApp(t *testing.T) *app {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: shared.db, Temporal: shared.tc, TaskQueue: queue, Logger: logger}))
+	cfg := server.Config{Store: shared.db, Temporal: shared.tc, TaskQueue: queue, Logger: logger}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv := httptest.NewServer(server.New(cfg))
 	t.Cleanup(srv.Close)
 	t.Cleanup(a.StopWorker)
 	a.URL = srv.URL
