@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/devstack"
+	"github.com/opsflow/opsflow/postgres"
+	"github.com/opsflow/opsflow/server"
+)
+
+// devUser is the development user whose token 'opsflow dev' prints.
+var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{opsflow.RoleAdmin}}
+
+// runDev runs the whole product on this machine: a file-backed Temporal dev
+// server with its Web UI, a private PostgreSQL (unless DATABASE_URL names
+// one), the migrations, a worker and the API. State lives under --state-dir,
+// so a second start keeps the data. Ctrl-C stops everything; the children
+// also die with this process (Pdeathsig), so nothing is left behind.
+func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+	var cfg config.Config
+	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day")
+	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
+	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
+	pgPort := fs.Int("pg-port", 0, "port of the private PostgreSQL (0: a free port)")
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	log, err := cfg.Logger()
+	if err != nil {
+		return err
+	}
+	day, err := parseDay(&cfg)
+	if err != nil {
+		return err
+	}
+	state, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	logs, err := os.OpenFile(filepath.Join(state, "services.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+
+	var stops []func(context.Context) error
+	defer func() {
+		// Stop in reverse order of start, each with its own deadline.
+		for i := len(stops) - 1; i >= 0; i-- {
+			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			if err := stops[i](sctx); err != nil {
+				log.Warn("stop", "err", err)
+			}
+			cancel()
+		}
+	}()
+
+	if cfg.DatabaseURL == "" {
+		log.Info("starting a private PostgreSQL", "dir", filepath.Join(state, "pgdata"))
+		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: filepath.Join(state, "pgdata"), Port: *pgPort, LogWriter: logs, Logger: log})
+		if err != nil {
+			return fmt.Errorf("private PostgreSQL: %w", err)
+		}
+		stops = append(stops, pg.Stop)
+		if err := pg.CreateDatabase(ctx, "opsflow"); err != nil {
+			return err
+		}
+		cfg.DatabaseURL = pg.URL("opsflow")
+	}
+
+	log.Info("starting the Temporal dev server", "db", filepath.Join(state, "temporal.db"))
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
+		DBFile: filepath.Join(state, "temporal.db"), Port: *temporalPort, UIPort: *uiPort,
+		Namespace: cfg.TemporalNamespace, LogWriter: logs, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("temporal dev server: %w", err)
+	}
+	stops = append(stops, tmp.Stop)
+	cfg.TemporalAddress = tmp.Address()
+
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(context.Context) error { return db.Close() })
+	if err := postgres.Migrate(ctx, db); err != nil {
+		return err
+	}
+	token, err := devToken(ctx, db, filepath.Join(state, "dev-token"))
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(context.Context) error { tc.Close(); return nil })
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log)
+	}()
+	h := server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	go func() {
+		defer wg.Done()
+		errc <- serveAPI(runCtx, cfg.HTTPAddr, h, log)
+	}()
+
+	api := "http://" + hostPort(cfg.HTTPAddr)
+	fmt.Fprintf(stdout, `
+opsflow is running.
+
+  API          %s   (OpenAPI: %s/v1/openapi.json)
+  Temporal UI  %s
+  Temporal     %s  namespace %s
+  PostgreSQL   %s
+  State        %s   (delete it to start afresh)
+
+  Development user "dev" (admin), token:
+    %s
+
+  Try:  curl -H "Authorization: Bearer %s" %s/v1/me
+
+Press Ctrl-C to stop.
+`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), state, token, token, api)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	wg.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	fmt.Fprintln(stdout, "opsflow stopped.")
+	return nil
+}
+
+// devToken returns the development token kept in path, creating a new one
+// when the file is missing or its token no longer works (a reset database).
+func devToken(ctx context.Context, db *postgres.DB, path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		tok := strings.TrimSpace(string(b))
+		if _, err := db.Authenticate(ctx, tok); err == nil {
+			return tok, nil
+		}
+	}
+	tok, err := db.CreateToken(ctx, devUser, "opsflow dev")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+func hostPort(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "localhost" + addr
+	}
+	return addr
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// redact hides a password in a database URL before printing it.
+func redact(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if at := strings.Index(u[i+3:], "@"); at >= 0 {
+			cred := u[i+3 : i+3+at]
+			if c := strings.Index(cred, ":"); c >= 0 {
+				return u[:i+3] + cred[:c] + ":***" + u[i+3+at:]
+			}
+		}
+	}
+	return u
+}
+

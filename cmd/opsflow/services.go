@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/opsflow/opsflow/activities"
+	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/postgres"
+	"github.com/opsflow/opsflow/server"
+	"github.com/opsflow/opsflow/worker"
+)
+
+// newFlags returns a flag set for a subcommand with the named settings.
+func newFlags(name string, cfg *config.Config, settings ...string) *flag.FlagSet {
+	fs := flag.NewFlagSet("opsflow "+name, flag.ContinueOnError)
+	cfg.Register(fs, settings...)
+	return fs
+}
+
+// openStore connects to PostgreSQL, failing clearly when no URL is set.
+func openStore(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("no database: set DATABASE_URL or --database-url (or use 'opsflow dev', which starts one)")
+	}
+	return postgres.Open(ctx, cfg.DatabaseURL)
+}
+
+// dialTemporal connects to the Temporal frontend.
+func dialTemporal(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-client")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+	}
+	return c, nil
+}
+
+func parseDay(cfg *config.Config) (time.Duration, error) {
+	d, err := time.ParseDuration(cfg.Day)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("day %q: want a positive duration such as 24h", cfg.Day)
+	}
+	return d, nil
+}
+
+// serveAPI serves the API on addr until ctx ends, then shuts down
+// gracefully so in-flight requests (which may wait on workflow updates)
+// finish.
+func serveAPI(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	srv := server.HTTPServer(addr, h)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("stopping the API")
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// runWorkerUntil runs a worker until ctx ends.
+func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *postgres.DB, log *slog.Logger) error {
+	w := worker.New(tc, queue, &activities.Activities{Store: db, Logger: log})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", queue, err)
+	}
+	<-ctx.Done()
+	log.Info("stopping the worker")
+	w.Stop()
+	return nil
+}
+
+func runAPI(ctx context.Context, args []string, _ io.Writer) error {
+	var cfg config.Config
+	fs := newFlags("api", &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day")
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	log, err := cfg.Logger()
+	if err != nil {
+		return err
+	}
+	day, err := parseDay(&cfg)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tc, err := dialTemporal(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	h := server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	log.Info("API listening", "addr", cfg.HTTPAddr)
+	return serveAPI(ctx, cfg.HTTPAddr, h, log)
+}
+
+func runWorker(ctx context.Context, args []string, _ io.Writer) error {
+	var cfg config.Config
+	fs := newFlags("worker", &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level")
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	log, err := cfg.Logger()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tc, err := dialTemporal(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	return runWorkerUntil(ctx, tc, cfg.TaskQueue, db, log)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	var cfg config.Config
+	fs := newFlags("migrate", &cfg, "database-url", "log-level")
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := postgres.Migrate(ctx, db); err != nil {
+		return err
+	}
+	states, err := postgres.MigrationStatus(ctx, db)
+	if err != nil {
+		return err
+	}
+	applied := 0
+	for _, s := range states {
+		if s.Applied {
+			applied++
+		}
+	}
+	fmt.Fprintf(stdout, "database is up to date: %d migrations applied\n", applied)
+	return nil
+}
+
+func runHealthcheck(ctx context.Context, args []string, _ io.Writer) error {
+	fs := flag.NewFlagSet("opsflow healthcheck", flag.ContinueOnError)
+	url := fs.String("url", "http://127.0.0.1:8080/healthz", "health URL to probe")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", *url, res.Status)
+	}
+	return nil
+}
