@@ -201,4 +201,3 @@ func redact(u string) string {
 	}
 	return u
 }
-

@@ -105,4 +105,3 @@ func rolesList() string {
 	}
 	return s
 }
-
