@@ -253,7 +253,7 @@ func TestKilledParentLeavesNoOrphans(t *testing.T) {
 	}
 	var pids []int
 	sc := bufio.NewScanner(out)
-	for sc.Scan() && len(pids) < 2 {
+	for len(pids) < 2 && sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "PID "); ok {
 			pid, _ := strconv.Atoi(rest)
 			pids = append(pids, pid)

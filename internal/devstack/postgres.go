@@ -238,7 +238,9 @@ func serverCredential(log *slog.Logger) (*syscall.Credential, error) {
 			continue
 		}
 		log.Debug("running postgres as an unprivileged user, since it refuses root", "user", name)
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+		// Groups left empty: setgroups drops root's supplementary groups
+		// rather than letting the server inherit them.
+		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("postgres refuses to run as root and neither a `postgres` nor a `nobody` user exists: create one (useradd -r postgres) or run as a normal user")
 }
@@ -255,12 +257,19 @@ func prepareDataDir(dir string, cred *syscall.Credential, log *slog.Logger) erro
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("postgres data dir: %w", err)
 	}
-	if cred == nil {
-		return nil
-	}
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("postgres data dir: %w", err)
+	}
+	// postgres refuses a data dir others can read (e.g. made by hand
+	// with mkdir); 0700 and 0750 are the modes it accepts.
+	if perm := fi.Mode().Perm(); perm&^0o750 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("postgres data dir: %w", err)
+		}
+	}
+	if cred == nil {
+		return nil
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != cred.Uid {
 		err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {

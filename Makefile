@@ -1,0 +1,75 @@
+# opsflow: `make dev` runs the whole stack locally, `make test` is what CI
+# runs (.ci/run). Tools are built into .bin/ (gitignored) from pinned
+# versions, each only when missing, so the first run is slow and later ones
+# are not.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+BIN := $(CURDIR)/.bin
+# Later CLI versions fail `go install` (a replace directive in their
+# go.mod); v1.5.1 embeds Temporal Server 1.29.1 and the Web UI.
+TEMPORAL_CLI_VERSION := v1.5.1
+STATICCHECK_VERSION := v0.8.2
+WORKFLOWCHECK_VERSION := v0.6.0
+
+# Tests and `opsflow dev` find the dev server here without PATH tweaks.
+export OPSFLOW_TEMPORAL_BIN := $(BIN)/temporal
+
+.PHONY: tools dev test lint fmt-check vet staticcheck workflowcheck unit composecheck build clean-state
+
+tools: $(BIN)/temporal $(BIN)/staticcheck $(BIN)/workflowcheck
+
+$(BIN)/temporal:
+	@echo ">> building Temporal CLI $(TEMPORAL_CLI_VERSION) (about 5 minutes, once)"
+	cd / && GOBIN=$(BIN) go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+$(BIN)/staticcheck:
+	cd / && GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(BIN)/workflowcheck:
+	cd / && GOBIN=$(BIN) go install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+
+dev: tools
+	go run ./cmd/opsflow dev
+
+build:
+	go build -o bin/opsflow ./cmd/opsflow
+
+lint: fmt-check vet staticcheck workflowcheck
+
+test: tools lint unit composecheck
+
+fmt-check:
+	@echo ">> gofmt"
+	@files="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
+	if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
+
+vet:
+	@echo ">> go vet"
+	go vet ./...
+	cd internal/composecheck && go vet ./...
+
+staticcheck: $(BIN)/staticcheck
+	@echo ">> staticcheck"
+	$(BIN)/staticcheck ./...
+	cd internal/composecheck && $(BIN)/staticcheck ./...
+
+workflowcheck: $(BIN)/workflowcheck
+	@echo ">> workflowcheck"
+	@if [ -d workflows ]; then $(BIN)/workflowcheck ./workflows/...; \
+	else echo "no ./workflows yet; skipping workflowcheck"; fi
+
+unit:
+	@echo ">> go test"
+	go test -count=1 ./...
+
+# A nested module: compose-go's dependencies stay out of the product's go.mod.
+composecheck:
+	@echo ">> docker-compose.yml check"
+	cd internal/composecheck && go test -count=1 ./...
+
+# Forget the local dev stack's data (PostgreSQL and Temporal state).
+clean-state:
+	rm -rf .opsflow
