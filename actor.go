@@ -71,7 +71,7 @@ type Actor struct {
 var SystemActor = Actor{ID: "system", Name: "opsflow"}
 
 // ActorOf returns the actor for an authenticated user.
-func ActorOf(u User) Actor { return Actor{ID: u.ID, Name: u.Name, Roles: u.Roles} }
+func ActorOf(u User) Actor { return Actor(u) }
 
 // Has reports whether the actor holds role r (admins hold every role).
 func (a Actor) Has(r Role) bool { return User{Roles: a.Roles}.Has(r) }

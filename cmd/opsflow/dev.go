@@ -68,29 +68,18 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}()
 
-	if cfg.DatabaseURL == "" {
-		log.Info("starting a private PostgreSQL", "dir", filepath.Join(state, "pgdata"))
-		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: filepath.Join(state, "pgdata"), Port: *pgPort, LogWriter: logs, Logger: log})
-		if err != nil {
-			return fmt.Errorf("private PostgreSQL: %w", err)
-		}
-		stops = append(stops, pg.Stop)
-		if err := pg.CreateDatabase(ctx, "opsflow"); err != nil {
-			return err
-		}
-		cfg.DatabaseURL = pg.URL("opsflow")
-	}
-
-	log.Info("starting the Temporal dev server", "db", filepath.Join(state, "temporal.db"))
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
-		DBFile: filepath.Join(state, "temporal.db"), Port: *temporalPort, UIPort: *uiPort,
-		Namespace: cfg.TemporalNamespace, LogWriter: logs, Logger: log,
+	log.Info("starting the Temporal dev server and PostgreSQL", "state", state, "private_postgres", cfg.DatabaseURL == "")
+	stack, err := devstack.StartStack(ctx, devstack.StackOptions{
+		StateDir: state, DatabaseURL: cfg.DatabaseURL, Namespace: cfg.TemporalNamespace,
+		TemporalPort: *temporalPort, UIPort: *uiPort, PostgresPort: *pgPort,
+		LogWriter: logs, Logger: log,
 	})
 	if err != nil {
-		return fmt.Errorf("temporal dev server: %w", err)
+		return fmt.Errorf("dev stack: %w", err)
 	}
-	stops = append(stops, tmp.Stop)
-	cfg.TemporalAddress = tmp.Address()
+	stops = append(stops, stack.Stop)
+	cfg.DatabaseURL, cfg.TemporalAddress = stack.DatabaseURL, stack.Temporal.Address()
+	tmp := stack.Temporal
 
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {

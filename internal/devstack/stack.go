@@ -19,6 +19,9 @@ type StackOptions struct {
 	StateDir string
 	// Database is created on the private PostgreSQL; default "opsflow".
 	Database string
+	// DatabaseURL names an existing PostgreSQL database to use instead of
+	// starting a private one (DATABASE_URL).
+	DatabaseURL string
 	// TemporalPort and UIPort default to Temporal's usual 7233 and 8233,
 	// so tools like the temporal CLI work without flags; PostgresPort 0
 	// picks a free port (a developer's machine often runs its own on 5432).
@@ -36,7 +39,7 @@ type StackOptions struct {
 // Stack is a running Temporal dev server plus a private PostgreSQL.
 type Stack struct {
 	Temporal    *Temporal
-	Postgres    *Postgres
+	Postgres    *Postgres // nil when StackOptions.DatabaseURL was set
 	DatabaseURL string
 }
 
@@ -63,17 +66,21 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	pg, err := StartPostgres(ctx, PostgresOptions{
-		Dir:       filepath.Join(state, "postgres"),
-		Port:      opts.PostgresPort,
-		LogWriter: opts.LogWriter,
-		Logger:    opts.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := pg.CreateDatabase(ctx, opts.Database); err != nil {
-		return nil, errors.Join(err, stopQuietly(pg.Stop))
+	var pg *Postgres
+	dbURL := opts.DatabaseURL
+	if dbURL == "" {
+		if pg, err = StartPostgres(ctx, PostgresOptions{
+			Dir:       filepath.Join(state, "postgres"),
+			Port:      opts.PostgresPort,
+			LogWriter: opts.LogWriter,
+			Logger:    opts.Logger,
+		}); err != nil {
+			return nil, err
+		}
+		if err := pg.CreateDatabase(ctx, opts.Database); err != nil {
+			return nil, errors.Join(err, stopQuietly(pg.Stop))
+		}
+		dbURL = pg.URL(opts.Database)
 	}
 	tmp, err := StartTemporal(ctx, TemporalOptions{
 		DBFile:           filepath.Join(state, "temporal.db"),
@@ -85,15 +92,22 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 		Logger:           opts.Logger,
 	})
 	if err != nil {
-		return nil, errors.Join(err, stopQuietly(pg.Stop))
+		if pg != nil {
+			err = errors.Join(err, stopQuietly(pg.Stop))
+		}
+		return nil, err
 	}
-	return &Stack{Temporal: tmp, Postgres: pg, DatabaseURL: pg.URL(opts.Database)}, nil
+	return &Stack{Temporal: tmp, Postgres: pg, DatabaseURL: dbURL}, nil
 }
 
 // Stop stops Temporal first (it may still be writing through workers to
 // PostgreSQL), then PostgreSQL. ctx bounds each shutdown before SIGKILL.
 func (s *Stack) Stop(ctx context.Context) error {
-	return errors.Join(s.Temporal.Stop(ctx), s.Postgres.Stop(ctx))
+	err := s.Temporal.Stop(ctx)
+	if s.Postgres != nil { // nil when DatabaseURL named an outside database
+		err = errors.Join(err, s.Postgres.Stop(ctx))
+	}
+	return err
 }
 
 func stopQuietly(stop func(context.Context) error) error {
