@@ -56,16 +56,40 @@ const namespace = "opsflow-test"
 var env struct {
 	started     bool
 	databaseURL string
+	serverURL   string // the server's maintenance database, for NewDatabase
 	temporal    string
 }
 
 // Main starts the stack, runs m and exits with its code. Call it from
 // TestMain; it does not return.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(run(m, nil))
 }
 
-func run(m *testing.M) int {
+// MainWith is Main with a setup step that runs once the stack is up and
+// before the tests (open a pool, migrate). setup's teardown, if any, runs
+// after the tests; a setup error fails the binary.
+func MainWith(m *testing.M, setup func() (teardown func(), err error)) {
+	os.Exit(run(m, setup))
+}
+
+// NewDatabase creates another empty database on this binary's PostgreSQL
+// server and returns its URL, for tests that need a schema of their own.
+func NewDatabase(ctx context.Context) (string, error) {
+	mustStarted()
+	name := uniqueDatabaseName()
+	if err := devstack.CreateDatabase(ctx, env.serverURL, name); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(env.serverURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func run(m *testing.M, setup func() (func(), error)) int {
 	logw := io.Discard
 	if os.Getenv(LogsEnv) == "1" {
 		logw = os.Stderr
@@ -103,6 +127,7 @@ func run(m *testing.M) int {
 		}
 		u.Path = "/" + dbName
 		env.databaseURL = u.String()
+		env.serverURL = server
 	} else {
 		if _, err := devstack.FindPostgres(); err != nil {
 			return fail("integration tests need PostgreSQL server binaries: %v (or set %s to a server they may create databases on)", err, DatabaseURLEnv)
@@ -126,9 +151,19 @@ func run(m *testing.M) int {
 			return fail("%v", err)
 		}
 		env.databaseURL = pg.URL(dbName)
+		env.serverURL = pg.URL("postgres")
 	}
 	env.temporal = tmp.Address()
 	env.started = true
+	if setup != nil {
+		teardown, err := setup()
+		if err != nil {
+			return fail("test setup: %v", err)
+		}
+		if teardown != nil {
+			defer teardown()
+		}
+	}
 	return m.Run()
 }
 
