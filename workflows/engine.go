@@ -102,15 +102,15 @@ func text(v any) string {
 		return ""
 	case string:
 		return v
-	case fmt.Stringer:
-		return v.String()
-	case time.Time:
+	case time.Time: // before fmt.Stringer, which time.Time also is
 		return opsflow.AuditTime(v).Format(time.RFC3339Nano)
 	case *time.Time:
 		if v == nil {
 			return ""
 		}
 		return opsflow.AuditTime(*v).Format(time.RFC3339Nano)
+	case fmt.Stringer:
+		return v.String()
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

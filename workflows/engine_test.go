@@ -114,7 +114,6 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store) {
 }
 
 type updateResult struct {
-	t   *testing.T
 	row opsflow.Process
 	err error
 }
