@@ -58,8 +58,7 @@ staticcheck: $(BIN)/staticcheck
 
 workflowcheck: $(BIN)/workflowcheck
 	@echo ">> workflowcheck"
-	@if [ -d workflows ]; then $(BIN)/workflowcheck ./workflows/...; \
-	else echo "no ./workflows yet; skipping workflowcheck"; fi
+	$(BIN)/workflowcheck -config workflows/workflowcheck.config.yaml ./workflows/...
 
 unit:
 	@echo ">> go test"
