@@ -170,6 +170,13 @@ func (e *engine) awaitWritten(ctx workflow.Context, p process) (opsflow.Process,
 // Update-with-Start and the live-state query.
 func (e *engine) register(ctx workflow.Context, p process) error {
 	if err := workflow.SetUpdateHandler(ctx, UpdateOpen, func(ctx workflow.Context) (opsflow.Process, error) {
+		// The open update may run before the workflow body has recorded
+		// anything: wait for the first projection (Version > 0, carried
+		// across continue-as-new) and for nothing to be pending, so the
+		// answer is a record that GET can already read.
+		if err := workflow.Await(ctx, func() bool { return e.Version > 0 && e.written >= e.changes }); err != nil {
+			return opsflow.Process{}, err
+		}
 		return e.awaitWritten(ctx, p)
 	}); err != nil {
 		return err
