@@ -44,7 +44,9 @@ type KPIRef struct {
 }
 
 // Ref returns the KPI's reference.
-func (k KPI) Ref() KPIRef { return KPIRef{Key: k.Key, Name: k.Name, Unit: k.Unit, Direction: k.Direction} }
+func (k KPI) Ref() KPIRef {
+	return KPIRef{Key: k.Key, Name: k.Name, Unit: k.Unit, Direction: k.Direction}
+}
 
 // Baseline methods.
 const (
@@ -464,7 +466,7 @@ type Decision struct {
 // one starts.
 type KaizenCycle struct {
 	Cycle        int           `json:"cycle"`
-	Plan         *A3   `json:"plan,omitempty"`
+	Plan         *A3           `json:"plan,omitempty"`
 	PlanApproval *Decision     `json:"plan_approval,omitempty"`
 	Baseline     *Baseline     `json:"baseline,omitempty"`
 	Target       *Target       `json:"target,omitempty"`
@@ -492,7 +494,7 @@ type Kaizen struct {
 	Triage           *Decision     `json:"triage,omitempty"`
 	Baseline         *Baseline     `json:"baseline,omitempty"`
 	Target           *Target       `json:"target,omitempty"`
-	Plan             *A3   `json:"plan,omitempty"`
+	Plan             *A3           `json:"plan,omitempty"`
 	PlanApproval     *Decision     `json:"plan_approval,omitempty"`
 	CheckFrom        *time.Time    `json:"check_from,omitempty"`
 	CheckTo          *time.Time    `json:"check_to,omitempty"`
