@@ -156,21 +156,25 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 			Impact: []opsflow.ImpactEntry{}, History: []opsflow.KaizenCycle{},
 		}
 	}
-	if err := p.e.register(ctx, p); err != nil {
-		return err
-	}
-	if err := p.handlers(ctx); err != nil {
-		return err
-	}
 	if in.Resume == nil {
 		// The server validated the request; this guards against a start that
 		// bypassed it, before anything is recorded.
 		if err := in.Request.Validate(in.KPI, in.Request.Owner, workflow.Now(ctx)); err != nil {
 			return AppError(err)
 		}
+		// Recorded before the handlers exist: the open update of
+		// Update-with-Start can run as soon as it is registered, and it
+		// must find these changes pending so that it waits for their
+		// projection instead of answering with an unwritten record.
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "kaizen.submitted", Field: "phase",
 			New: string(opsflow.KaizenSubmitted), Reason: p.K.ProblemStatement})
 		p.toTriage(ctx, "awaiting the sponsor's triage")
+	}
+	if err := p.e.register(ctx, p); err != nil {
+		return err
+	}
+	if err := p.handlers(ctx); err != nil {
+		return err
 	}
 	next := func() error { return workflow.NewContinueAsNewError(ctx, Kaizen, p.resume(in)) }
 	if err := p.e.run(ctx, p, next); err != nil {
