@@ -1,0 +1,178 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/opsflow/opsflow"
+)
+
+// maxMeasurementBatch bounds one POST of measurements, so one request
+// cannot hold a transaction open for long.
+const maxMeasurementBatch = 1000
+
+// kpiRequest is the body of POST /v1/kpis.
+type kpiRequest struct {
+	Key         string            `json:"key"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Unit        string            `json:"unit"`
+	Direction   opsflow.Direction `json:"direction"`
+	Owner       string            `json:"owner"` // defaults to the caller
+}
+
+func (s *Server) createKPI(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAdmin); err != nil {
+		return err
+	}
+	var in kpiRequest
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	u := userOf(c)
+	k := opsflow.KPI{Key: in.Key, Name: in.Name, Description: in.Description, Unit: in.Unit, Direction: in.Direction, OwnerID: in.Owner, CreatedBy: u.ID}
+	if k.OwnerID == "" {
+		k.OwnerID = u.ID
+	}
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	stored, created, err := s.Store.CreateKPI(c.Request().Context(), k)
+	if err != nil {
+		return err
+	}
+	if !created { // the same definition again: a retry
+		return c.JSON(http.StatusOK, stored)
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/kpis/"+stored.Key)
+	return c.JSON(http.StatusCreated, stored)
+}
+
+func (s *Server) listKPIs(c echo.Context) error {
+	limit, err := queryInt(c, "limit", opsflow.DefaultPageSize, 1, opsflow.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := s.Store.ListKPIs(c.Request().Context(), limit, c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) getKPI(c echo.Context) error {
+	k, err := s.Store.GetKPI(c.Request().Context(), c.Param("key"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+// measurementIn is one measurement as a client sends it.
+type measurementIn struct {
+	ID     string    `json:"id"`
+	Value  *float64  `json:"value"`
+	At     time.Time `json:"at"`
+	Source string    `json:"source"`
+}
+
+// measurementsBody is either one measurement or a batch under "items".
+type measurementsBody struct {
+	measurementIn
+	Items []measurementIn `json:"items"`
+}
+
+// addMeasurements stores one measurement or a batch. A measurement is
+// idempotent by its ID; without one, an Idempotency-Key derives the IDs
+// (key and position), so a retried batch adds nothing twice. Without
+// either, each call adds new measurements.
+func (s *Server) addMeasurements(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAdmin); err != nil {
+		return err
+	}
+	key := c.Param("key")
+	var body measurementsBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	single := body.Items == nil
+	items, prefix := body.Items, "items[%d]."
+	if single {
+		items, prefix = []measurementIn{body.measurementIn}, ""
+	} else if body.ID != "" || body.Value != nil || !body.At.IsZero() || body.Source != "" {
+		return opsflow.Invalid("items", "send one measurement, or a batch under items, not both")
+	}
+	if len(items) == 0 {
+		return opsflow.Invalid("items", "the batch is empty")
+	}
+	if len(items) > maxMeasurementBatch {
+		return opsflow.Invalid("items", "at most %d measurements per request", maxMeasurementBatch)
+	}
+	idem, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	u, now := userOf(c), s.Now()
+	ms := make([]opsflow.Measurement, len(items))
+	for i, in := range items {
+		p := prefix
+		if !single {
+			p = fmt.Sprintf(prefix, i)
+		}
+		if in.Value == nil {
+			return opsflow.Invalid(p+"value", "value is required")
+		}
+		m := opsflow.Measurement{ID: in.ID, KPI: key, Value: *in.Value, At: in.At.UTC(), Source: in.Source, RecordedBy: u.ID}
+		switch {
+		case m.ID != "":
+		case idem != "":
+			m.ID = "k-" + digest(24, u.ID, key, idem, strconv.Itoa(i))
+		default:
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			m.ID = "m-" + hex.EncodeToString(b[:])
+		}
+		if err := m.Validate(p, now); err != nil {
+			return err
+		}
+		ms[i] = m
+	}
+	stored, added, err := s.Store.AddMeasurements(c.Request().Context(), key, ms)
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if added == 0 {
+		status = http.StatusOK // everything was already there: a retry
+	}
+	return c.JSON(status, map[string]any{"items": stored, "added": added})
+}
+
+func (s *Server) listMeasurements(c echo.Context) error {
+	from, err := queryTime(c, "from")
+	if err != nil {
+		return err
+	}
+	to, err := queryTime(c, "to")
+	if err != nil {
+		return err
+	}
+	if from != nil && to != nil && !from.Before(*to) {
+		return opsflow.Invalid("to", "to must be after from")
+	}
+	limit, err := queryInt(c, "limit", opsflow.DefaultPageSize, 1, opsflow.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := s.Store.Measurements(c.Request().Context(), c.Param("key"), from, to, limit, c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}

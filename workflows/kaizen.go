@@ -1,0 +1,748 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsflow/opsflow"
+)
+
+// Kaizen activity and update names.
+const (
+	ActivityMeasureKPI = "MeasureKPI"
+
+	UpdateKaizenTriage      = "triage"
+	UpdateKaizenSubmitPlan  = "submit-plan"
+	UpdateKaizenApprovePlan = "approve-plan"
+	UpdateKaizenObserve     = "record-observations"
+	UpdateKaizenAct         = "act"
+	UpdateKaizenImpact      = "record-impact"
+	UpdateKaizenCancel      = "cancel"
+)
+
+// Task kinds on a Kaizen board. Decision tasks sit in someone's inbox until
+// they take the matching action; they cannot be moved by hand.
+const (
+	kaizenTaskTriage         = "triage"
+	kaizenTaskPlan           = "plan"
+	kaizenTaskApproval       = "plan-approval"
+	kaizenTaskCountermeasure = "countermeasure"
+	kaizenTaskRegression     = "regression"
+)
+
+// Days given to decision tasks before they are due, and to a regression
+// task.
+const (
+	kaizenDecisionDays   = 5
+	kaizenPlanDays       = 10
+	kaizenRegressionDays = 7
+)
+
+// KaizenInput starts (or, with Resume, continues) a Kaizen workflow.
+type KaizenInput struct {
+	// Request is validated by the server, its baseline resolved to a value
+	// and Owner set; the workflow checks it again.
+	Request opsflow.KaizenRequest `json:"request"`
+	KPI     opsflow.KPI           `json:"kpi"`
+	Actor   opsflow.Actor         `json:"actor"` // who submitted it
+	// Day is the length of a "day" in windows, follow-ups and due dates.
+	Day time.Duration `json:"day"`
+	// Resume carries the whole state into a new run: a new PDCA cycle, or a
+	// history Temporal found too long.
+	Resume *KaizenState `json:"resume,omitempty"`
+}
+
+// KaizenState is a Kaizen workflow's durable state.
+type KaizenState struct {
+	Engine EngineState    `json:"engine"`
+	Record opsflow.Kaizen `json:"record"`
+	Board  Board          `json:"board"`
+}
+
+// MeasureWindow is the input of the MeasureKPI activity (its JSON matches
+// activities.MeasureRequest).
+type MeasureWindow struct {
+	KPI  string    `json:"kpi"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Update inputs. Actor is always the authenticated user, set by the server.
+type (
+	KaizenTriage struct {
+		Actor    opsflow.Actor `json:"actor"`
+		Decision string        `json:"decision"` // accept, defer, reject
+		Reason   string        `json:"reason"`
+		Until    *time.Time    `json:"until,omitempty"` // defer: when to reconsider
+	}
+	KaizenPlanInput struct {
+		Actor opsflow.Actor `json:"actor"`
+		Plan  opsflow.A3    `json:"plan"` // baseline resolved by the server
+	}
+	KaizenReview struct {
+		Actor    opsflow.Actor `json:"actor"`
+		Decision string        `json:"decision"` // approve, return
+		Reason   string        `json:"reason,omitempty"`
+	}
+	KaizenObservation struct {
+		Actor opsflow.Actor `json:"actor"`
+		Text  string        `json:"text"`
+	}
+	KaizenActInput struct {
+		Actor    opsflow.Actor       `json:"actor"`
+		Decision opsflow.ActDecision `json:"decision"`
+	}
+	KaizenImpactInput struct {
+		Actor opsflow.Actor       `json:"actor"`
+		Entry opsflow.ImpactEntry `json:"entry"`
+	}
+	KaizenCancel struct {
+		Actor  opsflow.Actor `json:"actor"`
+		Reason string        `json:"reason"`
+	}
+)
+
+// measureOptions: reading measurements is harmless to repeat, and a result
+// must not be lost to a database outage, so it retries until it succeeds.
+var measureOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
+// kaizen is one initiative's workflow state.
+type kaizen struct {
+	e     *engine
+	ctx   workflow.Context // the root context, for workflow time in validators
+	K     opsflow.Kaizen
+	Board Board
+	day   time.Duration
+	// newCycle is set by an adjust decision: this run finishes its handlers
+	// and continues as new with the next cycle.
+	newCycle bool
+}
+
+// Kaizen is the workflow of one Kaizen (PDCA) initiative: triage by the
+// sponsor, an A3 plan the sponsor approves, countermeasures as tasks, a
+// measured check window, standardise (then 30/60/90-day follow-ups) or
+// adjust (a new cycle, continued as new), closed with impact locked.
+func Kaizen(ctx workflow.Context, in KaizenInput) error {
+	p := &kaizen{ctx: ctx, day: in.Day}
+	if p.day <= 0 {
+		p.day = 24 * time.Hour
+	}
+	if in.Resume != nil {
+		p.e, p.K, p.Board = newEngine(in.Resume.Engine), in.Resume.Record, in.Resume.Board
+	} else {
+		p.e = newEngine(EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindKaizen})
+		p.Board.Policy = opsflow.TaskPolicy{
+			RemindBefore: p.day,
+			Escalation:   []opsflow.EscalationTier{{After: 0, Notify: "owner"}, {After: 2 * p.day, Notify: "sponsor"}},
+		}
+		r := in.Request
+		p.K = opsflow.Kaizen{
+			ID: p.e.ID, Phase: opsflow.KaizenSubmitted, Cycle: 1, Title: r.Title, ProblemStatement: r.ProblemStatement,
+			BusinessCase: r.BusinessCase, Scope: r.Scope, KPI: in.KPI.Ref(), Sponsor: r.Sponsor, Owner: r.Owner,
+			Team: r.Team, SubmittedBy: in.Actor.ID, OpenedAt: workflow.Now(ctx).UTC(), Baseline: r.Baseline, Target: r.Target,
+			Impact: []opsflow.ImpactEntry{}, History: []opsflow.KaizenCycle{},
+		}
+	}
+	if in.Resume == nil {
+		// The server validated the request; this guards against a start that
+		// bypassed it, before anything is recorded.
+		if err := in.Request.Validate(in.KPI, in.Request.Owner, workflow.Now(ctx)); err != nil {
+			return AppError(err)
+		}
+		// Recorded before the handlers exist: the open update of
+		// Update-with-Start can run as soon as it is registered, and it
+		// must find these changes pending so that it waits for their
+		// projection instead of answering with an unwritten record.
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "kaizen.submitted", Field: "phase",
+			New: string(opsflow.KaizenSubmitted), Reason: p.K.ProblemStatement})
+		p.toTriage(ctx, "awaiting the sponsor's triage")
+	}
+	if err := p.e.register(ctx, p); err != nil {
+		return err
+	}
+	if err := p.handlers(ctx); err != nil {
+		return err
+	}
+	next := func() error { return workflow.NewContinueAsNewError(ctx, Kaizen, p.resume(in)) }
+	if err := p.e.run(ctx, p, next); err != nil {
+		return err
+	}
+	if p.newCycle {
+		return next()
+	}
+	return nil
+}
+
+// resume is the input of the next run: everything, nothing re-derived.
+func (p *kaizen) resume(in KaizenInput) KaizenInput {
+	return KaizenInput{KPI: in.KPI, Day: p.day, Resume: &KaizenState{Engine: p.e.EngineState, Record: p.K, Board: p.Board}}
+}
+
+func (p *kaizen) row() (opsflow.Process, []opsflow.Task) {
+	rec := p.K
+	rec.Tasks = p.Board.Tasks
+	if rec.Tasks == nil {
+		rec.Tasks = []opsflow.Task{}
+	}
+	b, _ := json.Marshal(rec) // plain data: cannot fail
+	row := opsflow.Process{
+		State: string(p.K.Phase), Title: p.K.Title, OwnerID: p.K.Owner, OpenedAt: p.K.OpenedAt,
+		ClosedAt: p.K.ClosedAt, Record: b,
+		Search: map[string]string{"sponsor": p.K.Sponsor, "kpi": p.K.KPI.Key, "cycle": strconv.Itoa(p.K.Cycle)},
+	}
+	if p.K.Target != nil {
+		row.DueAt = p.K.Target.Date
+	}
+	return row, p.Board.Tasks
+}
+
+func (p *kaizen) done() bool { return p.K.Phase.Final() || p.newCycle }
+
+func (p *kaizen) deadline() (time.Time, bool) {
+	at, ok := p.Board.Deadline()
+	consider := func(t time.Time) {
+		if !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	switch p.K.Phase {
+	case opsflow.KaizenDeferred:
+		if p.K.Triage != nil && p.K.Triage.Until != nil {
+			consider(*p.K.Triage.Until)
+		}
+	case opsflow.KaizenCheck:
+		if p.K.Result == nil && p.K.CheckTo != nil {
+			consider(*p.K.CheckTo)
+		}
+	case opsflow.KaizenSustain:
+		for _, f := range p.K.FollowUps {
+			if f.Result == nil {
+				consider(f.DueAt)
+				break
+			}
+		}
+	}
+	return at, ok
+}
+
+// resolve names who an escalation tier notifies.
+func (p *kaizen) resolve(rel string, _ opsflow.Task) string {
+	switch rel {
+	case "owner":
+		return p.K.Owner
+	case "sponsor", "approver":
+		return p.K.Sponsor
+	}
+	return ""
+}
+
+func (p *kaizen) fire(ctx workflow.Context, now time.Time) error {
+	p.Board.tick(ctx, p.e, now, p.resolve)
+	switch p.K.Phase {
+	case opsflow.KaizenDeferred:
+		if u := p.K.Triage.Until; u != nil && !now.Before(*u) {
+			p.toTriage(ctx, "deferral ended: back for the sponsor's triage")
+		}
+	case opsflow.KaizenCheck:
+		if p.K.Result == nil && p.K.CheckTo != nil && !now.Before(*p.K.CheckTo) {
+			return p.takeResult(ctx)
+		}
+	case opsflow.KaizenSustain:
+		for i := range p.K.FollowUps {
+			if f := p.K.FollowUps[i]; f.Result == nil && !now.Before(f.DueAt) {
+				if err := p.followUp(ctx, i); err != nil {
+					return err
+				}
+			}
+		}
+		p.maybeClose(ctx)
+	}
+	return nil
+}
+
+func (p *kaizen) measure(ctx workflow.Context, from, to time.Time) (opsflow.KPIStats, error) {
+	var s opsflow.KPIStats
+	actx := workflow.WithActivityOptions(ctx, measureOptions)
+	err := workflow.ExecuteActivity(actx, ActivityMeasureKPI, MeasureWindow{KPI: p.K.KPI.Key, From: from, To: to}).Get(ctx, &s)
+	if err != nil {
+		return s, fmt.Errorf("measure %s: %w", p.K.KPI.Key, err)
+	}
+	return s, nil
+}
+
+// takeResult measures the check window and moves to act.
+func (p *kaizen) takeResult(ctx workflow.Context) error {
+	s, err := p.measure(ctx, *p.K.CheckFrom, *p.K.CheckTo)
+	if err != nil {
+		return err
+	}
+	if p.K.Phase != opsflow.KaizenCheck { // cancelled while measuring
+		return nil
+	}
+	r := opsflow.ComputeResult(p.K.KPI.Direction, *p.K.Baseline.Value, *p.K.Target.Value, s)
+	p.K.Result = &r
+	reason := fmt.Sprintf("mean %v over %d measurements; %v%% of the gap to target closed", r.Mean, r.Count, opsflow.Round4(r.GapClosed*100))
+	if r.NoData {
+		reason = "no measurements in the check window"
+	}
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.result_recorded", Field: "result", New: r, Reason: reason})
+	p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.phase_changed", opsflow.KaizenAct, "check window ended")
+	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.act_due", Field: "act", Reason: "standardise or adjust"})
+	p.e.notifyFor(ev, p.K.Owner, "", "Kaizen "+p.K.Title+": check result ready, decide how to act")
+	return nil
+}
+
+// followUp measures sustain check-in i over the period since the previous
+// one and raises a task to the owner on a regression beyond tolerance.
+func (p *kaizen) followUp(ctx workflow.Context, i int) error {
+	from := *p.K.StandardisedAt
+	if i > 0 {
+		from = p.K.FollowUps[i-1].DueAt
+	}
+	f := p.K.FollowUps[i]
+	s, err := p.measure(ctx, from, f.DueAt)
+	if err != nil {
+		return err
+	}
+	if p.K.Phase != opsflow.KaizenSustain {
+		return nil
+	}
+	r := opsflow.ComputeResult(p.K.KPI.Direction, *p.K.Baseline.Value, *p.K.Target.Value, s)
+	f.Result = &r
+	field := fmt.Sprintf("follow_ups.day_%d", f.Day)
+	reason := fmt.Sprintf("mean %v over %d measurements", r.Mean, r.Count)
+	if r.NoData {
+		reason = "no measurements in the follow-up period"
+	}
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.follow_up_recorded", Field: field, New: r, Reason: reason})
+	if achieved := p.K.Result; !r.NoData && achieved != nil && !achieved.NoData {
+		tol := p.K.Standard.TolerancePct
+		if regressed, lost := opsflow.Regression(p.K.KPI.Direction, *p.K.Baseline.Value, achieved.Mean, r.Mean, tol); regressed {
+			f.Regressed, f.LostShare = true, lost
+			f.TaskID = fmt.Sprintf("regression-day-%d", f.Day)
+			due := f.DueAt.Add(kaizenRegressionDays * p.day)
+			_ = p.Board.Add(opsflow.Task{ID: f.TaskID, Kind: kaizenTaskRegression, Title: fmt.Sprintf("Investigate the regression at day %d of %s", f.Day, p.K.Title),
+				OwnerType: "owner", Assignee: p.K.Owner, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
+			ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.regression", Field: field + ".regressed", Old: achieved.Mean, New: r.Mean,
+				Reason: fmt.Sprintf("lost %v%% of the gain, beyond the %v%% tolerance; task %s raised", opsflow.Round4(lost*100), tol, f.TaskID)})
+			p.e.notifyFor(ev, p.K.Owner, f.TaskID, "Kaizen "+p.K.Title+": KPI regressed")
+		}
+	}
+	p.K.FollowUps[i] = f
+	return nil
+}
+
+// maybeClose closes a sustained initiative once every follow-up is taken
+// and no regression task is open, locking the impact actuals.
+func (p *kaizen) maybeClose(ctx workflow.Context) {
+	if p.K.Phase != opsflow.KaizenSustain || p.Board.Active() {
+		return
+	}
+	for _, f := range p.K.FollowUps {
+		if f.Result == nil {
+			return
+		}
+	}
+	now := workflow.Now(ctx).UTC()
+	for i := range p.K.Impact {
+		en := &p.K.Impact[i]
+		en.LockedAt = &now
+		p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.impact_locked", Field: "impact." + en.ID + ".actual", New: en.Actual, Reason: "initiative closed"})
+	}
+	p.K.ClosedAt = &now
+	p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.closed", opsflow.KaizenClosed, "all follow-ups taken")
+}
+
+func (p *kaizen) setPhase(ctx workflow.Context, a opsflow.Actor, role opsflow.Role, action string, to opsflow.KaizenPhase, reason string) {
+	p.e.record(ctx, change{Actor: a, Role: role, Action: action, Field: "phase", Old: string(p.K.Phase), New: string(to), Reason: reason})
+	p.K.Phase = to
+}
+
+// toTriage puts the initiative before its sponsor, with a task.
+func (p *kaizen) toTriage(ctx workflow.Context, reason string) {
+	p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.phase_changed", opsflow.KaizenTriage, reason)
+	p.openTask(ctx, kaizenTaskTriage, "Triage: "+p.K.Title, p.K.Sponsor, "sponsor", kaizenDecisionDays)
+}
+
+// openTask adds a decision task numbered after those of its kind.
+func (p *kaizen) openTask(ctx workflow.Context, kind, title, assignee, ownerType string, days int) {
+	n := 1
+	for _, t := range p.Board.Tasks {
+		if t.Kind == kind {
+			n++
+		}
+	}
+	id := fmt.Sprintf("%s-%d", kind, n)
+	due := workflow.Now(ctx).UTC().Add(time.Duration(days) * p.day)
+	_ = p.Board.Add(opsflow.Task{ID: id, Kind: kind, Title: title, OwnerType: ownerType, Assignee: assignee, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
+	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.opened", Field: "tasks." + id, New: title})
+	p.e.notifyFor(ev, assignee, id, title)
+}
+
+// closeTasks marks the open decision tasks of kind done by a, whose action
+// they waited for.
+func (p *kaizen) closeTasks(ctx workflow.Context, kind string, a opsflow.Actor) {
+	for i := range p.Board.Tasks {
+		t := &p.Board.Tasks[i]
+		if t.Kind == kind && t.State.Active() {
+			old := t.State
+			t.Move(opsflow.TaskDone, "", nil, a, workflow.Now(ctx).UTC())
+			p.e.record(ctx, change{Actor: a, Action: "task.done", Field: "tasks." + t.ID + ".state", Old: string(old), New: string(opsflow.TaskDone)})
+		}
+	}
+}
+
+func (p *kaizen) now() time.Time { return workflow.Now(p.ctx).UTC() }
+
+func (p *kaizen) open(what string, phases ...opsflow.KaizenPhase) error {
+	for _, ph := range phases {
+		if p.K.Phase == ph {
+			return nil
+		}
+	}
+	names := make([]string, len(phases))
+	for i, ph := range phases {
+		names[i] = string(ph)
+	}
+	return opsflow.Conflict(string(p.K.Phase), "%s is possible in %s, not %s", what, strings.Join(names, " or "), p.K.Phase)
+}
+
+func (p *kaizen) handlers(ctx workflow.Context) error {
+	if err := onUpdate(ctx, p.e, p, UpdateKaizenTriage, p.checkTriage, p.applyTriage); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateKaizenSubmitPlan, p.checkPlan, p.applyPlan); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateKaizenApprovePlan, p.checkReview, p.applyReview); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateKaizenObserve, p.checkObservation, p.applyObservation); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateKaizenAct, p.checkAct, p.applyAct); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateKaizenImpact, p.checkImpact, p.applyImpact); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateKaizenCancel, p.checkCancel, p.applyCancel); err != nil {
+		return err
+	}
+	return onUpdate(ctx, p.e, p, UpdateMoveTask, p.checkMove, p.applyMove)
+}
+
+func (p *kaizen) checkTriage(in KaizenTriage) error {
+	if err := p.open("triage", opsflow.KaizenTriage); err != nil {
+		return err
+	}
+	if err := p.K.CheckSponsorAct(in.Actor, "triage"); err != nil {
+		return err
+	}
+	switch in.Decision {
+	case "accept", "reject":
+	case "defer":
+		if in.Until == nil {
+			return opsflow.Invalid("until", "a deferral needs the date to reconsider (until)")
+		}
+		if !in.Until.After(p.now()) {
+			return opsflow.Invalid("until", "until must be in the future")
+		}
+	default:
+		return opsflow.Invalid("decision", "decision must be accept, defer or reject")
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return opsflow.Invalid("reason", "a triage decision needs a reason")
+	}
+	return nil
+}
+
+func (p *kaizen) applyTriage(ctx workflow.Context, in KaizenTriage) error {
+	now := workflow.Now(ctx).UTC()
+	d := &opsflow.Decision{Decision: in.Decision, Reason: in.Reason, By: in.Actor.ID, At: now}
+	p.closeTasks(ctx, kaizenTaskTriage, in.Actor)
+	switch in.Decision {
+	case "accept":
+		p.K.Triage = d
+		p.setPhase(ctx, in.Actor, opsflow.RoleApprover, "kaizen.accepted", opsflow.KaizenPlan, in.Reason)
+		p.openTask(ctx, kaizenTaskPlan, fmt.Sprintf("Write the A3 plan (cycle %d): %s", p.K.Cycle, p.K.Title), p.K.Owner, "owner", kaizenPlanDays)
+	case "defer":
+		u := in.Until.UTC()
+		d.Until = &u
+		p.K.Triage = d
+		p.setPhase(ctx, in.Actor, opsflow.RoleApprover, "kaizen.deferred", opsflow.KaizenDeferred, in.Reason+" (until "+u.Format(time.RFC3339)+")")
+	case "reject":
+		p.K.Triage = d
+		p.K.ClosedAt = &now
+		p.setPhase(ctx, in.Actor, opsflow.RoleApprover, "kaizen.rejected", opsflow.KaizenRejected, in.Reason)
+	}
+	return nil
+}
+
+// planFigures returns the baseline and target the plan would run with.
+func (p *kaizen) planFigures(a3 opsflow.A3) (*opsflow.Baseline, *opsflow.Target) {
+	b, t := p.K.Baseline, p.K.Target
+	if a3.Baseline != nil {
+		b = a3.Baseline
+	}
+	if a3.Target != nil {
+		t = a3.Target
+	}
+	return b, t
+}
+
+func (p *kaizen) checkPlan(in KaizenPlanInput) error {
+	if err := p.open("submitting a plan", opsflow.KaizenPlan); err != nil {
+		return err
+	}
+	if !p.K.CanManage(in.Actor) {
+		return opsflow.Forbidden("only the owner, %s, submits the plan", p.K.Owner)
+	}
+	now := p.now()
+	if err := in.Plan.CheckShape(now); err != nil {
+		return err
+	}
+	b, t := p.planFigures(in.Plan)
+	switch {
+	case b == nil:
+		return opsflow.Invalid("baseline", "the plan needs a baseline: a window of the KPI's measurements, or a value with its source")
+	case b.Value == nil:
+		return opsflow.Invalid("baseline.value", "the baseline has no value")
+	case t == nil:
+		return opsflow.Invalid("target", "the plan needs a target (value and date)")
+	}
+	return opsflow.CheckTarget(p.K.KPI.Direction, *b.Value, *t, now)
+}
+
+func (p *kaizen) applyPlan(ctx workflow.Context, in KaizenPlanInput) error {
+	b, t := p.planFigures(in.Plan)
+	if in.Plan.Baseline != nil {
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.baseline_set", Field: "baseline", Old: p.K.Baseline, New: b})
+	}
+	if in.Plan.Target != nil {
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.target_set", Field: "target", Old: p.K.Target, New: t})
+	}
+	old := p.K.Plan
+	plan := in.Plan
+	p.K.Plan, p.K.Baseline, p.K.Target, p.K.PlanApproval = &plan, b, t, nil
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.plan_submitted", Field: "plan", Old: old, New: plan,
+		Reason: fmt.Sprintf("cycle %d", p.K.Cycle)})
+	p.closeTasks(ctx, kaizenTaskPlan, in.Actor)
+	awaiting := false
+	for _, tk := range p.Board.Tasks {
+		awaiting = awaiting || (tk.Kind == kaizenTaskApproval && tk.State.Active())
+	}
+	if !awaiting {
+		p.openTask(ctx, kaizenTaskApproval, fmt.Sprintf("Approve the A3 plan (cycle %d): %s", p.K.Cycle, p.K.Title), p.K.Sponsor, "sponsor", kaizenDecisionDays)
+	}
+	return nil
+}
+
+func (p *kaizen) checkReview(in KaizenReview) error {
+	if err := p.open("approving a plan", opsflow.KaizenPlan); err != nil {
+		return err
+	}
+	if p.K.Plan == nil || p.K.PlanApproval != nil {
+		return opsflow.Conflict(string(p.K.Phase), "no plan is awaiting approval")
+	}
+	if err := p.K.CheckSponsorAct(in.Actor, "plan approval"); err != nil {
+		return err
+	}
+	switch in.Decision {
+	case "approve":
+	case "return":
+		if strings.TrimSpace(in.Reason) == "" {
+			return opsflow.Invalid("reason", "say what the plan needs before it can be approved")
+		}
+	default:
+		return opsflow.Invalid("decision", "decision must be approve or return")
+	}
+	return nil
+}
+
+func (p *kaizen) applyReview(ctx workflow.Context, in KaizenReview) error {
+	p.K.PlanApproval = &opsflow.Decision{Decision: in.Decision, Reason: in.Reason, By: in.Actor.ID, At: workflow.Now(ctx).UTC()}
+	p.closeTasks(ctx, kaizenTaskApproval, in.Actor)
+	if in.Decision == "return" {
+		ev := p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "kaizen.plan_returned", Field: "plan_approval", New: "returned", Reason: in.Reason})
+		p.e.notifyFor(ev, p.K.Owner, "", "Kaizen "+p.K.Title+": plan returned for revision")
+		return nil
+	}
+	p.setPhase(ctx, in.Actor, opsflow.RoleApprover, "kaizen.plan_approved", opsflow.KaizenDo, in.Reason)
+	for _, c := range p.K.Plan.Countermeasures {
+		due := c.Due.UTC()
+		id := fmt.Sprintf("c%d-%s", p.K.Cycle, c.ID)
+		_ = p.Board.Add(opsflow.Task{ID: id, Kind: kaizenTaskCountermeasure, Title: c.Title, Description: c.Description,
+			OwnerType: "countermeasure", Assignee: c.Owner, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
+		ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.opened", Field: "tasks." + id, New: c.Title,
+			Reason: fmt.Sprintf("countermeasure of cycle %d", p.K.Cycle)})
+		p.e.notifyFor(ev, c.Owner, id, "Countermeasure: "+c.Title)
+	}
+	return nil
+}
+
+func (p *kaizen) checkMove(m TaskMove) error {
+	t, err := p.Board.Find(m.TaskID)
+	if err != nil {
+		return err
+	}
+	switch t.Kind {
+	case kaizenTaskTriage, kaizenTaskPlan, kaizenTaskApproval:
+		return opsflow.Conflict(string(p.K.Phase), "task %s closes when its decision is taken (triage, submit-plan or approve-plan), not by hand", t.ID)
+	}
+	return p.Board.checkMove(m)
+}
+
+func (p *kaizen) applyMove(ctx workflow.Context, m TaskMove) error {
+	p.Board.move(ctx, p.e, m)
+	switch p.K.Phase {
+	case opsflow.KaizenDo:
+		prefix := fmt.Sprintf("c%d-", p.K.Cycle)
+		for _, t := range p.Board.Tasks {
+			if t.Kind == kaizenTaskCountermeasure && strings.HasPrefix(t.ID, prefix) && !t.State.Final() {
+				return nil
+			}
+		}
+		now := workflow.Now(ctx).UTC()
+		to := now.Add(time.Duration(p.K.Plan.CheckWindowDays) * p.day)
+		p.K.CheckFrom, p.K.CheckTo = &now, &to
+		p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.check_started", opsflow.KaizenCheck,
+			fmt.Sprintf("countermeasures finished; the check window ends %s", to.Format(time.RFC3339)))
+	case opsflow.KaizenSustain:
+		p.maybeClose(ctx)
+	}
+	return nil
+}
+
+func (p *kaizen) checkObservation(in KaizenObservation) error {
+	if err := p.open("recording observations", opsflow.KaizenCheck, opsflow.KaizenAct); err != nil {
+		return err
+	}
+	if !p.K.CanManage(in.Actor) {
+		return opsflow.Forbidden("only the owner, %s, records observations", p.K.Owner)
+	}
+	if strings.TrimSpace(in.Text) == "" {
+		return opsflow.Invalid("text", "text is required")
+	}
+	return nil
+}
+
+func (p *kaizen) applyObservation(ctx workflow.Context, in KaizenObservation) error {
+	p.K.Observations = append(p.K.Observations, opsflow.Observation{Text: in.Text, By: in.Actor.ID, At: workflow.Now(ctx).UTC()})
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.observation_recorded", Field: "observations", New: in.Text})
+	return nil
+}
+
+func (p *kaizen) checkAct(in KaizenActInput) error {
+	if err := p.open("deciding how to act", opsflow.KaizenAct); err != nil {
+		return err
+	}
+	if !p.K.CanManage(in.Actor) {
+		return opsflow.Forbidden("only the owner, %s, decides how to act", p.K.Owner)
+	}
+	if err := in.Decision.Check(); err != nil {
+		return err
+	}
+	if len(p.K.Observations) == 0 {
+		return opsflow.Conflict(string(p.K.Phase), "record the check's observations before deciding")
+	}
+	return nil
+}
+
+func (p *kaizen) applyAct(ctx workflow.Context, in KaizenActInput) error {
+	now := workflow.Now(ctx).UTC()
+	d := in.Decision
+	p.K.Act = &opsflow.Decision{Decision: d.Decision, Reason: d.Reason, By: in.Actor.ID, At: now}
+	if d.Decision == opsflow.ActStandardise {
+		p.K.Standard, p.K.StandardisedAt = d.Standard, &now
+		p.K.FollowUps = nil
+		for _, day := range opsflow.FollowUpDays {
+			p.K.FollowUps = append(p.K.FollowUps, opsflow.FollowUp{Day: day, DueAt: now.Add(time.Duration(day) * p.day)})
+		}
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.standardised", Field: "standard", New: d.Standard, Reason: d.Reason})
+		p.setPhase(ctx, in.Actor, opsflow.RoleOwner, "kaizen.phase_changed", opsflow.KaizenSustain, "standardised; follow-ups at +30, +60, +90 days")
+		return nil
+	}
+	// Adjust: this cycle goes to the history and the next starts at plan,
+	// in a fresh run (continue-as-new) once this one has drained.
+	p.K.History = append(p.K.History, opsflow.KaizenCycle{
+		Cycle: p.K.Cycle, Plan: p.K.Plan, PlanApproval: p.K.PlanApproval, Baseline: p.K.Baseline, Target: p.K.Target,
+		Result: p.K.Result, Observations: p.K.Observations, Act: p.K.Act,
+	})
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.adjusted", Field: "cycle", Old: p.K.Cycle, New: p.K.Cycle + 1, Reason: d.Reason})
+	p.K.Cycle++
+	p.K.Plan, p.K.PlanApproval, p.K.CheckFrom, p.K.CheckTo, p.K.Result, p.K.Observations, p.K.Act = nil, nil, nil, nil, nil, nil, nil
+	p.setPhase(ctx, in.Actor, opsflow.RoleOwner, "kaizen.phase_changed", opsflow.KaizenPlan, fmt.Sprintf("cycle %d starts", p.K.Cycle))
+	p.openTask(ctx, kaizenTaskPlan, fmt.Sprintf("Write the A3 plan (cycle %d): %s", p.K.Cycle, p.K.Title), p.K.Owner, "owner", kaizenPlanDays)
+	p.newCycle = true
+	return nil
+}
+
+func (p *kaizen) checkImpact(in KaizenImpactInput) error {
+	if p.K.Phase.Final() {
+		return opsflow.Conflict(string(p.K.Phase), "the initiative is %s: impact is locked", p.K.Phase)
+	}
+	if !p.K.CanManage(in.Actor) && in.Actor.ID != p.K.Sponsor {
+		return opsflow.Forbidden("only the owner or the sponsor records impact")
+	}
+	return in.Entry.Check()
+}
+
+func (p *kaizen) applyImpact(ctx workflow.Context, in KaizenImpactInput) error {
+	en := in.Entry
+	en.RecordedBy, en.RecordedAt, en.LockedAt = in.Actor.ID, workflow.Now(ctx).UTC(), nil
+	var old any
+	for i := range p.K.Impact {
+		if p.K.Impact[i].ID == en.ID {
+			old = p.K.Impact[i]
+			p.K.Impact[i] = en
+		}
+	}
+	if old == nil {
+		p.K.Impact = append(p.K.Impact, en)
+	}
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.impact_recorded", Field: "impact." + en.ID, Old: old, New: en})
+	return nil
+}
+
+func (p *kaizen) checkCancel(in KaizenCancel) error {
+	if p.K.Phase.Final() {
+		return opsflow.Conflict(string(p.K.Phase), "the initiative is already %s", p.K.Phase)
+	}
+	if !p.K.CanManage(in.Actor) && in.Actor.ID != p.K.Sponsor {
+		return opsflow.Forbidden("only the owner or the sponsor cancels an initiative")
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return opsflow.Invalid("reason", "a cancellation needs a reason")
+	}
+	return nil
+}
+
+func (p *kaizen) applyCancel(ctx workflow.Context, in KaizenCancel) error {
+	now := workflow.Now(ctx).UTC()
+	for i := range p.Board.Tasks {
+		t := &p.Board.Tasks[i]
+		if t.State.Active() || t.State == opsflow.TaskScheduled {
+			old := t.State
+			t.Move(opsflow.TaskCancelled, "initiative cancelled", nil, in.Actor, now)
+			p.e.record(ctx, change{Actor: in.Actor, Action: "task.cancelled", Field: "tasks." + t.ID + ".state", Old: string(old), New: string(opsflow.TaskCancelled), Reason: in.Reason})
+		}
+	}
+	p.K.Cancellation = &opsflow.Decision{Decision: "cancel", Reason: in.Reason, By: in.Actor.ID, At: now}
+	p.K.ClosedAt = &now
+	p.setPhase(ctx, in.Actor, opsflow.RoleOwner, "kaizen.cancelled", opsflow.KaizenCancelled, in.Reason)
+	return nil
+}
