@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -112,6 +113,9 @@ func text(v any) string {
 		}
 		return opsflow.AuditTime(*v).Format(time.RFC3339Nano)
 	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+		return rv.String() // named string types (states, roles) read as themselves, not as quoted JSON
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
@@ -170,6 +174,13 @@ func (e *engine) awaitWritten(ctx workflow.Context, p process) (opsflow.Process,
 // Update-with-Start and the live-state query.
 func (e *engine) register(ctx workflow.Context, p process) error {
 	if err := workflow.SetUpdateHandler(ctx, UpdateOpen, func(ctx workflow.Context) (opsflow.Process, error) {
+		// Update-with-Start delivers this update with the first workflow
+		// task, and the SDK may run its handler before the workflow has
+		// recorded its opening; wait for the first projection so the API
+		// never answers 201 with an empty record.
+		if err := workflow.Await(ctx, func() bool { return e.Version > 0 }); err != nil {
+			return opsflow.Process{}, err
+		}
 		return e.awaitWritten(ctx, p)
 	}); err != nil {
 		return err
