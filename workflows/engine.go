@@ -103,20 +103,20 @@ func text(v any) string {
 		return ""
 	case string:
 		return v
-	case fmt.Stringer:
-		return v.String()
-	case time.Time:
+	case time.Time: // before fmt.Stringer, which time.Time also is
 		return opsflow.AuditTime(v).Format(time.RFC3339Nano)
 	case *time.Time:
 		if v == nil {
 			return ""
 		}
 		return opsflow.AuditTime(*v).Format(time.RFC3339Nano)
+	case fmt.Stringer:
+		return v.String()
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
 		return rv.String() // named string types (states, roles) read as themselves, not as quoted JSON
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(v) //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
 	if err != nil {
 		return fmt.Sprint(v)
 	}
