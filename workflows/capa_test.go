@@ -239,3 +239,45 @@ func TestCAPAWorkflowExtensionAndNoCAPA(t *testing.T) {
 		t.Errorf("due change not audited: %v", st.actions())
 	}
 }
+
+// An untouched CAPA: the triage task is reminded before its due date, then
+// escalates owner → approver → admin, each tier recorded and notified; the
+// record shows the escalation level; a cancel then stops the timers.
+func TestCAPAWorkflowEscalatesUntouchedTriage(t *testing.T) {
+	s, st := newScript(t)
+	req := capaRequest()
+	req.Containment = nil
+	s.at(20*day, "cancel", UpdateCAPACancel, opsflow.CancelInput{Actor: wfBob, Reason: "duplicate"})
+	s.env.ExecuteWorkflow(CAPA, CAPAInput{Actor: wfAlice, Request: req, Day: day})
+	if err := s.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow: %v", err)
+	}
+	if r := s.results["cancel"]; r.err != nil {
+		t.Fatalf("cancel: %v", r.err)
+	}
+	var got, to []string
+	for _, e := range st.events {
+		if strings.HasPrefix(e.Action, "task.reminded") || strings.HasPrefix(e.Action, "task.escalated") {
+			got = append(got, e.Action+" "+e.New)
+		}
+	}
+	want := []string{"task.reminded reminder: due 1970-01-03T00:00:00Z", "task.escalated 1", "task.escalated 2", "task.escalated 3"}
+	if len(got) != len(want) || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] || !strings.HasPrefix(got[0], "task.reminded") {
+		t.Errorf("timers: %v", got)
+	}
+	for _, sn := range st.snaps {
+		for _, n := range sn.Notify {
+			to = append(to, n.To)
+		}
+	}
+	if !equal(to, []string{"alice", "alice", "approver", "admin"}) {
+		t.Errorf("notified %v", to)
+	}
+	var escalated bool
+	for _, sn := range st.snaps {
+		escalated = escalated || strings.Contains(string(sn.Process.Record), `"escalation_level":3`)
+	}
+	if !escalated {
+		t.Errorf("the record never showed escalation level 3")
+	}
+}
