@@ -1,4 +1,310 @@
 package server
 
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/workflows"
+)
+
 // capaStore is what the capa handlers read beyond the shared process reads.
+// The exports use only the shared reads (records, audit events) on purpose:
+// an inspection pack is built from exactly what GET /audit serves.
 type capaStore interface{}
+
+// createCAPA opens a CAPA: POST /v1/capas (Idempotency-Key honoured).
+func (s *Server) createCAPA(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleApprover); err != nil {
+		return err
+	}
+	var req opsflow.CAPARequest
+	if err := bindStep(c, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	return s.startProcess(c, opsflow.KindCAPA, workflows.CAPA, workflows.CAPAInput{Actor: actorOf(c), Request: req, Day: s.Day})
+}
+
+func (s *Server) getCAPA(c echo.Context) error { return s.getProcess(c, opsflow.KindCAPA) }
+
+// listCAPAs: GET /v1/capas with state, risk_level, owner, source, type and
+// opened/closed ranges; keyset pagination.
+func (s *Server) listCAPAs(c echo.Context) error {
+	if st := c.QueryParam("state"); st != "" && !slices.Contains(opsflow.CAPAStates, opsflow.CAPAState(st)) {
+		return opsflow.Invalid("state", "unknown CAPA state %q", st)
+	}
+	if l := c.QueryParam("risk_level"); l != "" && !slices.Contains([]string{opsflow.RiskLow, opsflow.RiskMedium, opsflow.RiskHigh, opsflow.RiskCritical}, l) {
+		return opsflow.Invalid("risk_level", "risk_level must be low, medium, high or critical")
+	}
+	if src := c.QueryParam("source"); src != "" && !slices.Contains(opsflow.CAPASourceTypes, src) {
+		return opsflow.Invalid("source", "source must be one of %s", strings.Join(opsflow.CAPASourceTypes, ", "))
+	}
+	return s.listProcesses(c, opsflow.KindCAPA, "risk_level", "source", "type")
+}
+
+func (s *Server) capaAudit(c echo.Context) error { return s.processAudit(c, opsflow.KindCAPA) }
+
+// bindStep decodes a step's body strictly and refuses an "actor" field: the
+// actor is always the authenticated user, and a body that tries to name
+// someone else must fail loudly rather than be silently ignored.
+func bindStep(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil {
+		if _, ok := top["actor"]; ok {
+			return opsflow.Invalid("actor", "actor is not accepted: the actor is the authenticated user")
+		}
+	}
+	c.Request().Body = io.NopCloser(bytes.NewReader(body))
+	return bind(c, v)
+}
+
+// capaStep returns the handler of one step: it decodes the body into In,
+// sets the actor from the token and sends the update.
+func capaStep[In any](s *Server, update string, setActor func(*In, opsflow.Actor)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in In
+		if err := bindStep(c, &in); err != nil {
+			return err
+		}
+		setActor(&in, actorOf(c))
+		return s.updateProcess(c, opsflow.KindCAPA, update, in)
+	}
+}
+
+// signBody is the body of a closure signature. Token is the signer's API
+// token, entered again at signing (Part 11 §11.200: a signature executed by
+// re-entering a credential). It is checked here and never sent on, stored
+// or audited.
+type signBody struct {
+	PrintedName    string `json:"printed_name"`
+	Meaning        string `json:"meaning"`
+	LessonsLearned string `json:"lessons_learned"`
+	Token          string `json:"token"`
+}
+
+// signCAPA: POST /v1/capas/{id}/sign-closure.
+func (s *Server) signCAPA(c echo.Context) error {
+	var b signBody
+	if err := bindStep(c, &b); err != nil {
+		return err
+	}
+	if strings.TrimSpace(b.Token) == "" {
+		return opsflow.Invalid("token", "re-enter your API token to sign")
+	}
+	u, err := s.Store.Authenticate(c.Request().Context(), strings.TrimSpace(b.Token))
+	if err != nil {
+		if opsflow.ErrorCode(err) == opsflow.EINTERNAL {
+			return err
+		}
+		return opsflow.Errorf(opsflow.EUNAUTHORIZED, "the re-entered token is not valid: the signature was not applied")
+	}
+	if me := userOf(c); u.ID != me.ID {
+		return opsflow.Forbidden("the re-entered token belongs to someone else: sign with your own credential")
+	}
+	in := opsflow.SignInput{Actor: actorOf(c), PrintedName: b.PrintedName, Meaning: b.Meaning, LessonsLearned: b.LessonsLearned}
+	return s.updateProcess(c, opsflow.KindCAPA, workflows.UpdateCAPASignClosure, in)
+}
+
+func (s *Server) capaMoveTask(to opsflow.TaskState) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.moveTask(c, opsflow.KindCAPA, to) }
+}
+
+// ---- exports
+
+// exportFormat reads ?format=json|csv (json by default).
+func exportFormat(c echo.Context) (string, error) {
+	f := c.QueryParam("format")
+	switch f {
+	case "":
+		return "json", nil
+	case "json", "csv":
+		return f, nil
+	}
+	return "", opsflow.Invalid("format", "format must be json or csv")
+}
+
+// exportCAPA: GET /v1/capas/{id}/export — one CAPA as an inspection pack or
+// CSV. Readers of audit material: auditors, approvers, admins and owners.
+func (s *Server) exportCAPA(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleAuditor, opsflow.RoleApprover, opsflow.RoleOwner); err != nil {
+		return err
+	}
+	format, err := exportFormat(c)
+	if err != nil {
+		return err
+	}
+	row, err := s.Store.GetProcess(c.Request().Context(), opsflow.KindCAPA, c.Param("id"))
+	if err != nil {
+		if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
+			return notFound(opsflow.KindCAPA, c.Param("id"))
+		}
+		return err
+	}
+	pr, err := s.packRecord(c, row)
+	if err != nil {
+		return err
+	}
+	return s.writeExport(c, format, row.ID, "id="+row.ID, []opsflow.PackRecord{pr})
+}
+
+// exportCAPAs: GET /v1/capas/export?closed_from=&closed_to= — every CAPA
+// closed (signed, closed without CAPA, or cancelled) in the range. Auditors
+// and admins only.
+func (s *Server) exportCAPAs(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleAuditor, opsflow.RoleAdmin); err != nil {
+		return err
+	}
+	format, err := exportFormat(c)
+	if err != nil {
+		return err
+	}
+	f := opsflow.ProcessFilter{Kind: opsflow.KindCAPA, Limit: opsflow.MaxPageSize, State: c.QueryParam("state")}
+	if f.ClosedFrom, err = queryTime(c, "closed_from"); err != nil {
+		return err
+	}
+	if f.ClosedTo, err = queryTime(c, "closed_to"); err != nil {
+		return err
+	}
+	if f.ClosedFrom == nil {
+		return opsflow.Invalid("closed_from", "closed_from is required (a date or an RFC 3339 time)")
+	}
+	if f.ClosedTo == nil {
+		return opsflow.Invalid("closed_to", "closed_to is required (a date or an RFC 3339 time)")
+	}
+	if f.ClosedTo.Before(*f.ClosedFrom) {
+		return opsflow.Invalid("closed_to", "closed_to is before closed_from")
+	}
+	var records []opsflow.PackRecord
+	for {
+		page, err := s.Store.ListProcesses(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		for _, row := range page.Items {
+			pr, err := s.packRecord(c, row)
+			if err != nil {
+				return err
+			}
+			records = append(records, pr)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	name := fmt.Sprintf("capas-closed-%s-%s", f.ClosedFrom.Format("20060102"), f.ClosedTo.Format("20060102"))
+	return s.writeExport(c, format, name, c.QueryString(), records)
+}
+
+// packRecord assembles one CAPA's part of a pack: the record as stored, its
+// audit timeline and its signatures with the versions they cover.
+func (s *Server) packRecord(c echo.Context, row opsflow.Process) (opsflow.PackRecord, error) {
+	events, err := s.Store.AuditEvents(c.Request().Context(), row.ID)
+	if err != nil {
+		return opsflow.PackRecord{}, err
+	}
+	var rec struct {
+		Signatures     []opsflow.Signature     `json:"signatures"`
+		SignedVersions []opsflow.SignedVersion `json:"signed_versions"`
+	}
+	if err := json.Unmarshal(row.Record, &rec); err != nil {
+		return opsflow.PackRecord{}, fmt.Errorf("decode record %s: %w", row.ID, err)
+	}
+	if events == nil {
+		events = []opsflow.AuditEvent{}
+	}
+	if rec.Signatures == nil {
+		rec.Signatures = []opsflow.Signature{}
+	}
+	return opsflow.PackRecord{ID: row.ID, Kind: row.Kind, State: row.State, Version: row.Version, Record: row.Record,
+		Timeline: events, Signatures: rec.Signatures, SignedVersions: rec.SignedVersions}, nil
+}
+
+func (s *Server) writeExport(c echo.Context, format, name, query string, records []opsflow.PackRecord) error {
+	if records == nil {
+		records = []opsflow.PackRecord{}
+	}
+	if format == "csv" {
+		var buf bytes.Buffer
+		if err := writeCSV(&buf, records); err != nil {
+			return err
+		}
+		c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.csv"`, name))
+		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	}
+	pack := opsflow.InspectionPack{Format: opsflow.PackFormat, GeneratedAt: s.Now().UTC(), GeneratedBy: userOf(c).ID, Query: query, Records: records}
+	b, err := json.MarshalIndent(pack, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode inspection pack: %w", err)
+	}
+	c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pack.json"`, name))
+	return c.JSONBlob(http.StatusOK, b)
+}
+
+// csvHeader: one row per audit event, with the CAPA's key fields repeated
+// so that a spreadsheet filter on any column works.
+var csvHeader = []string{"capa_id", "title", "capa_state", "risk_level", "owner", "opened_at", "closed_at", "signed_by", "record_sha256",
+	"seq", "at", "actor_id", "actor_name", "actor_role", "action", "field", "old", "new", "reason", "prev_hash", "hash"}
+
+func writeCSV(w io.Writer, records []opsflow.PackRecord) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	for _, r := range records {
+		var rec opsflow.CAPA
+		if err := json.Unmarshal(r.Record, &rec); err != nil {
+			return fmt.Errorf("decode record %s: %w", r.ID, err)
+		}
+		risk, closed, signer, hash := "", "", "", ""
+		if rec.Risk != nil {
+			risk = rec.Risk.Level
+		}
+		if rec.ClosedAt != nil {
+			closed = rec.ClosedAt.UTC().Format(time.RFC3339)
+		}
+		if n := len(rec.Signatures); n > 0 {
+			signer, hash = rec.Signatures[n-1].SignerID, rec.Signatures[n-1].RecordHash
+		}
+		for _, e := range r.Timeline {
+			row := []string{r.ID, rec.Title, string(rec.State), risk, rec.Owner, rec.OpenedAt.UTC().Format(time.RFC3339), closed, signer, hash,
+				strconv.FormatInt(e.Seq, 10), e.At.UTC().Format("2006-01-02T15:04:05.000000Z"), e.ActorID, e.ActorName, e.ActorRole,
+				e.Action, e.Field, e.Old, e.New, e.Reason, e.PrevHash, e.Hash}
+			for i := range row {
+				row[i] = csvSafe(row[i])
+			}
+			if err := cw.Write(row); err != nil {
+				return fmt.Errorf("write csv: %w", err)
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe defuses spreadsheet formula injection: a cell that a spreadsheet
+// would evaluate gets a leading apostrophe (OWASP). The JSON pack, not the
+// CSV, is the verifiable artefact, so this changes no evidence.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}

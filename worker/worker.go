@@ -24,6 +24,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 // line. The replay tests use it too, so a workflow missing here fails them.
 func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.Kaizen)
+	r.RegisterWorkflow(workflows.CAPA)
 }
 
 // New returns a worker for taskQueue with every workflow and activity

@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -112,7 +113,10 @@ func text(v any) string {
 	case fmt.Stringer:
 		return v.String()
 	}
-	b, err := json.Marshal(v)
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+		return rv.String() // named string types (states, roles) read as themselves, not as quoted JSON
+	}
+	b, err := json.Marshal(v) //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
 	if err != nil {
 		return fmt.Sprint(v)
 	}
