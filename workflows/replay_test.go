@@ -88,7 +88,9 @@ func workflowType(t *testing.T, path string) string {
 // them (the registered name, or the function's name).
 type registry struct{ names []string }
 
-func (r *registry) RegisterWorkflow(w any) { r.RegisterWorkflowWithOptions(w, workflow.RegisterOptions{}) }
+func (r *registry) RegisterWorkflow(w any) {
+	r.RegisterWorkflowWithOptions(w, workflow.RegisterOptions{})
+}
 
 func (r *registry) RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions) {
 	name := o.Name
