@@ -436,3 +436,19 @@ func OverdueCount(tasks []Task, now time.Time) int {
 	}
 	return n
 }
+
+// ProvisionRequest is the input of the Provision activity.
+type ProvisionRequest struct {
+	URL string `json:"url"`
+	// IdempotencyKey is derived from the workflow and task IDs, so the
+	// receiver can recognise a retry (by Temporal or by a person) of a call
+	// it has already served.
+	IdempotencyKey string         `json:"idempotency_key"`
+	Body           map[string]any `json:"body"`
+}
+
+// ProvisionResult is what a webhook answered.
+type ProvisionResult struct {
+	ExternalID string `json:"external_id"`
+	Status     int    `json:"status"`
+}

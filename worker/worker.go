@@ -9,6 +9,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/opsflow/opsflow/activities"
+	"github.com/opsflow/opsflow/workflows"
 )
 
 // Register registers every workflow and activity with r. Activities are
@@ -23,6 +24,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 // line. The replay tests use it too, so a workflow missing here fails them.
 func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	_ = r
+	r.RegisterWorkflow(workflows.Onboarding)
 }
 
 // New returns a worker for taskQueue with every workflow and activity
