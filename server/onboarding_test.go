@@ -135,9 +135,10 @@ func TestOnboardingLifecycle(t *testing.T) {
 		}
 	}
 	a.Must(http.StatusForbidden, "alice", "POST", "/v1/onboardings", req)
-	rec := a.Must(http.StatusCreated, "hana", "POST", "/v1/onboardings", req, "Idempotency-Key", "noor-1").Map(t)
+	key := fmt.Sprintf("noor-%d", time.Now().UnixNano())
+	rec := a.Must(http.StatusCreated, "hana", "POST", "/v1/onboardings", req, "Idempotency-Key", key).Map(t)
 	id := rec["id"].(string)
-	if again := a.Must(http.StatusCreated, "hana", "POST", "/v1/onboardings", req, "Idempotency-Key", "noor-1").Map(t); again["id"] != id {
+	if again := a.Must(http.StatusCreated, "hana", "POST", "/v1/onboardings", req, "Idempotency-Key", key).Map(t); again["id"] != id {
 		t.Fatalf("same Idempotency-Key gave %v and %v", id, again["id"])
 	}
 	if tr := rec["template"].(map[string]any); tr["version"] != 1.0 {
