@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/opsflow/opsflow"
 )
@@ -24,6 +25,7 @@ type Store interface {
 type Activities struct {
 	Store  Store
 	Logger *slog.Logger
+	HTTP   *http.Client // webhook calls (onboarding provisioning); a 30 s-timeout client if nil
 }
 
 // SaveSnapshot projects a process to the read model and appends its audit

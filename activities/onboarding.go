@@ -1,4 +1,84 @@
 package activities
 
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsflow/opsflow"
+)
+
 // onboardingStore is what the onboarding activities need from the store.
 type onboardingStore interface{}
+
+var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
+
+// Provision calls a provisioning webhook: a JSON POST carrying an
+// Idempotency-Key derived from the onboarding and task IDs, so a receiver
+// that already served the call (before a crash, or in an earlier round) can
+// answer without acting twice. A 2xx answer may name the record it created
+// as "id" or "external_id". 5xx, 408, 429 and network errors are retried
+// by the workflow's retry policy; other 4xx answers are final, since the
+// same request will not succeed later.
+func (a *Activities) Provision(ctx context.Context, req opsflow.ProvisionRequest) (opsflow.ProvisionResult, error) {
+	body, err := json.Marshal(req.Body)
+	if err != nil {
+		return opsflow.ProvisionResult{}, temporal.NewNonRetryableApplicationError("encode webhook body", "provision.body", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(body))
+	if err != nil {
+		return opsflow.ProvisionResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad webhook URL: %v", err), "provision.url", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Idempotency-Key", req.IdempotencyKey)
+	client := a.HTTP
+	if client == nil {
+		client = defaultHTTP
+	}
+	res, err := client.Do(hr)
+	if err != nil {
+		return opsflow.ProvisionResult{}, fmt.Errorf("webhook %s: %w", req.URL, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		msg := fmt.Sprintf("webhook %s answered %d: %s", req.URL, res.StatusCode, excerpt(raw))
+		a.logger().WarnContext(ctx, "provisioning webhook failed", "url", req.URL, "status", res.StatusCode, "key", req.IdempotencyKey)
+		if res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != http.StatusRequestTimeout && res.StatusCode != http.StatusTooManyRequests {
+			return opsflow.ProvisionResult{}, temporal.NewNonRetryableApplicationError(msg, "provision.rejected", nil)
+		}
+		return opsflow.ProvisionResult{}, temporal.NewApplicationError(msg, "provision.failed")
+	}
+	var answer struct {
+		ID         any `json:"id"`
+		ExternalID any `json:"external_id"`
+	}
+	_ = json.Unmarshal(raw, &answer) // an answer without a body is fine: no external ID
+	out := opsflow.ProvisionResult{Status: res.StatusCode}
+	for _, v := range []any{answer.ExternalID, answer.ID} {
+		if v != nil && out.ExternalID == "" {
+			out.ExternalID = strings.TrimSpace(fmt.Sprint(v))
+		}
+	}
+	a.logger().InfoContext(ctx, "provisioned", "url", req.URL, "external_id", out.ExternalID, "key", req.IdempotencyKey)
+	return out, nil
+}
+
+// excerpt keeps error messages short: they end up as a task's reason.
+func excerpt(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return s
+}

@@ -64,4 +64,21 @@ func (s *Server) routes() {
 	v1.POST("/capas/:id/tasks/:task_id/complete", s.capaMoveTask(opsflow.TaskDone))
 	v1.POST("/capas/:id/tasks/:task_id/block", s.capaMoveTask(opsflow.TaskBlocked))
 	v1.POST("/capas/:id/tasks/:task_id/skip", s.capaMoveTask(opsflow.TaskSkipped))
+
+	// onboarding
+	v1.POST("/onboarding-templates", s.createTemplate)
+	v1.GET("/onboarding-templates", s.listTemplates)
+	v1.GET("/onboarding-templates/:role", s.getTemplate)
+	v1.POST("/onboardings", s.createOnboarding)
+	v1.GET("/onboardings", s.listOnboardings)
+	v1.GET("/onboardings/:id", s.getOnboarding)
+	v1.GET("/onboardings/:id/audit", s.onboardingAudit)
+	v1.POST("/onboardings/:id/tasks/:task_id/start", s.startOnboardingTask)
+	v1.POST("/onboardings/:id/tasks/:task_id/complete", s.completeOnboardingTask)
+	v1.POST("/onboardings/:id/tasks/:task_id/block", s.blockOnboardingTask)
+	v1.POST("/onboardings/:id/tasks/:task_id/skip", s.skipOnboardingTask)
+	v1.POST("/onboardings/:id/tasks/:task_id/retry", s.retryProvisioning)
+	v1.POST("/onboardings/:id/check-ins", s.onboardingCheckIn)
+	v1.POST("/onboardings/:id/move-start-date", s.onboardingMoveStart)
+	v1.POST("/onboardings/:id/cancel", s.cancelOnboarding)
 }

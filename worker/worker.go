@@ -25,6 +25,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.Kaizen)
 	r.RegisterWorkflow(workflows.CAPA)
+	r.RegisterWorkflow(workflows.Onboarding)
 }
 
 // New returns a worker for taskQueue with every workflow and activity

@@ -1,0 +1,653 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsflow/opsflow"
+)
+
+// Onboarding names: the activity the workflow calls and the updates people
+// send. The server uses the update names; the worker registers the activity
+// under ActivityProvision.
+const (
+	ActivityProvision         = "Provision"
+	UpdateCheckIn             = "check-in"
+	UpdateMoveStartDate       = "move-start-date"
+	UpdateCancelOnboarding    = "cancel-onboarding"
+	UpdateRetryProvisioning   = "retry-provisioning"
+	provisionPending          = "pending"
+	provisionRunning          = "running"
+	provisionSucceeded        = "succeeded"
+	provisionFailed           = "failed"
+	provisionResolvedByPerson = "resolved_by_person"
+)
+
+// OnboardingInput starts an onboarding (Template, Hire, Placement, Actor,
+// Day) or resumes one after continue-as-new (Resume and Engine).
+type OnboardingInput struct {
+	Actor     opsflow.Actor              `json:"actor"`
+	Hire      opsflow.Hire               `json:"hire"`
+	Placement opsflow.Placement          `json:"placement"`
+	Template  opsflow.OnboardingTemplate `json:"template"` // the exact version, resolved by the server
+	// Day is the length of a day offset (24h in production).
+	Day time.Duration `json:"day"`
+
+	Resume *OnboardingRecord `json:"resume,omitempty"`
+	Engine *EngineState      `json:"engine,omitempty"`
+}
+
+// TemplateRef names the template version an onboarding follows.
+type TemplateRef struct {
+	Role    string `json:"role"`
+	Version int    `json:"version"`
+	Title   string `json:"title"`
+}
+
+// ProvisionStatus is the automatic side of a provisioning task.
+type ProvisionStatus struct {
+	TaskID      string    `json:"task_id"`
+	System      string    `json:"system,omitempty"`
+	Status      string    `json:"status"` // pending, running, succeeded, failed, resolved_by_person
+	Rounds      int       `json:"rounds"` // times the webhook was run (each with its own retries)
+	ExternalID  string    `json:"external_id,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	RequestedAt time.Time `json:"requested_at,omitzero"`
+}
+
+// OnboardingRecord is an onboarding's durable state and, as JSON, its API
+// record. Progress, Day1Ready and OverdueCount are derived at each
+// projection.
+type OnboardingRecord struct {
+	ID        string                  `json:"id"`
+	State     opsflow.OnboardingState `json:"state"`
+	Hire      opsflow.Hire            `json:"hire"`
+	Placement opsflow.Placement       `json:"placement"`
+	Template  TemplateRef             `json:"template"`
+	// Plan is the template's tasks as of the version started with: what
+	// re-planning and provisioning read.
+	Plan []opsflow.TaskTemplate `json:"plan"`
+	Board
+	Provisioning []ProvisionStatus `json:"provisioning"`
+	CheckIns     []opsflow.CheckIn `json:"check_ins"`
+	Progress     float64           `json:"progress"`
+	Day1Ready    bool              `json:"day1_ready"`
+	OverdueCount int               `json:"overdue_count"`
+	PreboardAt   time.Time         `json:"preboard_at"`
+	Day          time.Duration     `json:"day"`
+	OpenedBy     string            `json:"opened_by"`
+	OpenedAt     time.Time         `json:"opened_at"`
+	ClosedAt     *time.Time        `json:"closed_at,omitempty"`
+	Reason       string            `json:"reason,omitempty"`
+}
+
+// onboarding is the process behind one OnboardingRecord.
+type onboarding struct {
+	e   *engine
+	o   *OnboardingRecord
+	now time.Time // workflow time of the latest change or timer, for derived values
+}
+
+// Onboarding is the workflow of one new hire: tasks open at their begin
+// offset and remind and escalate on durable timers, provisioning tasks call
+// webhooks, the calendar moves the onboarding through pre-boarding, day one
+// and the 30/60/90-day check-ins, and it completes when the required work
+// is done and the check-ins are held.
+func Onboarding(ctx workflow.Context, in OnboardingInput) error {
+	p := &onboarding{now: workflow.Now(ctx)}
+	fresh := in.Resume == nil
+	if fresh {
+		p.o = newOnboardingRecord(workflow.GetInfo(ctx).WorkflowExecution.ID, in, p.now)
+		p.e = newEngine(EngineState{ID: p.o.ID, Kind: opsflow.KindOnboarding})
+	} else {
+		p.o, p.e = in.Resume, newEngine(*in.Engine)
+	}
+	if err := p.e.register(ctx, p); err != nil {
+		return err
+	}
+	if err := p.handlers(ctx); err != nil {
+		return err
+	}
+	if fresh {
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "onboarding.opened", Field: "state",
+			New: p.o.State, Reason: fmt.Sprintf("template %s v%d, start %s", p.o.Template.Role, p.o.Template.Version, p.o.Placement.StartDate)})
+	}
+	return p.e.run(ctx, p, func() error {
+		st := p.e.EngineState
+		return workflow.NewContinueAsNewError(ctx, Onboarding, OnboardingInput{Resume: p.o, Engine: &st})
+	})
+}
+
+func newOnboardingRecord(id string, in OnboardingInput, now time.Time) *OnboardingRecord {
+	day := in.Day
+	if day <= 0 {
+		day = 24 * time.Hour
+	}
+	o := &OnboardingRecord{
+		ID: id, State: opsflow.OnboardingPending, Hire: in.Hire, Placement: in.Placement,
+		Template: TemplateRef{Role: in.Template.Role, Version: in.Template.Version, Title: in.Template.Title},
+		Plan:     in.Template.Tasks, Day: day, OpenedBy: in.Actor.ID, OpenedAt: now,
+		Board:    Board{Policy: opsflow.OnboardingTaskPolicy(day)},
+		CheckIns: []opsflow.CheckIn{}, Provisioning: []ProvisionStatus{},
+	}
+	for _, tt := range in.Template.Tasks {
+		_ = o.Board.Add(opsflow.PlanTask(tt, o.Placement, day)) // IDs are unique: the template was validated
+		if tt.Provision != nil {
+			o.Provisioning = append(o.Provisioning, ProvisionStatus{TaskID: tt.ID, System: tt.Provision.System})
+		}
+	}
+	for _, n := range opsflow.CheckinDays {
+		_ = o.Board.Add(opsflow.PlanCheckin(n, o.Placement, day))
+	}
+	o.PreboardAt = preboardAt(o)
+	return o
+}
+
+// preboardAt is when pre-boarding begins: the earliest begin offset before
+// the start, or the start itself for a template with no pre-boarding.
+func preboardAt(o *OnboardingRecord) time.Time {
+	first := 0
+	for _, tt := range o.Plan {
+		first = min(first, tt.BeginOffsetDays)
+	}
+	return opsflow.Offset(o.Placement.StartAt, first, o.Day)
+}
+
+func (p *onboarding) template(id string) (opsflow.TaskTemplate, bool) {
+	for _, tt := range p.o.Plan {
+		if tt.ID == id {
+			return tt, true
+		}
+	}
+	return opsflow.TaskTemplate{}, false
+}
+
+func (p *onboarding) provisioning(taskID string) *ProvisionStatus {
+	for i := range p.o.Provisioning {
+		if p.o.Provisioning[i].TaskID == taskID {
+			return &p.o.Provisioning[i]
+		}
+	}
+	return nil
+}
+
+func (p *onboarding) row() (opsflow.Process, []opsflow.Task) {
+	o := p.o
+	o.Progress = opsflow.Progress(o.Tasks)
+	o.Day1Ready = opsflow.Day1Ready(o.Tasks)
+	o.OverdueCount = opsflow.OverdueCount(o.Tasks, p.now)
+	rec, _ := json.Marshal(o) // plain data: cannot fail
+	due := opsflow.Offset(o.Placement.StartAt, 90+opsflow.CheckinWindowDays, o.Day)
+	return opsflow.Process{
+		State: string(o.State), Title: fmt.Sprintf("Onboarding %s (%s)", o.Hire.Name, o.Template.Role),
+		OwnerID: o.Placement.ManagerID, OpenedAt: o.OpenedAt, ClosedAt: o.ClosedAt, DueAt: &due, Record: rec,
+		Search: map[string]string{
+			"manager":    o.Placement.ManagerID,
+			"start_date": o.Placement.StartDate,
+			"role":       o.Template.Role,
+			"overdue":    fmt.Sprint(o.OverdueCount > 0),
+		},
+	}, o.Tasks
+}
+
+func (p *onboarding) done() bool { return p.o.State.Final() }
+
+// phases are the calendar's moments, in order.
+func (p *onboarding) phases() []struct {
+	state opsflow.OnboardingState
+	at    time.Time
+} {
+	start, day := p.o.Placement.StartAt, p.o.Day
+	return []struct {
+		state opsflow.OnboardingState
+		at    time.Time
+	}{
+		{opsflow.OnboardingPreboarding, p.o.PreboardAt},
+		{opsflow.OnboardingDayOne, start},
+		{opsflow.OnboardingInProgress, opsflow.Offset(start, 1, day)},
+		{opsflow.OnboardingCheckin30, opsflow.Offset(start, 30, day)},
+		{opsflow.OnboardingCheckin60, opsflow.Offset(start, 60, day)},
+		{opsflow.OnboardingCheckin90, opsflow.Offset(start, 90, day)},
+	}
+}
+
+func (p *onboarding) deadline() (time.Time, bool) {
+	if p.done() {
+		return time.Time{}, false
+	}
+	at, ok := p.o.Board.Deadline()
+	earlier := func(t time.Time) {
+		if !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	for _, ph := range p.phases() {
+		if ph.state.Later(p.o.State) {
+			earlier(ph.at)
+			break
+		}
+	}
+	for _, ps := range p.o.Provisioning {
+		if ps.Status == provisionPending {
+			earlier(ps.RequestedAt)
+		}
+	}
+	return at, ok
+}
+
+// fire opens, reminds and escalates tasks, moves the calendar phase, and
+// runs the webhooks of provisioning tasks that have opened.
+func (p *onboarding) fire(ctx workflow.Context, now time.Time) error {
+	p.now = now
+	// A webhook that succeeds can release tasks that depend on it, due at
+	// the same moment: go round until no provisioning is left to run, so
+	// no deadline stays behind at the instant just fired.
+	for range len(p.o.Tasks) + 1 {
+		p.o.Board.tick(ctx, p.e, p.now, p.resolve)
+		for _, ph := range p.phases() {
+			if ph.state.Later(p.o.State) && !p.now.Before(ph.at) {
+				p.setState(ctx, opsflow.SystemActor, ph.state, "")
+			}
+		}
+		for i := range p.o.Provisioning {
+			ps := &p.o.Provisioning[i]
+			t, _ := p.o.Board.Find(ps.TaskID)
+			if ps.Status == "" && t != nil && t.State == opsflow.TaskOpen {
+				ps.Status, ps.RequestedAt = provisionPending, p.now
+			}
+		}
+		ran := false
+		for i := range p.o.Provisioning {
+			if ps := p.o.Provisioning[i]; ps.Status == provisionPending && !p.now.Before(ps.RequestedAt) {
+				p.provision(ctx, i)
+				ran = true
+			}
+		}
+		if !ran {
+			break
+		}
+	}
+	p.maybeComplete(ctx)
+	return nil
+}
+
+// resolve maps an escalation tier to who is told: the assignee (or role
+// queue), the hire's manager, then HR.
+func (p *onboarding) resolve(rel string, t opsflow.Task) string {
+	switch rel {
+	case "assignee":
+		if t.Assignee != "" {
+			return t.Assignee
+		}
+		return string(t.Role)
+	case "manager":
+		return p.o.Placement.ManagerID
+	case "hr":
+		return string(opsflow.RoleHR)
+	}
+	return ""
+}
+
+func (p *onboarding) setState(ctx workflow.Context, a opsflow.Actor, to opsflow.OnboardingState, reason string) {
+	p.e.record(ctx, change{Actor: a, Role: opsflow.RoleHR, Action: "onboarding." + string(to), Field: "state", Old: p.o.State, New: to, Reason: reason})
+	p.o.State = to
+	if to.Final() {
+		at := workflow.Now(ctx)
+		p.o.ClosedAt = &at
+	}
+}
+
+// maybeComplete completes the onboarding once the last check-in day has
+// come, every check-in is held and every required task is done. Skipped is
+// not done: a required task cannot be skipped (see checkMove).
+func (p *onboarding) maybeComplete(ctx workflow.Context) {
+	if p.o.State != opsflow.OnboardingCheckin90 || len(p.o.CheckIns) < len(opsflow.CheckinDays) {
+		return
+	}
+	for _, tt := range p.o.Plan {
+		if t, err := p.o.Board.Find(tt.ID); err == nil && !tt.Optional && t.State != opsflow.TaskDone {
+			return
+		}
+	}
+	p.setState(ctx, opsflow.SystemActor, opsflow.OnboardingCompleted, "required tasks done and check-ins held")
+}
+
+// provisionOptions: retries with backoff scaled to the process's day (10 s
+// first interval at 24h days, 100 ms at the one-second days of tests),
+// bounded so a dead receiver becomes a blocked task for a person instead of
+// retrying forever.
+func provisionOptions(day time.Duration) workflow.ActivityOptions {
+	first := min(max(day/8640, 100*time.Millisecond), 10*time.Second)
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: first, BackoffCoefficient: 2, MaximumInterval: 10 * first, MaximumAttempts: ProvisionAttempts,
+		},
+	}
+}
+
+// ProvisionAttempts is how many times one round of provisioning calls the
+// webhook before the task is blocked.
+const ProvisionAttempts = 5
+
+// provision runs the webhook of provisioning status i and records the
+// outcome: the task done with the external ID, or blocked with the error.
+func (p *onboarding) provision(ctx workflow.Context, i int) {
+	ps := &p.o.Provisioning[i]
+	tt, _ := p.template(ps.TaskID)
+	ps.Status = provisionRunning
+	ps.Rounds++
+	req := opsflow.ProvisionRequest{
+		URL:            tt.Provision.URL,
+		IdempotencyKey: p.o.ID + "/" + ps.TaskID,
+		Body: map[string]any{
+			"onboarding_id": p.o.ID, "task_id": ps.TaskID, "system": tt.Provision.System,
+			"hire": p.o.Hire, "placement": p.o.Placement, "params": tt.Provision.Body,
+		},
+	}
+	var res opsflow.ProvisionResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, provisionOptions(p.o.Day)), ActivityProvision, req).Get(ctx, &res)
+	p.now = workflow.Now(ctx)
+	ps = &p.o.Provisioning[i] // handlers may have run meanwhile; the slice itself never grows
+	t, _ := p.o.Board.Find(ps.TaskID)
+	field := "tasks." + ps.TaskID
+	if err != nil {
+		msg := causeMessage(err)
+		ps.Status, ps.Error = provisionFailed, msg
+		p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "provision.failed", Field: field + ".provisioning",
+			Old: provisionRunning, New: provisionFailed, Reason: msg})
+		if t.State == opsflow.TaskOpen || t.State == opsflow.TaskInProgress {
+			old := t.State
+			t.State, t.Reason = opsflow.TaskBlocked, "provisioning failed: "+msg
+			ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.blocked", Field: field + ".state",
+				Old: old, New: opsflow.TaskBlocked, Reason: t.Reason})
+			p.e.notifyFor(ev, p.resolve("assignee", *t), t.ID, "provisioning failed: "+t.Title)
+		}
+		return
+	}
+	ps.Status, ps.Error, ps.ExternalID = provisionSucceeded, "", res.ExternalID
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "provision.succeeded", Field: field + ".external_id",
+		New: res.ExternalID, Reason: fmt.Sprintf("%s answered %d after round %d", tt.Provision.URL, res.Status, ps.Rounds)})
+	if t.State.Active() {
+		evidence := []string{}
+		if res.ExternalID != "" {
+			evidence = append(evidence, "external_id:"+res.ExternalID)
+		}
+		old := t.State
+		t.Move(opsflow.TaskDone, "", evidence, opsflow.SystemActor, p.now)
+		p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.done", Field: field + ".state", Old: old, New: opsflow.TaskDone})
+	}
+}
+
+// causeMessage is the innermost error message of an activity failure: the
+// webhook's answer, not Temporal's wrapping.
+func causeMessage(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+// CheckInInput records a manager's check-in.
+type CheckInInput struct {
+	Actor     opsflow.Actor `json:"actor"`
+	Day       int           `json:"day"`
+	Notes     string        `json:"notes"`
+	Sentiment int           `json:"sentiment"`
+	Risks     []string      `json:"risks"`
+}
+
+// StartDateMove moves the start date; StartAt is the new start moment.
+type StartDateMove struct {
+	Actor     opsflow.Actor `json:"actor"`
+	StartDate string        `json:"start_date"`
+	StartAt   time.Time     `json:"start_at"`
+	Reason    string        `json:"reason"`
+}
+
+// CancelOnboarding cancels an onboarding (offer withdrawn, no-show, …).
+type CancelOnboarding struct {
+	Actor  opsflow.Actor `json:"actor"`
+	Reason string        `json:"reason"`
+}
+
+// RetryProvisioning asks for another round of a failed provisioning task.
+type RetryProvisioning struct {
+	Actor  opsflow.Actor `json:"actor"`
+	TaskID string        `json:"task_id"`
+}
+
+func (p *onboarding) open() error {
+	if p.o.State.Final() {
+		return opsflow.Conflict(string(p.o.State), "the onboarding is %s", p.o.State)
+	}
+	return nil
+}
+
+// mayManage: HR, admins and the hire's own manager steer an onboarding.
+func (p *onboarding) mayManage(a opsflow.Actor) bool {
+	return a.Has(opsflow.RoleHR) || a.ID == p.o.Placement.ManagerID
+}
+
+func (p *onboarding) handlers(ctx workflow.Context) error {
+	if err := onUpdate(ctx, p.e, p, UpdateMoveTask, p.checkMove, func(ctx workflow.Context, m TaskMove) error {
+		p.now = workflow.Now(ctx)
+		t := p.o.Board.move(ctx, p.e, m)
+		if ps := p.provisioning(t.ID); ps != nil && t.State == opsflow.TaskDone && ps.Status != provisionSucceeded {
+			old := ps.Status
+			ps.Status = provisionResolvedByPerson
+			p.e.record(ctx, change{Actor: m.Actor, Role: t.Role, Action: "provision.resolved", Field: "tasks." + t.ID + ".provisioning",
+				Old: old, New: ps.Status, Reason: "completed by hand"})
+		}
+		p.maybeComplete(ctx)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateCheckIn, p.checkCheckIn, func(ctx workflow.Context, in CheckInInput) error {
+		p.now = workflow.Now(ctx)
+		c := opsflow.CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks, HeldBy: in.Actor.ID, HeldAt: p.now}
+		p.o.CheckIns = append(p.o.CheckIns, c)
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleManager, Action: "onboarding.checkin_held",
+			Field: fmt.Sprintf("check_ins.%d", in.Day), New: struct {
+				Notes     string   `json:"notes"`
+				Sentiment int      `json:"sentiment"`
+				Risks     []string `json:"risks,omitempty"`
+			}{c.Notes, c.Sentiment, c.Risks}})
+		t, _ := p.o.Board.Find(opsflow.CheckinTaskID(in.Day))
+		old := t.State
+		t.Move(opsflow.TaskDone, "", nil, in.Actor, p.now)
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleManager, Action: "task.done", Field: "tasks." + t.ID + ".state", Old: old, New: opsflow.TaskDone})
+		p.maybeComplete(ctx)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateMoveStartDate, p.checkMoveStart, func(ctx workflow.Context, in StartDateMove) error {
+		p.now = workflow.Now(ctx)
+		p.replan(ctx, in)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := onUpdate(ctx, p.e, p, UpdateCancelOnboarding, p.checkCancel, func(ctx workflow.Context, in CancelOnboarding) error {
+		p.now = workflow.Now(ctx)
+		for i := range p.o.Tasks {
+			t := &p.o.Tasks[i]
+			if !t.State.Final() {
+				old := t.State
+				t.State, t.Reason = opsflow.TaskCancelled, "onboarding cancelled: "+in.Reason
+				p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "task.cancelled", Field: "tasks." + t.ID + ".state",
+					Old: old, New: opsflow.TaskCancelled, Reason: in.Reason})
+			}
+		}
+		to := opsflow.OnboardingCancelled
+		if p.o.State.Started() {
+			to = opsflow.OnboardingTerminatedEarly
+		}
+		p.o.Reason = in.Reason
+		p.setState(ctx, in.Actor, to, in.Reason)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return onUpdate(ctx, p.e, p, UpdateRetryProvisioning, p.checkRetry, func(ctx workflow.Context, in RetryProvisioning) error {
+		p.now = workflow.Now(ctx)
+		ps := p.provisioning(in.TaskID)
+		t, _ := p.o.Board.Find(in.TaskID)
+		p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "provision.retry_requested", Field: "tasks." + t.ID + ".provisioning",
+			Old: ps.Status, New: provisionPending, Reason: ps.Error})
+		// The round is due a moment after now: a timer may just have fired
+		// at this very instant, and the engine reads a deadline equal to the
+		// last one fired as a fire that made no progress.
+		ps.Status, ps.RequestedAt = provisionPending, p.now.Add(time.Millisecond)
+		old := t.State
+		t.State, t.Reason = opsflow.TaskOpen, ""
+		p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "task.open", Field: "tasks." + t.ID + ".state", Old: old, New: opsflow.TaskOpen, Reason: "provisioning retried"})
+		return nil
+	})
+}
+
+// checkMove adds the onboarding's rules to the board's: check-ins are
+// recorded with their notes, required tasks are never skipped or cancelled
+// (skipped never counts as done, so completion would be out of reach), and
+// a provisioning task whose webhook is running waits for it.
+func (p *onboarding) checkMove(m TaskMove) error {
+	if err := p.open(); err != nil {
+		return err
+	}
+	if err := p.o.Board.checkMove(m); err != nil {
+		return err
+	}
+	t, _ := p.o.Board.Find(m.TaskID)
+	if t.Kind == "checkin" {
+		return opsflow.Invalid("task_id", "check-ins are recorded with POST /v1/onboardings/{id}/check-ins")
+	}
+	if tt, ok := p.template(m.TaskID); ok && !tt.Optional && (m.State == opsflow.TaskSkipped || m.State == opsflow.TaskCancelled) {
+		return opsflow.Invalid("state", "task %s is required and cannot be %s", m.TaskID, m.State)
+	}
+	if ps := p.provisioning(m.TaskID); ps != nil && (ps.Status == provisionPending || ps.Status == provisionRunning) {
+		return opsflow.Conflict(string(t.State), "task %s is being provisioned; wait for the webhook", m.TaskID)
+	}
+	return nil
+}
+
+func (p *onboarding) checkCheckIn(in CheckInInput) error {
+	if err := p.open(); err != nil {
+		return err
+	}
+	if err := opsflow.ValidateCheckIn(opsflow.CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks}); err != nil {
+		return err
+	}
+	if in.Actor.ID != p.o.Placement.ManagerID && !in.Actor.Has(opsflow.RoleHR) {
+		return opsflow.Forbidden("only the hire's manager (%s) or HR records check-ins", p.o.Placement.ManagerID)
+	}
+	t, _ := p.o.Board.Find(opsflow.CheckinTaskID(in.Day))
+	switch {
+	case t.State == opsflow.TaskDone:
+		return opsflow.Conflict(string(p.o.State), "the day-%d check-in is already held", in.Day)
+	case !t.State.Active():
+		return opsflow.Conflict(string(p.o.State), "the day-%d check-in is not due yet (opens %s)", in.Day, t.OpenAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (p *onboarding) checkMoveStart(in StartDateMove) error {
+	if err := p.open(); err != nil {
+		return err
+	}
+	if !p.mayManage(in.Actor) {
+		return opsflow.Forbidden("only HR or the hire's manager may move the start date")
+	}
+	if p.o.State.Started() {
+		return opsflow.Conflict(string(p.o.State), "the hire has already started")
+	}
+	if in.StartAt.IsZero() {
+		return opsflow.Invalid("start_date", "start_date is required")
+	}
+	if in.StartAt.Equal(p.o.Placement.StartAt) {
+		return opsflow.Invalid("start_date", "the onboarding already starts then")
+	}
+	if in.Reason == "" {
+		return opsflow.Invalid("reason", "a reason is required to move the start date")
+	}
+	return nil
+}
+
+// replan moves the start and every unfinished task's dates with it; each
+// changed date is recorded.
+func (p *onboarding) replan(ctx workflow.Context, in StartDateMove) {
+	pl := &p.o.Placement
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "onboarding.start_date_moved", Field: "placement.start_date",
+		Old: pl.StartDate + " (" + text(pl.StartAt) + ")", New: in.StartDate + " (" + text(in.StartAt) + ")", Reason: in.Reason})
+	pl.StartDate, pl.StartAt = in.StartDate, in.StartAt
+	p.o.PreboardAt = preboardAt(p.o)
+	for i := range p.o.Tasks {
+		t := &p.o.Tasks[i]
+		old := t.DueAt
+		var changed bool
+		if tt, ok := p.template(t.ID); ok {
+			changed = opsflow.Replan(t, tt, *pl, p.o.Day)
+		} else if t.Kind == "checkin" && !t.State.Final() {
+			planned := opsflow.PlanCheckin(dayOf(t.ID), *pl, p.o.Day)
+			t.OpenAt, t.DueAt = planned.OpenAt, planned.DueAt
+			t.RemindedAt, t.EscalatedAt, t.EscalatedTo, t.EscalationLevel = nil, nil, "", 0
+			changed = true
+		}
+		if changed {
+			p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "task.replanned", Field: "tasks." + t.ID + ".due_at",
+				Old: old, New: t.DueAt, Reason: in.Reason})
+		}
+	}
+}
+
+func dayOf(checkinID string) int {
+	for _, n := range opsflow.CheckinDays {
+		if opsflow.CheckinTaskID(n) == checkinID {
+			return n
+		}
+	}
+	return 0
+}
+
+func (p *onboarding) checkCancel(in CancelOnboarding) error {
+	if err := p.open(); err != nil {
+		return err
+	}
+	if !p.mayManage(in.Actor) {
+		return opsflow.Forbidden("only HR or the hire's manager may cancel an onboarding")
+	}
+	if in.Reason == "" {
+		return opsflow.Invalid("reason", "a reason is required (offer withdrawn, no-show, …)")
+	}
+	return nil
+}
+
+func (p *onboarding) checkRetry(in RetryProvisioning) error {
+	if err := p.open(); err != nil {
+		return err
+	}
+	t, err := p.o.Board.Find(in.TaskID)
+	if err != nil {
+		return err
+	}
+	ps := p.provisioning(in.TaskID)
+	if ps == nil {
+		return opsflow.Invalid("task_id", "task %s has no provisioning webhook", in.TaskID)
+	}
+	if !t.CanWork(in.Actor) && !in.Actor.Has(opsflow.RoleHR) {
+		return opsflow.Forbidden("task %s is assigned to %s", t.ID, t.Assignee+string(t.Role))
+	}
+	if ps.Status != provisionFailed || t.State != opsflow.TaskBlocked {
+		return opsflow.Conflict(string(t.State), "task %s is %s with provisioning %s; only a blocked, failed provisioning can be retried", t.ID, t.State, ps.Status)
+	}
+	return nil
+}
