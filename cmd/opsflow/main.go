@@ -34,6 +34,7 @@ func commands() []command {
 		{"worker", "run the Temporal worker that executes workflows and activities", runWorker},
 		{"migrate", "apply the database migrations and exit", runMigrate},
 		{"token", "manage API tokens: token create|list|revoke", runToken},
+		{"audit", "verify an exported inspection pack offline: audit verify-pack FILE", runAudit},
 		{"healthcheck", "exit 0 when the API at --url answers /healthz (for container health checks)", runHealthcheck},
 	}
 }
