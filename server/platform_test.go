@@ -1,8 +1,18 @@
 package server_test
 
 import (
+	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/opsflow/opsflow/server"
 )
 
 func TestHealthAndReadiness(t *testing.T) {
@@ -54,4 +64,40 @@ func TestMeAndInbox(t *testing.T) {
 	if r.Map(t)["ok"] != true {
 		t.Errorf("verify on an empty trail: %s", r.Body)
 	}
+}
+
+// With Temporal unreachable, readiness says so, naming it; liveness still
+// answers. (PostgreSQL's side is the same code path with Store.Ping.)
+func TestReadyzNamesTheDependencyThatIsDown(t *testing.T) {
+	setup(t)
+	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	srv := httptest.NewServer(server.New(server.Config{Store: shared.db, Temporal: dead, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Checks map[string]struct{ Status string } `json:"checks"`
+		Error  struct{ Code, Message string }     `json:"error"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "unavailable" ||
+		!strings.Contains(body.Error.Message, "temporal") || body.Checks["temporal"].Status != "unavailable" || body.Checks["postgres"].Status != "ok" {
+		t.Fatalf("readyz with Temporal down: %d %+v", res.StatusCode, body)
+	}
+	if res, err := http.Get(srv.URL + "/healthz"); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", res, err)
+	}
+}
+
+func quietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
