@@ -57,10 +57,14 @@ type Snapshot struct {
 // ProcessFilter selects processes of one kind for a list. Zero values do
 // not filter. Search matches extra keys exactly.
 type ProcessFilter struct {
-	Kind       Kind
-	State      string
-	OwnerID    string
-	Search     map[string]string
+	Kind    Kind
+	State   string
+	OwnerID string
+	Search  map[string]string
+	// SearchFrom and SearchTo bound extra keys as text (ISO dates compare
+	// correctly): From is included, To is not; e.g. start_date.
+	SearchFrom map[string]string
+	SearchTo   map[string]string
 	OpenedFrom *time.Time
 	OpenedTo   *time.Time
 	ClosedFrom *time.Time

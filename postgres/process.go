@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -172,6 +174,12 @@ func (db *DB) ListProcesses(ctx context.Context, f opsflow.ProcessFilter) (opsfl
 	if len(f.Search) > 0 {
 		b, _ := json.Marshal(f.Search) // a map of strings: cannot fail
 		w.add("search @> " + w.arg(string(b)) + "::jsonb")
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.SearchFrom)) {
+		w.add("search->>" + w.arg(k) + " >= " + w.arg(f.SearchFrom[k]))
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.SearchTo)) {
+		w.add("search->>" + w.arg(k) + " < " + w.arg(f.SearchTo[k]))
 	}
 	if f.OpenedFrom != nil {
 		w.add("opened_at >= " + w.arg(*f.OpenedFrom))

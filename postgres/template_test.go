@@ -82,12 +82,12 @@ func TestListOnboardingsByStartDate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f := OnboardingFilter{StartFrom: "2026-12-01", StartTo: "2027-01-01"}
+	f := opsflow.ProcessFilter{Kind: opsflow.KindOnboarding, SearchFrom: map[string]string{"start_date": "2026-12-01"}, SearchTo: map[string]string{"start_date": "2027-01-01"}}
 	f.Search = map[string]string{"manager": "maya"}
 	f.Limit = 1
 	var ids []string
 	for {
-		page, err := testDB.ListOnboardings(ctx, f)
+		page, err := testDB.ListProcesses(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsflow/opsflow"
-	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/workflows"
 )
 
@@ -23,7 +22,6 @@ type onboardingStore interface {
 	Template(ctx context.Context, role string, version int) (opsflow.OnboardingTemplate, error)
 	LatestTemplates(ctx context.Context) ([]opsflow.OnboardingTemplate, error)
 	UserExists(ctx context.Context, id string) (bool, error)
-	ListOnboardings(ctx context.Context, f postgres.OnboardingFilter) (opsflow.Page[opsflow.Process], error)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -152,7 +150,7 @@ func (s *Server) onboardingAudit(c echo.Context) error {
 // listOnboardings: filters state, manager, role, overdue, start_from and
 // start_to (dates; from included, to excluded), keyset pagination.
 func (s *Server) listOnboardings(c echo.Context) error {
-	f := postgres.OnboardingFilter{}
+	f := opsflow.ProcessFilter{Kind: opsflow.KindOnboarding}
 	f.State, f.OwnerID, f.Cursor = c.QueryParam("state"), c.QueryParam("owner"), c.QueryParam("cursor")
 	if f.State != "" && !slices.Contains(opsflow.OnboardingStates, opsflow.OnboardingState(f.State)) {
 		return opsflow.Invalid("state", "unknown onboarding state %q", f.State)
@@ -170,9 +168,9 @@ func (s *Server) listOnboardings(c echo.Context) error {
 			return opsflow.Invalid(name, "%s must be a date like 2026-12-01", name)
 		}
 		if name == "start_from" {
-			f.StartFrom = v
+			f.SearchFrom = map[string]string{"start_date": v}
 		} else {
-			f.StartTo = v
+			f.SearchTo = map[string]string{"start_date": v}
 		}
 	}
 	search := map[string]string{}
@@ -191,7 +189,7 @@ func (s *Server) listOnboardings(c echo.Context) error {
 	if len(search) > 0 {
 		f.Search = search
 	}
-	page, err := s.Store.ListOnboardings(c.Request().Context(), f)
+	page, err := s.Store.ListProcesses(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
