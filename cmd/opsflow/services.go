@@ -86,57 +86,65 @@ func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *pos
 	return nil
 }
 
+// deps are what api and worker share: a logger, the store and a Temporal
+// client; close releases them.
+type deps struct {
+	log *slog.Logger
+	db  *postgres.DB
+	tc  client.Client
+}
+
+func (d deps) close() {
+	d.tc.Close()
+	d.db.Close()
+}
+
+// connect parses the flags of a production command and opens its store and
+// Temporal client.
+func connect(ctx context.Context, name string, args []string, cfg *config.Config, settings ...string) (deps, error) {
+	var d deps
+	if err := config.Parse(newFlags(name, cfg, settings...), args); err != nil {
+		return d, err
+	}
+	var err error
+	if d.log, err = cfg.Logger(); err != nil {
+		return d, err
+	}
+	if d.db, err = openStore(ctx, cfg); err != nil {
+		return d, err
+	}
+	if d.tc, err = dialTemporal(ctx, cfg, d.log); err != nil {
+		d.db.Close()
+		return d, err
+	}
+	return d, nil
+}
+
 func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("api", &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day")
-	if err := config.Parse(fs, args); err != nil {
-		return err
-	}
-	log, err := cfg.Logger()
+	d, err := connect(ctx, "api", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day")
 	if err != nil {
 		return err
 	}
+	defer d.close()
 	day, err := parseDay(&cfg)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, &cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tc, err := dialTemporal(ctx, &cfg, log)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	h := server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
-	log.Info("API listening", "addr", cfg.HTTPAddr)
-	return serveAPI(ctx, cfg.HTTPAddr, h, log)
+	h := server.New(server.Config{Store: d.db, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day})
+	d.log.Info("API listening", "addr", cfg.HTTPAddr)
+	return serveAPI(ctx, cfg.HTTPAddr, h, d.log)
 }
 
 func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("worker", &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level")
-	if err := config.Parse(fs, args); err != nil {
-		return err
-	}
-	log, err := cfg.Logger()
+	d, err := connect(ctx, "worker", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level")
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, &cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tc, err := dialTemporal(ctx, &cfg, log)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
-	return runWorkerUntil(ctx, tc, cfg.TaskQueue, db, log)
+	defer d.close()
+	d.log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log)
 }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
