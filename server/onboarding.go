@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strconv"
@@ -189,15 +188,7 @@ func (s *Server) listOnboardings(c echo.Context) error {
 	if len(search) > 0 {
 		f.Search = search
 	}
-	page, err := s.Store.ListProcesses(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	items := make([]jsonRaw, len(page.Items))
-	for i, p := range page.Items {
-		items[i] = jsonRaw(p.Record)
-	}
-	return c.JSON(http.StatusOK, opsflow.Page[jsonRaw]{Items: items, NextCursor: page.NextCursor})
+	return s.respondList(c, f)
 }
 
 // Task moves of an onboarding, through the shared move-task update.

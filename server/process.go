@@ -186,15 +186,7 @@ func (s *Server) listProcesses(c echo.Context, kind opsflow.Kind, searchKeys ...
 			f.Search[k] = v
 		}
 	}
-	page, err := s.Store.ListProcesses(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	items := make([]jsonRaw, len(page.Items))
-	for i, p := range page.Items {
-		items[i] = jsonRaw(p.Record)
-	}
-	return c.JSON(http.StatusOK, opsflow.Page[jsonRaw]{Items: items, NextCursor: page.NextCursor})
+	return s.respondList(c, f)
 }
 
 // processAudit answers the audit trail of the process in path parameter
@@ -270,4 +262,17 @@ func resourceOf(kind opsflow.Kind) string {
 		return "onboardings"
 	}
 	return string(kind)
+}
+
+// respondList answers one page of records matching f.
+func (s *Server) respondList(c echo.Context, f opsflow.ProcessFilter) error {
+	page, err := s.Store.ListProcesses(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	items := make([]jsonRaw, len(page.Items))
+	for i, p := range page.Items {
+		items[i] = jsonRaw(p.Record)
+	}
+	return c.JSON(http.StatusOK, opsflow.Page[jsonRaw]{Items: items, NextCursor: page.NextCursor})
 }
