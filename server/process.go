@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -230,16 +231,6 @@ func (s *Server) moveTask(c echo.Context, kind opsflow.Kind, to opsflow.TaskStat
 	})
 }
 
-// jsonRaw is a stored JSON document written as it is.
-type jsonRaw []byte
-
-func (j jsonRaw) MarshalJSON() ([]byte, error) {
-	if len(j) == 0 {
-		return []byte("null"), nil
-	}
-	return j, nil
-}
-
 // respondRecord writes a process's record, with its read-model version as
 // the ETag.
 func (s *Server) respondRecord(c echo.Context, status int, row opsflow.Process) error {
@@ -270,9 +261,9 @@ func (s *Server) respondList(c echo.Context, f opsflow.ProcessFilter) error {
 	if err != nil {
 		return err
 	}
-	items := make([]jsonRaw, len(page.Items))
+	items := make([]json.RawMessage, len(page.Items))
 	for i, p := range page.Items {
-		items[i] = jsonRaw(p.Record)
+		items[i] = p.Record
 	}
-	return c.JSON(http.StatusOK, opsflow.Page[jsonRaw]{Items: items, NextCursor: page.NextCursor})
+	return c.JSON(http.StatusOK, opsflow.Page[json.RawMessage]{Items: items, NextCursor: page.NextCursor})
 }

@@ -35,6 +35,20 @@ func openStore(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
 	return postgres.Open(ctx, cfg.DatabaseURL)
 }
 
+// openMigrated connects to PostgreSQL and brings its schema up to date,
+// for commands that write before any server has migrated.
+func openMigrated(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // dialTemporal connects to the Temporal frontend.
 func dialTemporal(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{
@@ -153,14 +167,11 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, &cfg)
+	db, err := openMigrated(ctx, &cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := postgres.Migrate(ctx, db); err != nil {
-		return err
-	}
 	states, err := postgres.MigrationStatus(ctx, db)
 	if err != nil {
 		return err

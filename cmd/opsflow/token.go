@@ -10,7 +10,6 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/config"
-	"github.com/opsflow/opsflow/postgres"
 )
 
 // runToken manages API tokens. Tokens are shown once, at creation; the
@@ -39,14 +38,11 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, &cfg)
+	db, err := openMigrated(ctx, &cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := postgres.Migrate(ctx, db); err != nil {
-		return err
-	}
 	switch sub {
 	case "create":
 		if user == "" {
