@@ -35,6 +35,7 @@ func commands() []command {
 		{"migrate", "apply the database migrations and exit", runMigrate},
 		{"token", "manage API tokens: token create|list|revoke", runToken},
 		{"audit", "verify an exported inspection pack offline: audit verify-pack FILE", runAudit},
+		{"bench", "measure opsflow's create + first step against a no-op Temporal workflow on a private stack", runBench},
 		{"load", "drive a running API with CAPA creates and triages; report throughput and latency", runLoad},
 		{"healthcheck", "exit 0 when the API at --url answers /healthz (for container health checks)", runHealthcheck},
 	}

@@ -82,7 +82,7 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 		}
 		dbURL = pg.URL(opts.Database)
 	}
-	tmp, err := StartTemporal(ctx, TemporalOptions{
+	topts := TemporalOptions{
 		DBFile:           filepath.Join(state, "temporal.db"),
 		Port:             opts.TemporalPort,
 		UIPort:           opts.UIPort,
@@ -90,7 +90,9 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 		SearchAttributes: opts.SearchAttributes,
 		LogWriter:        opts.LogWriter,
 		Logger:           opts.Logger,
-	})
+	}
+	topts.Fast() // a development stack: see Fast for what it trades
+	tmp, err := StartTemporal(ctx, topts)
 	if err != nil {
 		if pg != nil {
 			err = errors.Join(err, stopQuietly(pg.Stop))

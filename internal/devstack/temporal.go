@@ -52,6 +52,32 @@ type TemporalOptions struct {
 	ReadyTimeout time.Duration
 	// Logger reports progress; nil means slog.Default().
 	Logger *slog.Logger
+	// SQLitePragmas are passed as --sqlite-pragma NAME=VALUE (file-backed
+	// servers only; see Fast).
+	SQLitePragmas []string
+	// DynamicConfig values are passed as --dynamic-config-value KEY=VALUE.
+	DynamicConfig []string
+}
+
+// Fast tunes a file-backed dev server for speed where that costs no safety
+// a development or test stack needs (measured on a 2-core machine: the
+// opsflow API went from about 12 to 21 create+step pairs per second at 8
+// clients, and doubled at one client):
+//
+//   - journal_mode=wal with synchronous=normal: SQLite commits without an
+//     fsync per transaction. A power cut (not a crash of the process) can
+//     lose the last moments of Temporal's state; the file never corrupts.
+//     Fine for a laptop, not for production, which runs Temporal on
+//     PostgreSQL.
+//   - history.transferProcessorMaxPollRPS=1000: the dev server's single
+//     history shard polls its transfer queue at most 20 times a second by
+//     default, which caps how fast new tasks reach workers at low load.
+//     Polling more often costs CPU only when there is work to do.
+func (o *TemporalOptions) Fast() {
+	if o.DBFile != "" {
+		o.SQLitePragmas = append(o.SQLitePragmas, "journal_mode=wal", "synchronous=normal")
+	}
+	o.DynamicConfig = append(o.DynamicConfig, "history.transferProcessorMaxPollRPS=1000")
 }
 
 // Temporal is a running Temporal dev server.
@@ -134,6 +160,12 @@ func startTemporalOnce(ctx context.Context, opts TemporalOptions) (*Temporal, er
 	}
 	if opts.DBFile != "" {
 		args = append(args, "--db-filename", opts.DBFile)
+		for _, p := range opts.SQLitePragmas {
+			args = append(args, "--sqlite-pragma", p)
+		}
+	}
+	for _, kv := range opts.DynamicConfig {
+		args = append(args, "--dynamic-config-value", kv)
 	}
 	uiURL := ""
 	switch {
