@@ -163,7 +163,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		switch strings.TrimSpace(r) {
 		case "R0", "":
 		case "R1":
-			systems = append(systems, system{"R1", func(run string) bench.Pair { return bench.ReferencePair(tc, "bench-reference", run, bench.WriteActivity) }})
+			systems = append(systems, system{"R1", func(run string) bench.Pair {
+				return bench.ReferencePair(tc, "bench-reference", run, bench.WriteActivity)
+			}})
 		case "R2":
 			systems = append(systems, system{"R2", func(run string) bench.Pair { return bench.ReferencePair(tc, "bench-reference", run, bench.WriteLocal) }})
 		default:
