@@ -42,6 +42,10 @@ type Process struct {
 	Version  int64             `json:"version" db:"version"`
 	Record   json.RawMessage   `json:"record" db:"record"`
 	Search   map[string]string `json:"search,omitempty" db:"-"` // extra filter keys (risk_level, source, sponsor, kpi, manager, start_date…)
+	// StalledAt and StallError are set while the process is stalled (see
+	// Stall); the store writes them, never a snapshot.
+	StalledAt  *time.Time `json:"stalled_at,omitempty" db:"stalled_at"`
+	StallError *string    `json:"stall_error,omitempty" db:"stall_error"`
 }
 
 // Snapshot is what a workflow projects after a change: its row, all its
@@ -69,8 +73,11 @@ type ProcessFilter struct {
 	OpenedTo   *time.Time
 	ClosedFrom *time.Time
 	ClosedTo   *time.Time
-	Limit      int
-	Cursor     string
+	// Stalled, when set, keeps only stalled (true) or healthy (false)
+	// processes.
+	Stalled *bool
+	Limit   int
+	Cursor  string
 }
 
 // TaskRow is a task in the cross-process inbox.
@@ -117,4 +124,65 @@ type Notification struct {
 	To        string    `json:"to"` // a user ID or a role
 	Subject   string    `json:"subject"`
 	At        time.Time `json:"at"`
+}
+
+// StateField is the name of the state in a kind's record JSON: Kaizen
+// calls its state a phase (PDCA's vocabulary), the others a state.
+func (k Kind) StateField() string {
+	if k == KindKaizen {
+		return "phase"
+	}
+	return "state"
+}
+
+// States every kind can end in outside its own lifecycle: an administrator
+// abandoned a stalled process, or an operator ended its workflow from
+// Temporal's own tools (terminate, cancel) rather than through opsflow.
+const (
+	StateAbandoned  = "abandoned"
+	StateTerminated = "terminated"
+)
+
+// Ack is what a process answers a person's step with: which read-model
+// version holds the change. The record itself is read from PostgreSQL, so
+// Temporal's history keeps a few bytes per step instead of the whole
+// record each time.
+type Ack struct {
+	ID      string `json:"id"`
+	Version int64  `json:"version"`
+	State   string `json:"state"`
+}
+
+// Stall is a process whose changes the store refused for good (not a
+// passing outage): it keeps them, answers every step with a conflict, and
+// waits for an administrator to retry or abandon it.
+type Stall struct {
+	ID       string    `json:"id"`
+	Kind     Kind      `json:"kind"`
+	Since    time.Time `json:"since"`
+	Error    string    `json:"error"`
+	Version  int64     `json:"version"`  // the read-model version that could not be written
+	Attempts int       `json:"attempts"` // times the write was tried and refused
+}
+
+// Abandonment ends a stalled process: its unsaved changes are dropped and
+// the read model and trail say who abandoned it and why.
+type Abandonment struct {
+	ID      string    `json:"id"`
+	Kind    Kind      `json:"kind"`
+	Actor   Actor     `json:"actor"`
+	Reason  string    `json:"reason"`
+	Error   string    `json:"error"`   // the stall's error
+	Dropped int       `json:"dropped"` // unsaved changes discarded
+	At      time.Time `json:"at"`
+}
+
+// Orphan is a process whose workflow was ended outside opsflow (terminated
+// or cancelled from Temporal's UI or CLI, timed out, failed): its read
+// model is closed so it does not stay open forever.
+type Orphan struct {
+	ID     string    `json:"id"`
+	Status string    `json:"status"` // Temporal's execution status: terminated, canceled, timed_out, failed
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"` // when the workflow closed
 }

@@ -6,9 +6,12 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsflow/opsflow"
 )
@@ -16,6 +19,8 @@ import (
 // Store is the part of the PostgreSQL store activities write to.
 type Store interface {
 	SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error
+	MarkStalled(ctx context.Context, st opsflow.Stall) error
+	Abandon(ctx context.Context, a opsflow.Abandonment) error
 	kaizenStore
 	onboardingStore
 }
@@ -32,9 +37,15 @@ type Activities struct {
 // events and notifications, in one transaction. The store ignores a snapshot
 // whose version it already has, and events and notifications whose IDs it
 // already has, so a retried call changes nothing.
+//
+// Only a transient failure (the database unreachable, restarting, a
+// serialisation conflict, a timeout) is returned as retryable. Anything
+// else — text the database cannot hold, a conflicting audit event, a bug —
+// would fail the same way forever, so it is returned non-retryable and
+// the workflow stalls the process for an administrator instead.
 func (a *Activities) SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error {
 	if err := a.Store.SaveSnapshot(ctx, s); err != nil {
-		return fmt.Errorf("save snapshot %s v%d: %w", s.Process.ID, s.Process.Version, err)
+		return classify(fmt.Errorf("save snapshot %s v%d: %w", s.Process.ID, s.Process.Version, err))
 	}
 	for _, n := range s.Notify {
 		// Delivery (mail, chat) drains the outbox; the log line is for operators.
@@ -48,4 +59,39 @@ func (a *Activities) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return a.Logger
+}
+
+// MarkStalled records a stalled process in the read model and tells the
+// administrators (see postgres.DB.MarkStalled).
+func (a *Activities) MarkStalled(ctx context.Context, st opsflow.Stall) error {
+	if err := a.Store.MarkStalled(ctx, st); err != nil {
+		return classify(fmt.Errorf("mark %s stalled: %w", st.ID, err))
+	}
+	a.logger().ErrorContext(ctx, "process stalled", "process", st.ID, "kind", st.Kind, "version", st.Version, "attempts", st.Attempts, "error", st.Error)
+	return nil
+}
+
+// AbandonProcess closes a stalled process an administrator abandoned.
+func (a *Activities) AbandonProcess(ctx context.Context, ab opsflow.Abandonment) error {
+	if err := a.Store.Abandon(ctx, ab); err != nil {
+		return classify(fmt.Errorf("abandon %s: %w", ab.ID, err))
+	}
+	a.logger().WarnContext(ctx, "process abandoned", "process", ab.ID, "by", ab.Actor.ID, "reason", ab.Reason, "dropped", ab.Dropped)
+	return nil
+}
+
+// Transient reports whether a store error may go away by itself: the
+// database is unreachable or busy, or the call ran out of time.
+func Transient(err error) bool {
+	return opsflow.ErrorCode(err) == opsflow.EUNAVAILABLE ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// classify returns err as Temporal should see it: retryable when
+// transient, non-retryable (typed with the opsflow error code) otherwise.
+func classify(err error) error {
+	if err == nil || Transient(err) {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), "store."+opsflow.ErrorCode(err), err)
 }

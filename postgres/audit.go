@@ -20,8 +20,9 @@ const auditColumns = `id, stream, seq, at, actor_id, actor_name, actor_role, act
 // The store owns the chain: it sets PrevHash and Hash (values the caller set
 // are only compared, never trusted) and normalises At to what PostgreSQL
 // keeps. An event whose ID is already stored is skipped, which makes an
-// activity retry harmless; but if its content differs from the stored one
-// the retry is not a retry, and AppendAudit fails with a conflict. A new
+// activity retry harmless; but if its content (other than its time, see
+// sameEvent) differs from the stored one the retry is not a retry, and
+// AppendAudit fails with a conflict. A new
 // event must continue its stream: Seq = last Seq + 1.
 func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) error {
 	if len(events) == 0 {
@@ -144,9 +145,14 @@ func normaliseEvent(e *opsflow.AuditEvent) error {
 
 // sameEvent reports whether a re-sent event is the stored one. Hashes count
 // only when the sender set them: callers normally leave them to the store.
+//
+// The time does not count: a workflow task that failed after its
+// projection committed is retried with a later workflow time, so its
+// events come again stamped anew. They are the same changes; the first
+// record — the one that committed, and that the chain's hashes cover —
+// stands.
 func sameEvent(sent, stored opsflow.AuditEvent) bool {
 	return sent.Stream == stored.Stream && sent.Seq == stored.Seq &&
-		sent.At.Equal(stored.At) &&
 		sent.ActorID == stored.ActorID && sent.ActorName == stored.ActorName && sent.ActorRole == stored.ActorRole &&
 		sent.Action == stored.Action && sent.Field == stored.Field &&
 		sent.Old == stored.Old && sent.New == stored.New && sent.Reason == stored.Reason &&

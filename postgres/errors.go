@@ -5,7 +5,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -41,15 +43,18 @@ func wrap(op string, err error) error {
 		case pe.Code == pqerror.UniqueViolation:
 			return &codedError{op, opsflow.Errorf(opsflow.ECONFLICT, "already exists"), err}
 		case pe.Code.Class() == pqerror.ClassConnectionException,
-			pe.Code == pqerror.TooManyConnections, pe.Code == pqerror.AdminShutdown,
-			pe.Code == pqerror.CannotConnectNow,
+			pe.Code.Class() == "53", // insufficient resources: too many connections, out of memory or disk
+			pe.Code.Class() == "57", // operator intervention: shutting down, restarting, query cancelled
+			pe.Code.Class() == "58", // system error: I/O
 			pe.Code == pqerror.TRSerializationFailure, pe.Code == pqerror.TRDeadlockDetected:
 			return &codedError{op, opsflow.Errorf(opsflow.EUNAVAILABLE, "database unavailable, retry later"), err}
 		}
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
+	// A server that dies mid-query leaves lib/pq with a broken stream.
 	var nerr net.Error
-	if errors.As(err, &nerr) || errors.Is(err, driver.ErrBadConn) {
+	if errors.As(err, &nerr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 		return &codedError{op, opsflow.Errorf(opsflow.EUNAVAILABLE, "database unavailable, retry later"), err}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

@@ -15,6 +15,9 @@ import (
 
 const processColumns = `id, kind, state, title, owner_id, opened_at, closed_at, due_at, version, record, search`
 
+// processSelect reads a row with its stall, if any.
+const processSelect = processColumns + `, stalled_at, stall_error`
+
 // processRow is a processes row as scanned; Search is JSON in the table.
 type processRow struct {
 	opsflow.Process
@@ -32,6 +35,28 @@ func (r processRow) process() (opsflow.Process, error) {
 	}
 	if len(p.Search) == 0 {
 		p.Search = nil
+	}
+	p.StalledAt = utcPtr(p.StalledAt)
+	if p.StalledAt != nil {
+		// The record a client reads says the process is stalled, beside
+		// whatever state it last reached.
+		rec := map[string]json.RawMessage{}
+		if len(p.Record) > 0 {
+			if err := json.Unmarshal(p.Record, &rec); err != nil {
+				return p, wrap("decode process record", err)
+			}
+		}
+		msg := ""
+		if p.StallError != nil {
+			msg = *p.StallError
+		}
+		stall, _ := json.Marshal(map[string]any{"since": p.StalledAt, "error": msg})
+		rec["stalled"] = stall
+		if _, ok := rec["id"]; !ok {
+			rec["id"], _ = json.Marshal(p.ID)
+			rec[p.Kind.StateField()], _ = json.Marshal(p.State)
+		}
+		p.Record, _ = json.Marshal(rec)
 	}
 	return p, nil
 }
@@ -54,7 +79,7 @@ func (db *DB) SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error {
 		return err
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		newer, err := upsertProcess(ctx, tx, s.Process)
+		newer, err := upsertProcess(ctx, tx, s.Process, s.Tasks)
 		if err != nil {
 			return err
 		}
@@ -103,12 +128,35 @@ func checkSnapshot(s opsflow.Snapshot) error {
 	return nil
 }
 
-// upsertProcess writes the process row unless the stored one is at least as
-// new, and reports whether it wrote.
-func upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process) (bool, error) {
+// upsertProcess writes the process row unless the stored one is newer, and
+// reports whether it wrote. The record is stored with the tasks added
+// under "tasks" — the snapshot carries them once, beside the record.
+//
+// A row of the same version is overwritten when its record differs: that
+// is a workflow task retried after its projection committed (its changes
+// are the same, their times and any update that joined the retry are
+// not), and the retry is what the workflow goes on from. A successful
+// write also ends a stall.
+func upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process, tasks []opsflow.Task) (bool, error) {
 	var record *string
 	if len(p.Record) > 0 {
-		r := string(p.Record) // lib/pq would send []byte as bytea
+		if tasks == nil {
+			tasks = []opsflow.Task{}
+		}
+		tb, err := json.Marshal(tasks)
+		if err != nil {
+			return false, wrap("encode tasks", err)
+		}
+		var rec map[string]json.RawMessage
+		if err := json.Unmarshal(p.Record, &rec); err != nil {
+			return false, opsflow.Invalid("process.record", "process %s: record is not a JSON object", p.ID)
+		}
+		rec["tasks"] = tb
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return false, wrap("encode record", err)
+		}
+		r := string(b) // lib/pq would send []byte as bytea
 		record = &r
 	}
 	search, err := json.Marshal(p.Search)
@@ -124,8 +172,9 @@ func upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process) (bool, e
 			owner_id = excluded.owner_id, opened_at = excluded.opened_at,
 			closed_at = excluded.closed_at, due_at = excluded.due_at,
 			version = excluded.version, record = excluded.record, search = excluded.search,
-			updated_at = now()
+			stalled_at = NULL, stall_error = NULL, updated_at = now()
 		WHERE processes.version < excluded.version
+		   OR (processes.version = excluded.version AND processes.record IS DISTINCT FROM excluded.record)
 		RETURNING version`,
 		p.ID, p.Kind, p.State, p.Title, p.OwnerID, p.OpenedAt, p.ClosedAt, p.DueAt,
 		p.Version, record, string(search)).Scan(&v)
@@ -141,7 +190,7 @@ func upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process) (bool, e
 // GetProcess returns one process; kind "" matches any kind.
 func (db *DB) GetProcess(ctx context.Context, kind opsflow.Kind, id string) (opsflow.Process, error) {
 	var r processRow
-	err := db.db.GetContext(ctx, &r, `SELECT `+processColumns+` FROM processes WHERE id = $1 AND ($2 = '' OR kind = $2)`, id, kind)
+	err := db.db.GetContext(ctx, &r, `SELECT `+processSelect+` FROM processes WHERE id = $1 AND ($2 = '' OR kind = $2)`, id, kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return opsflow.Process{}, &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such process: " + id}
 	}
@@ -193,6 +242,13 @@ func (db *DB) ListProcesses(ctx context.Context, f opsflow.ProcessFilter) (opsfl
 	if f.ClosedTo != nil {
 		w.add("closed_at < " + w.arg(*f.ClosedTo))
 	}
+	if f.Stalled != nil {
+		if *f.Stalled {
+			w.add("stalled_at IS NOT NULL")
+		} else {
+			w.add("stalled_at IS NULL")
+		}
+	}
 	if f.Cursor != "" {
 		var c processCursor
 		if err := decodeCursor(f.Cursor, &c); err != nil {
@@ -202,7 +258,7 @@ func (db *DB) ListProcesses(ctx context.Context, f opsflow.ProcessFilter) (opsfl
 	}
 	limit := pageSize(f.Limit)
 	// One extra row says whether another page follows.
-	q := `SELECT ` + processColumns + ` FROM processes ` + w.sql() +
+	q := `SELECT ` + processSelect + ` FROM processes ` + w.sql() +
 		` ORDER BY opened_at DESC, id DESC LIMIT ` + w.arg(limit+1)
 	var rows []processRow
 	if err := db.db.SelectContext(ctx, &rows, q, w.args...); err != nil {

@@ -29,7 +29,9 @@ type taskRecord struct {
 
 // replaceTasks makes the stored tasks of process p those of the snapshot:
 // all are upserted in one statement, and tasks the snapshot no longer has
-// (still at an older version afterwards) are removed.
+// (still at an older version afterwards) are removed. It runs only when the
+// process row was written, so a task row of the same version is the same
+// snapshot retried (see upsertProcess).
 func replaceTasks(ctx context.Context, tx *sqlx.Tx, p opsflow.Process, tasks []opsflow.Task) error {
 	recs := make([]taskRecord, len(tasks))
 	for i, t := range tasks {
@@ -63,7 +65,7 @@ func replaceTasks(ctx context.Context, tx *sqlx.Tx, p opsflow.Process, tasks []o
 				due_at = excluded.due_at, open_at = excluded.open_at, weight = excluded.weight,
 				escalation_level = excluded.escalation_level, data = excluded.data,
 				version = excluded.version, updated_at = now()
-			WHERE tasks.version < excluded.version`,
+			WHERE tasks.version <= excluded.version`,
 			p.ID, p.Kind, p.Title, p.Version, string(body))
 		if err != nil {
 			return wrap("save tasks", err)

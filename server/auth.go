@@ -23,10 +23,14 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		u, err := s.Store.Authenticate(c.Request().Context(), strings.TrimSpace(token))
 		if err != nil {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="opsflow", error="invalid_token"`)
-			if opsflow.ErrorCode(err) == opsflow.EINTERNAL {
+			// Only a token the store looked up and refused is a 401: a
+			// database that does not answer says nothing about the token,
+			// and a client that took a 503 for a 401 would throw a good
+			// token away.
+			if opsflow.ErrorCode(err) != opsflow.EUNAUTHORIZED {
 				return err
 			}
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="opsflow", error="invalid_token"`)
 			return opsflow.Errorf(opsflow.EUNAUTHORIZED, "invalid or revoked token")
 		}
 		c.Set(userKey, u)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,7 +19,14 @@ import (
 // value of the wrong type and an unknown field are each a 422 that names the
 // field, so a typo never silently drops data.
 func bind(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if err := checkText(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -48,7 +56,7 @@ func decodeError(err error) error {
 		}
 		return opsflow.Invalid(field, "%s must be a JSON %s, not %s", field, jsonType(typ.Type.Kind().String()), typ.Value)
 	case errors.As(err, &tooBig):
-		return opsflow.Invalid("", "the request body is larger than %d bytes", tooBig.Limit)
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 	case errors.As(err, &timeErr):
 		return opsflow.Invalid("", "bad time %q: use RFC 3339, e.g. 2026-11-21T09:00:00Z", timeErr.Value)
 	}
@@ -117,4 +125,38 @@ func queryBool(c echo.Context, name string) (*bool, error) {
 		return nil, opsflow.Invalid(name, "%s must be true or false", name)
 	}
 	return &b, nil
+}
+
+// readBody reads the whole request body (the body limit bounds it) and
+// leaves a fresh reader in its place for whoever reads it next.
+func readBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+// bodyLimit refuses a body over limit bytes with 413. A declared length is
+// refused before the body is read (the error handler drains it, so the
+// client reads the answer instead of a connection reset); an undeclared
+// one is cut at the limit.
+func bodyLimit(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > limit {
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+			}
+			if r.Body != nil {
+				r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+			}
+			return next(c)
+		}
+	}
 }

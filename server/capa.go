@@ -35,7 +35,7 @@ func (s *Server) createCAPA(c echo.Context) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	return s.startProcess(c, opsflow.KindCAPA, workflows.CAPA, workflows.CAPAInput{Actor: actorOf(c), Request: req, Day: s.Day})
+	return s.startProcess(c, opsflow.KindCAPA, workflows.WorkflowCAPA, workflows.CAPAInput{Actor: actorOf(c), Request: req, Day: s.Day})
 }
 
 func (s *Server) getCAPA(c echo.Context) error { return s.getProcess(c, opsflow.KindCAPA) }
@@ -61,9 +61,9 @@ func (s *Server) capaAudit(c echo.Context) error { return s.processAudit(c, opsf
 // actor is always the authenticated user, and a body that tries to name
 // someone else must fail loudly rather than be silently ignored.
 func bindStep(c echo.Context, v any) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c)
 	if err != nil {
-		return decodeError(err)
+		return err
 	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) == nil {

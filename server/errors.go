@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/workflows"
@@ -39,6 +41,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status >= 500 && e.Code == opsflow.EINTERNAL {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err,
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "path", c.Request().URL.Path)
+	}
+	if status == http.StatusServiceUnavailable {
+		// Every 503 is "not applied, try again": say when.
+		c.Response().Header().Set("Retry-After", "2")
+	}
+	if status == http.StatusRequestEntityTooLarge {
+		drainBody(c.Request())
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
@@ -86,13 +95,30 @@ func asOpsError(err error) *opsflow.Error {
 	var notFound *serviceerror.NotFound
 	var unavailable *serviceerror.Unavailable
 	var exhausted *serviceerror.ResourceExhausted
+	var deadline *serviceerror.DeadlineExceeded
+	var canceled *serviceerror.Canceled
+	var timeout *temporal.TimeoutError
 	switch {
 	case errors.As(err, &notFound):
 		return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "not found"}
 	case errors.As(err, &exhausted):
 		return &opsflow.Error{Code: opsflow.EUNAVAILABLE, Message: "too many changes in flight for this record; retry shortly"}
-	case errors.As(err, &unavailable), errors.Is(err, context.DeadlineExceeded):
-		return &opsflow.Error{Code: opsflow.EUNAVAILABLE, Message: "the workflow service is unavailable; retry shortly"}
+	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.As(err, &canceled), errors.As(err, &timeout),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &opsflow.Error{Code: opsflow.EUNAVAILABLE, Message: "the workflow service or the database did not answer in time; retry shortly"}
 	}
 	return &opsflow.Error{Code: opsflow.EINTERNAL, Message: "internal error"}
 }
+
+// drainBody reads what is left of a refused body, up to a bound, so the
+// client — still sending — reads the 413 instead of a connection reset.
+// Beyond the bound the connection is closed: draining gigabytes would be a
+// gift to an attacker.
+func drainBody(r *http.Request) {
+	if r.Body != nil {
+		_, _ = io.CopyN(io.Discard, r.Body, maxDrain)
+	}
+}
+
+// maxDrain is how much of a too-large body is read to deliver the 413.
+const maxDrain = 16 << 20

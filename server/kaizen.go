@@ -76,7 +76,7 @@ func (s *Server) createKaizen(c echo.Context) error {
 	if err := req.Validate(kpi, req.Owner, s.Now()); err != nil {
 		return err
 	}
-	return s.startProcess(c, opsflow.KindKaizen, workflows.Kaizen, workflows.KaizenInput{
+	return s.startProcess(c, opsflow.KindKaizen, workflows.WorkflowKaizen, workflows.KaizenInput{
 		Request: req, KPI: kpi, Actor: actorOf(c), Day: s.Day,
 	})
 }

@@ -331,8 +331,14 @@ func TestKaizenBadInputs(t *testing.T) {
 
 	// The same Idempotency-Key names the same initiative.
 	var first, again kaizenRecord
-	a.Must(http.StatusCreated, "erin", "POST", "/v1/kaizen", body(func(map[string]any) {}), "Idempotency-Key", "k1").JSON(t, &first)
-	a.Must(http.StatusCreated, "erin", "POST", "/v1/kaizen", body(func(map[string]any) {}), "Idempotency-Key", "k1").JSON(t, &again)
+	same := body(func(map[string]any) {})
+	a.Must(http.StatusCreated, "erin", "POST", "/v1/kaizen", same, "Idempotency-Key", "k1").JSON(t, &first)
+	a.Must(http.StatusCreated, "erin", "POST", "/v1/kaizen", same, "Idempotency-Key", "k1").JSON(t, &again)
+	// The key again with another body is another request: refused, naming
+	// the header, and nothing is created.
+	if e := a.Must(http.StatusUnprocessableEntity, "erin", "POST", "/v1/kaizen", body(func(b map[string]any) { b["title"] = "Another idea" }), "Idempotency-Key", "k1").Err(t); e.Field != "Idempotency-Key" {
+		t.Errorf("key reused with another body: %+v", e)
+	}
 	if first.ID != again.ID || first.Owner != "erin" {
 		t.Fatalf("idempotent create: %s then %s", first.ID, again.ID)
 	}

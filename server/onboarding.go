@@ -134,7 +134,7 @@ func (s *Server) createOnboarding(c echo.Context) error {
 			return err
 		}
 	}
-	return s.startProcess(c, opsflow.KindOnboarding, workflows.Onboarding, workflows.OnboardingInput{
+	return s.startProcess(c, opsflow.KindOnboarding, workflows.WorkflowOnboarding, workflows.OnboardingInput{
 		Actor: actorOf(c), Hire: in.Hire, Template: tpl, Day: s.Day,
 		Placement: opsflow.Placement{Role: in.Role, Department: in.Department, Location: in.Location, Timezone: in.Timezone,
 			ManagerID: in.ManagerID, MentorID: in.MentorID, StartDate: date, StartAt: start},

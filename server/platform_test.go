@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -18,9 +19,24 @@ import (
 func TestHealthAndReadiness(t *testing.T) {
 	a := newApp(t)
 	a.Must(http.StatusOK, "", "GET", "/healthz", nil)
-	r := a.Must(http.StatusOK, "", "GET", "/readyz", nil)
-	if m := r.Map(t); m["status"] != "ready" {
-		t.Errorf("readyz: %s", r.Body)
+	// The worker has just started: ready once its first poll is seen.
+	a.Eventually("readyz answers 200", 10*time.Second, func() bool {
+		return a.Do("", "GET", "/readyz", nil).Status == http.StatusOK
+	})
+	if m := a.Must(http.StatusOK, "", "GET", "/readyz", nil).Map(t); m["status"] != "ready" || m["stalled_processes"] != float64(0) {
+		t.Errorf("readyz: %v", m)
+	}
+}
+
+// With no worker polling its task queue every write would hang until its
+// deadline: readiness says so, naming the queue.
+// (A worker that dies is noticed within a minute and a half: a live one
+// re-polls at least every minute.)
+func TestReadinessWithoutWorker(t *testing.T) {
+	a := newAppWith(t, func(c *server.Config) { c.TaskQueue = "nobody-polls-" + c.TaskQueue })
+	r := a.Must(http.StatusServiceUnavailable, "", "GET", "/readyz", nil)
+	if !strings.Contains(string(r.Body), "no worker polls task queue nobody-polls-") || r.Header.Get("Retry-After") == "" {
+		t.Errorf("readyz without a worker: %s %v", r.Body, r.Header)
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -62,12 +64,17 @@ func newProcessID(c echo.Context, kind opsflow.Kind) (string, error) {
 // It uses Update-with-Start: the workflow starts (or, for a repeated
 // Idempotency-Key, the running one is used) and the open update returns once
 // the record is in the read model. input must already be validated.
-func (s *Server) startProcess(c echo.Context, kind opsflow.Kind, workflow any, input any) error {
+//
+// A repeated key answers 200 with the process as it is now (not as it was
+// created), since that is what the client will act on next.
+func (s *Server) startProcess(c echo.Context, kind opsflow.Kind, workflowType string, input any) error {
 	id, err := newProcessID(c, kind)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
+	wait, cancel := s.updateDeadline(ctx)
+	defer cancel()
 	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: s.TaskQueue,
@@ -75,8 +82,12 @@ func (s *Server) startProcess(c echo.Context, kind opsflow.Kind, workflow any, i
 		// started again (the read model answers for it below).
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflow, input)
-	h, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		// A worker killed in the middle of a task costs this long before
+		// another takes over (the default is 10 s); opsflow's workflow
+		// tasks take milliseconds, their projection included.
+		WorkflowTaskTimeout: workflowTaskTimeout,
+	}, workflowType, input)
+	h, err := s.Temporal.UpdateWithStartWorkflow(wait, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
 			UpdateName:   workflows.UpdateOpen,
@@ -84,9 +95,9 @@ func (s *Server) startProcess(c echo.Context, kind opsflow.Kind, workflow any, i
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
-	var row opsflow.Process
+	var ack opsflow.Ack
 	if err == nil {
-		err = h.Get(ctx, &row)
+		err = h.Get(wait, &ack)
 	}
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
@@ -97,16 +108,103 @@ func (s *Server) startProcess(c echo.Context, kind opsflow.Kind, workflow any, i
 				return s.respondRecord(c, http.StatusOK, row)
 			}
 		}
+		if wait.Err() != nil && ctx.Err() == nil {
+			return s.pendingStep(c, kind, id, workflows.UpdateOpen)
+		}
+		return err
+	}
+	row, err := s.readAck(ctx, kind, ack)
+	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/"+resourceOf(kind)+"/"+id)
 	return s.respondRecord(c, http.StatusCreated, row)
 }
 
+// workflowTaskTimeout bounds one workflow task of a process (see
+// startProcess).
+const workflowTaskTimeout = 5 * time.Second
+
+// updateDeadline is how long a request waits for a step's outcome: the
+// request's own deadline less a margin, kept to find out whether the step
+// was accepted and to answer.
+func (s *Server) updateDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.RequestTimeout - 3*time.Second
+	if d < time.Second {
+		d = s.RequestTimeout / 2
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// readAck reads the record a step's answer points to. The projection
+// committed before the answer was sent, so one read normally suffices; a
+// row older than the answer (a read replica behind) is read again briefly.
+func (s *Server) readAck(ctx context.Context, kind opsflow.Kind, ack opsflow.Ack) (opsflow.Process, error) {
+	for i := 0; ; i++ {
+		row, err := s.Store.GetProcess(ctx, kind, ack.ID)
+		if err != nil {
+			return row, err
+		}
+		if row.Version >= ack.Version || i == 20 {
+			return row, nil
+		}
+		select {
+		case <-ctx.Done():
+			return row, nil
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// pendingStep answers a step whose outcome did not arrive in time. It asks
+// Temporal, briefly, whether the step was accepted: if so the change will
+// be made and the answer is 202 with where to look; if not, nothing was
+// applied and the answer is 503 — retry, with the same Idempotency-Key to
+// be safe either way.
+func (s *Server) pendingStep(c echo.Context, kind opsflow.Kind, id, updateID string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 2*time.Second)
+	defer cancel()
+	h := s.Temporal.GetWorkflowUpdateHandle(client.GetWorkflowUpdateHandleOptions{WorkflowID: id, UpdateID: updateID})
+	var ack opsflow.Ack
+	err := h.Get(ctx, &ack)
+	switch {
+	case err == nil:
+		row, rerr := s.readAck(ctx, kind, ack)
+		if rerr == nil {
+			return s.respondRecord(c, http.StatusOK, row)
+		}
+	case ctx.Err() != nil:
+		// Still running: the update exists, so it was admitted and will
+		// complete (an update that was never admitted answers NotFound).
+		location := "/v1/" + resourceOf(kind) + "/" + id
+		c.Response().Header().Set(echo.HeaderLocation, location)
+		c.Response().Header().Set("Retry-After", "2")
+		return c.JSON(http.StatusAccepted, acceptedBody{
+			Status: "accepted", ID: id, Location: location, UpdateID: updateID,
+			Message: "the change was accepted and is being applied; read " + location + ", or repeat the request with the same Idempotency-Key for its outcome",
+		})
+	default:
+		if _, ok := workflows.OpsError(err); ok {
+			return err // the step was rejected after all: the usual answer
+		}
+	}
+	return opsflow.Errorf(opsflow.EUNAVAILABLE, "the change was not applied in time; repeat the request (with the same Idempotency-Key, a repeat is always safe)")
+}
+
+// acceptedBody is the answer of a step accepted but not yet applied (202).
+type acceptedBody struct {
+	Status   string `json:"status"`
+	ID       string `json:"id"`
+	Location string `json:"location"`
+	UpdateID string `json:"update_id"`
+	Message  string `json:"message"`
+}
+
 // updateProcess sends the named update to the process in path parameter
 // "id" and answers with its record. arg carries the actor (the caller sets
 // it from the authenticated user). With an Idempotency-Key the update ID is
-// derived from it, so a retried request runs the change once.
+// derived from it, so a retried request runs the change once; without one
+// it is random, which still lets a slow answer be followed up.
 func (s *Server) updateProcess(c echo.Context, kind opsflow.Kind, name string, arg any) error {
 	id := c.Param("id")
 	if !strings.HasPrefix(id, kind.IDPrefix()) {
@@ -116,21 +214,31 @@ func (s *Server) updateProcess(c echo.Context, kind opsflow.Kind, name string, a
 	if err != nil {
 		return err
 	}
-	updateID := ""
+	updateID := name + "-" + randomHex(12)
 	if key != "" {
 		updateID = name + "-" + digest(24, userOf(c).ID, name, key)
 	}
 	ctx := c.Request().Context()
-	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	wait, cancel := s.updateDeadline(ctx)
+	defer cancel()
+	// Temporal takes a few updates per workflow at a time and refuses the
+	// rest; queueing here turns a burst of steps on one record into a
+	// short wait instead of errors.
+	release, err := s.inflight.acquire(wait, id)
+	if err != nil {
+		return opsflow.Errorf(opsflow.EUNAVAILABLE, "too many changes to %s at once; the change was not applied, retry shortly", id)
+	}
+	defer release()
+	h, err := s.Temporal.UpdateWorkflow(wait, client.UpdateWorkflowOptions{
 		WorkflowID:   id,
 		UpdateID:     updateID,
 		UpdateName:   name,
 		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var row opsflow.Process
+	var ack opsflow.Ack
 	if err == nil {
-		err = h.Get(ctx, &row)
+		err = h.Get(wait, &ack)
 	}
 	if err != nil {
 		var nf *serviceerror.NotFound
@@ -141,9 +249,22 @@ func (s *Server) updateProcess(c echo.Context, kind opsflow.Kind, name string, a
 			}
 			return notFound(kind, id)
 		}
+		if wait.Err() != nil && ctx.Err() == nil {
+			return s.pendingStep(c, kind, id, updateID)
+		}
+		return err
+	}
+	row, err := s.readAck(ctx, kind, ack)
+	if err != nil {
 		return err
 	}
 	return s.respondRecord(c, http.StatusOK, row)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // getProcess answers with the record of the process in path parameter "id".
@@ -177,6 +298,9 @@ func (s *Server) listProcesses(c echo.Context, kind opsflow.Kind, searchKeys ...
 		return err
 	}
 	if f.ClosedTo, err = queryTime(c, "closed_to"); err != nil {
+		return err
+	}
+	if f.Stalled, err = queryBool(c, "stalled"); err != nil {
 		return err
 	}
 	for _, k := range searchKeys {

@@ -11,11 +11,14 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 
-	v1 := e.Group("/v1", s.authenticate)
+	v1 := e.Group("/v1", s.authenticate, s.idempotency)
 	v1.GET("/openapi.json", s.openapi)
 	v1.GET("/me", s.me)
 	v1.GET("/tasks", s.listTasks)
 	v1.GET("/audit/verify", s.verifyAudit)
+	v1.GET("/admin/processes", s.listAdminProcesses)
+	v1.POST("/admin/processes/:id/retry", s.retryStalled)
+	v1.POST("/admin/processes/:id/abandon", s.abandonStalled)
 
 	// kaizen and KPIs
 	v1.POST("/kpis", s.createKPI)

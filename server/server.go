@@ -21,6 +21,7 @@ import (
 // Each process adds the reads it needs in its own file (capaStore, …).
 type Store interface {
 	coreStore
+	idempotencyStore
 	capaStore
 	kaizenStore
 	onboardingStore
@@ -28,6 +29,7 @@ type Store interface {
 
 type coreStore interface {
 	Ping(ctx context.Context) error
+	CountStalled(ctx context.Context) (int, error)
 	Authenticate(ctx context.Context, token string) (opsflow.User, error)
 	GetProcess(ctx context.Context, kind opsflow.Kind, id string) (opsflow.Process, error)
 	ListProcesses(ctx context.Context, f opsflow.ProcessFilter) (opsflow.Page[opsflow.Process], error)
@@ -50,15 +52,18 @@ type Config struct {
 	// workflow, which keeps it for its whole life.
 	Day time.Duration
 	// RequestTimeout bounds each request, including a wait for a workflow
-	// update; 30 s if zero.
+	// update (which gets the timeout less 3 s, to answer 202 or 503 when
+	// the outcome is late); 15 s if zero.
 	RequestTimeout time.Duration
 }
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
 	Config
-	echo *echo.Echo
-	log  *slog.Logger
+	echo     *echo.Echo
+	log      *slog.Logger
+	inflight inflight
+	pollers  pollerCheck
 }
 
 // New returns the API with every route registered.
@@ -70,7 +75,7 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = 30 * time.Second
+		cfg.RequestTimeout = 15 * time.Second
 	}
 	if cfg.Day == 0 {
 		cfg.Day = 24 * time.Hour
@@ -92,7 +97,8 @@ func New(cfg Config) *Server {
 			return err
 		},
 	}))
-	e.Use(middleware.BodyLimit("1M"))
+	e.Use(bodyLimit(1 << 20))
+	e.Use(checkParams)
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
 	s.routes()
 	return s

@@ -100,10 +100,10 @@ func CAPA(ctx workflow.Context, in CAPAInput) error {
 	}
 	p.board.Policy = p.policy()
 	if in.Resume != nil {
-		p.e = newEngine(in.Resume.Engine)
+		p.e = newEngine(ctx, in.Resume.Engine)
 		p.rec, p.board, p.taskSeq = in.Resume.Record, in.Resume.Board, in.Resume.TaskSeq
 	} else {
-		p.e = newEngine(EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindCAPA})
+		p.e = newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindCAPA})
 	}
 	if err := p.e.register(ctx, p); err != nil {
 		return err
@@ -117,7 +117,7 @@ func CAPA(ctx workflow.Context, in CAPAInput) error {
 		}
 	}
 	return p.e.run(ctx, p, func() error {
-		return workflow.NewContinueAsNewError(ctx, CAPA, CAPAInput{
+		return workflow.NewContinueAsNewError(ctx, WorkflowCAPA, CAPAInput{
 			Actor: in.Actor, Day: p.day, Timings: &p.timings,
 			Resume: &CAPAResume{Engine: p.e.EngineState, Record: p.rec, Board: p.board, TaskSeq: p.taskSeq},
 		})
@@ -164,9 +164,11 @@ func (p *capa) open(ctx workflow.Context, in CAPAInput) error {
 	return nil
 }
 
-// row is the read-model row: the record with its derived fields filled in.
+// row is the read-model row: the record with its derived fields filled in
+// (its tasks travel beside it, once).
 func (p *capa) row() (opsflow.Process, []opsflow.Task) {
 	rec := p.view()
+	rec.Tasks = nil
 	b, err := json.Marshal(rec)
 	if err != nil { // plain data: cannot fail
 		panic(err)
@@ -245,6 +247,15 @@ func (p *capa) resolve(relation string, t opsflow.Task) string {
 }
 
 func (p *capa) done() bool { return p.rec.State.Final() }
+
+// halt cancels the CAPA because its workflow was cancelled from outside
+// opsflow; the trail says so, with the system as the actor.
+func (p *capa) halt(ctx workflow.Context, reason string) {
+	if p.rec.State.Final() {
+		return
+	}
+	_ = p.applyCancel(ctx, opsflow.CancelInput{Actor: opsflow.SystemActor, Reason: reason})
+}
 
 // newTaskID numbers tasks so IDs never repeat across cycles.
 func (p *capa) newTaskID(name string) string {

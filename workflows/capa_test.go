@@ -193,7 +193,7 @@ func TestCAPAWorkflowReopensAfterIneffective(t *testing.T) {
 			}
 		}
 	}
-	reopened := s.results["investigate-2"].row
+	reopened := s.results["investigate-2"].ack
 	if reopened.State != "action_plan" {
 		t.Errorf("after reinvestigation: %s", reopened.State)
 	}

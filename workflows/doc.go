@@ -24,3 +24,19 @@ const UpdateOpen = "open"
 
 // QueryState returns the live process row.
 const QueryState = "state"
+
+// Activities the engine runs as local activities (engine v2) besides
+// ActivitySaveSnapshot: marking a process stalled, and closing one an
+// administrator abandoned.
+const (
+	ActivityMarkStalled = "MarkStalled"
+	ActivityAbandon     = "AbandonProcess"
+)
+
+// Registered workflow type names. They are part of every history and of
+// every running workflow: never rename one.
+const (
+	WorkflowCAPA       = "CAPA"
+	WorkflowKaizen     = "Kaizen"
+	WorkflowOnboarding = "Onboarding"
+)

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -25,7 +26,8 @@ type EngineState struct {
 // process is what a workflow exposes to the engine.
 type process interface {
 	// row returns the read-model row (without ID, kind and version, which
-	// the engine fills) and the process's tasks.
+	// the engine fills) and the process's tasks. The record must not embed
+	// the tasks: the store adds them, so they travel once.
 	row() (opsflow.Process, []opsflow.Task)
 	// deadline is the next moment a timer must act, if any.
 	deadline() (time.Time, bool)
@@ -33,7 +35,28 @@ type process interface {
 	fire(ctx workflow.Context, now time.Time) error
 	// done reports whether the process has reached a final state.
 	done() bool
+	// halt ends the process because an operator cancelled its workflow
+	// from Temporal's own tools: it records why and closes open tasks.
+	halt(ctx workflow.Context, reason string)
 }
+
+// Engine versions, chosen once per workflow run by workflow.GetVersion so
+// that histories recorded by the first engine keep replaying:
+//
+//   - engineV1 projected with a regular activity, waited with
+//     AwaitWithTimeout (whose timers are never cancelled), ran webhooks and
+//     KPI reads inside the main loop and answered steps with the whole row.
+//   - engineV2 projects with a local activity in the same workflow task (a
+//     change costs no extra round trip through Temporal's matching), keeps
+//     one cancellable timer for the next deadline, runs side effects beside
+//     the loop, answers steps with an opsflow.Ack, and puts a process whose
+//     changes the store refuses for good in a visible stall instead of
+//     retrying forever.
+const (
+	engineChangeID = "opsflow-engine"
+	engineV1       = workflow.DefaultVersion
+	engineV2       = workflow.Version(1)
+)
 
 // engine is the part every process workflow shares: it numbers audit events,
 // and a single writer — the workflow's main loop — projects the process to
@@ -42,13 +65,37 @@ type process interface {
 // with state that is already in PostgreSQL (read-your-writes).
 type engine struct {
 	EngineState
+	v2      bool
 	pending []opsflow.AuditEvent
 	notify  []opsflow.Notification
 	changes int64 // mutations made in this run
 	written int64 // mutations covered by the last completed projection
+
+	// stall is set while the store refuses this process's changes;
+	// lastStall is the one an administrator last retried.
+	stall, lastStall *opsflow.Stall
+	// abandon is set by an administrator's abandon update, abandoned once
+	// the store has closed the process.
+	abandon   *opsflow.Abandonment
+	abandoned bool
+	// effects counts side effects running beside the main loop; they run
+	// in a context cancelEffects ends once the process is done.
+	effects       int
+	effectsCtx    workflow.Context
+	cancelEffects workflow.CancelFunc
+	// timer is the one pending timer of the main loop, for timerAt.
+	timer       workflow.Future
+	timerAt     time.Time
+	cancelTimer workflow.CancelFunc
 }
 
-func newEngine(s EngineState) *engine { return &engine{EngineState: s} }
+// newEngine returns the engine of a process. It must be called first in a
+// workflow run, before anything that adds commands: its version marker is
+// the run's first command.
+func newEngine(ctx workflow.Context, s EngineState) *engine {
+	v := workflow.GetVersion(ctx, engineChangeID, engineV1, engineV2)
+	return &engine{EngineState: s, v2: v >= engineV2}
+}
 
 // change is one audited change.
 type change struct {
@@ -63,6 +110,11 @@ type change struct {
 
 // record appends an audit event for c, stamped with workflow time, and marks
 // the process dirty.
+//
+// Workflow time differs between attempts of one workflow task, so an event
+// re-sent after a task that failed behind a committed projection carries
+// another time than the stored one: the store recognises it by ID and
+// content and keeps the first (see postgres.AppendAudit).
 func (e *engine) record(ctx workflow.Context, c change) opsflow.AuditEvent {
 	e.Seq++
 	ev := opsflow.AuditEvent{
@@ -123,15 +175,21 @@ func text(v any) string {
 	return string(b)
 }
 
-// row builds the read-model row of p at the engine's current version.
-func (e *engine) row(p process) (opsflow.Process, []opsflow.Task) {
+// row builds the read-model row of p at the given version.
+func (e *engine) row(p process, version int64) (opsflow.Process, []opsflow.Task) {
 	r, tasks := p.row()
-	r.ID, r.Kind, r.Version = e.ID, e.Kind, e.Version
+	r.ID, r.Kind, r.Version = e.ID, e.Kind, version
 	return r, tasks
 }
 
-// saveOptions: projection retries until PostgreSQL is back — a change is
-// never dropped, and handlers waiting on it simply wait longer.
+// ack is a step's answer: where its change is.
+func (e *engine) ack(p process) opsflow.Ack {
+	r, _ := p.row()
+	return opsflow.Ack{ID: e.ID, Version: e.Version, State: r.State}
+}
+
+// saveOptions (engine v1): the projection as a regular activity, retried
+// until PostgreSQL is back.
 var saveOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 30 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
@@ -141,54 +199,185 @@ var saveOptions = workflow.ActivityOptions{
 	},
 }
 
-// flush writes the pending changes, if any, as one snapshot.
+// projectOptions (engine v2): the projection as a local activity. An
+// attempt is bounded well under the workflow task timeout, so a hung
+// database costs seconds per attempt, not the request's whole deadline;
+// transient failures (PostgreSQL restarting) are retried without limit, and
+// the activity marks permanent ones non-retryable.
+var projectOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 4 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    200 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+	},
+}
+
+// flush writes the pending changes, if any, as one snapshot. Update
+// handlers may run while the write is in flight; what they change is left
+// pending for the next flush.
 func (e *engine) flush(ctx workflow.Context, p process) error {
-	if e.changes == e.written {
+	if e.changes == e.written || e.stall != nil {
 		return nil
 	}
 	upto := e.changes
-	e.Version++
-	proc, tasks := e.row(p)
+	version := e.Version + 1
+	proc, tasks := e.row(p, version)
 	snap := opsflow.Snapshot{Process: proc, Tasks: tasks, Events: e.pending, Notify: e.notify}
 	e.pending, e.notify = nil, nil
-	actx := workflow.WithActivityOptions(ctx, saveOptions)
-	if err := workflow.ExecuteActivity(actx, ActivitySaveSnapshot, snap).Get(ctx, nil); err != nil {
-		return fmt.Errorf("project %s v%d: %w", e.ID, e.Version, err)
+	if !e.v2 {
+		e.Version = version
+		actx := workflow.WithActivityOptions(ctx, saveOptions)
+		if err := workflow.ExecuteActivity(actx, ActivitySaveSnapshot, snap).Get(ctx, nil); err != nil {
+			return fmt.Errorf("project %s v%d: %w", e.ID, version, err)
+		}
+		e.written = upto
+		return nil
 	}
-	e.written = upto
+	lctx := workflow.WithLocalActivityOptions(ctx, projectOptions)
+	err := workflow.ExecuteLocalActivity(lctx, ActivitySaveSnapshot, snap).Get(ctx, nil)
+	if err == nil {
+		e.Version, e.written = version, upto
+		return nil
+	}
+	// Not written: keep the changes for the next attempt, ahead of any
+	// made meanwhile.
+	e.pending = append(snap.Events, e.pending...)
+	e.notify = append(snap.Notify, e.notify...)
+	if !permanent(err) {
+		return fmt.Errorf("project %s v%d: %w", e.ID, version, err) // cancelled
+	}
+	return e.stallOn(ctx, version, err)
+}
+
+// permanent reports whether an activity failed for good: it said so
+// (a non-retryable application error), so retrying cannot help.
+func permanent(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.NonRetryable()
+}
+
+// stallOn puts the process in a stall: its changes stay pending, steps are
+// refused, the read model shows the stall and administrators are told.
+// The stall write carries nothing a person typed, so it goes through where
+// the snapshot could not.
+func (e *engine) stallOn(ctx workflow.Context, version int64, cause error) error {
+	attempts := 1
+	if e.lastStall != nil {
+		attempts = e.lastStall.Attempts + 1
+	}
+	e.stall = &opsflow.Stall{ID: e.ID, Kind: e.Kind, Since: workflow.Now(ctx).UTC(), Error: causeMessage(cause), Version: version, Attempts: attempts}
+	workflow.GetLogger(ctx).Error("process stalled: the store refused its changes", "process", e.ID, "version", version, "error", e.stall.Error)
+	lctx := workflow.WithLocalActivityOptions(ctx, projectOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, ActivityMarkStalled, *e.stall).Get(ctx, nil); err != nil && !permanent(err) {
+		return fmt.Errorf("mark %s stalled: %w", e.ID, err)
+	}
 	return nil
 }
 
 // awaitWritten blocks an update handler until every change made so far is
-// in the read model, then returns the row as written.
-func (e *engine) awaitWritten(ctx workflow.Context, p process) (opsflow.Process, error) {
+// in the read model, then answers where it is. A stall answers at once.
+func (e *engine) awaitWritten(ctx workflow.Context, p process) (opsflow.Ack, error) {
 	target := e.changes
-	if err := workflow.Await(ctx, func() bool { return e.written >= target }); err != nil {
-		return opsflow.Process{}, err
+	if err := workflow.Await(ctx, func() bool { return e.written >= target || e.stall != nil }); err != nil {
+		return opsflow.Ack{}, err
 	}
-	r, _ := e.row(p)
-	return r, nil
+	if e.written < target {
+		return opsflow.Ack{}, AppError(e.stalledError())
+	}
+	return e.ack(p), nil
+}
+
+// stalledError is what a step meets on a stalled process.
+func (e *engine) stalledError() error {
+	return opsflow.Conflict("stalled", "%s %s is stalled: the store refused its changes (%s); they are held, and an administrator must retry or abandon it",
+		e.Kind, e.ID, e.stall.Error)
+}
+
+// Admin updates every process understands.
+const (
+	// UpdateRetryStalled asks a stalled process to write its held changes
+	// again (after the cause was fixed).
+	UpdateRetryStalled = "admin-retry"
+	// UpdateAbandon ends a stalled process, dropping its unsaved changes.
+	UpdateAbandon = "admin-abandon"
+)
+
+// AdminAction is the input of the admin updates.
+type AdminAction struct {
+	Actor  opsflow.Actor `json:"actor"`
+	Reason string        `json:"reason,omitempty"`
 }
 
 // register installs the handlers every process has: the open update used by
-// Update-with-Start and the live-state query.
+// Update-with-Start, the live-state query and, from engine v2, the admin
+// updates for a stalled process.
 func (e *engine) register(ctx workflow.Context, p process) error {
-	if err := workflow.SetUpdateHandler(ctx, UpdateOpen, func(ctx workflow.Context) (opsflow.Process, error) {
+	if err := workflow.SetUpdateHandler(ctx, UpdateOpen, func(ctx workflow.Context) (opsflow.Ack, error) {
 		// The open update may run before the workflow body has recorded
 		// anything: wait for the first projection (Version > 0, carried
 		// across continue-as-new) and for nothing to be pending, so the
 		// answer is a record that GET can already read.
-		if err := workflow.Await(ctx, func() bool { return e.Version > 0 && e.written >= e.changes }); err != nil {
-			return opsflow.Process{}, err
+		if err := workflow.Await(ctx, func() bool { return (e.Version > 0 && e.written >= e.changes) || e.stall != nil }); err != nil {
+			return opsflow.Ack{}, err
 		}
 		return e.awaitWritten(ctx, p)
 	}); err != nil {
 		return err
 	}
-	return workflow.SetQueryHandler(ctx, QueryState, func() (opsflow.Process, error) {
-		r, _ := e.row(p)
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (opsflow.Process, error) {
+		r, _ := e.row(p, e.Version)
 		return r, nil
-	})
+	}); err != nil {
+		return err
+	}
+	if !e.v2 {
+		return nil
+	}
+	admin := func(a AdminAction) error {
+		if !a.Actor.Has(opsflow.RoleAdmin) {
+			return opsflow.Forbidden("only an administrator may retry or abandon a stalled process")
+		}
+		if e.stall == nil {
+			return opsflow.Conflict("running", "%s %s is not stalled", e.Kind, e.ID)
+		}
+		return nil
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetryStalled,
+		func(ctx workflow.Context, a AdminAction) (opsflow.Ack, error) {
+			if err := admin(a); err != nil {
+				return opsflow.Ack{}, AppError(err)
+			}
+			e.lastStall, e.stall = e.stall, nil
+			workflow.GetLogger(ctx).Info("stalled process retried", "process", e.ID, "by", a.Actor.ID)
+			return e.awaitWritten(ctx, p)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a AdminAction) error { return AppError(admin(a)) }},
+	); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateAbandon,
+		func(ctx workflow.Context, a AdminAction) (opsflow.Ack, error) {
+			if err := admin(a); err != nil {
+				return opsflow.Ack{}, AppError(err)
+			}
+			e.abandon = &opsflow.Abandonment{ID: e.ID, Kind: e.Kind, Actor: a.Actor, Reason: a.Reason, Error: e.stall.Error,
+				Dropped: len(e.pending), At: workflow.Now(ctx).UTC()}
+			if err := workflow.Await(ctx, func() bool { return e.abandoned }); err != nil {
+				return opsflow.Ack{}, err
+			}
+			return opsflow.Ack{ID: e.ID, Version: e.Version, State: opsflow.StateAbandoned}, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a AdminAction) error {
+			if err := admin(a); err != nil {
+				return AppError(err)
+			}
+			if a.Reason == "" {
+				return AppError(opsflow.Invalid("reason", "say why the process is abandoned"))
+			}
+			return nil
+		}},
+	)
 }
 
 // run is every process's main loop: project changes, fire due timers, wait
@@ -196,10 +385,21 @@ func (e *engine) register(ctx workflow.Context, p process) error {
 // every in-flight update has finished, or with a continue-as-new error built
 // by next when Temporal suggests a fresh history.
 func (e *engine) run(ctx workflow.Context, p process, next func() error) error {
+	err := e.loop(ctx, p, next)
+	if e.v2 && temporal.IsCanceledError(err) && ctx.Err() != nil {
+		return e.halt(ctx, p, err)
+	}
+	return err
+}
+
+func (e *engine) loop(ctx workflow.Context, p process, next func() error) error {
 	var fired time.Time // the deadline fired last, to catch a fire that makes no progress
 	for !p.done() {
 		if err := e.flush(ctx, p); err != nil {
 			return err
+		}
+		if e.abandon != nil {
+			return e.abandonNow(ctx)
 		}
 		if p.done() {
 			break
@@ -220,62 +420,178 @@ func (e *engine) run(ctx workflow.Context, p process, next func() error) error {
 				continue
 			}
 		}
-		if next != nil && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if next != nil && e.stall == nil && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			if err := e.drain(ctx, p); err != nil {
 				return err
 			}
 			return next()
 		}
 		fired = time.Time{}
-		dirty := func() bool { return e.changes > e.written }
-		if timed {
-			if _, err := workflow.AwaitWithTimeout(ctx, at.Sub(now), dirty); err != nil {
+		if !e.v2 {
+			dirty := func() bool { return e.changes > e.written }
+			if timed {
+				if _, err := workflow.AwaitWithTimeout(ctx, at.Sub(now), dirty); err != nil {
+					return err
+				}
+			} else if err := workflow.Await(ctx, dirty); err != nil {
 				return err
 			}
-		} else if err := workflow.Await(ctx, dirty); err != nil {
+			continue
+		}
+		if err := e.wait(ctx, now, at, timed); err != nil {
 			return err
 		}
+	}
+	e.stopTimer()
+	if e.cancelEffects != nil {
+		e.cancelEffects() // a webhook still retrying no longer matters
 	}
 	return e.drain(ctx, p)
 }
 
-// drain lets in-flight update handlers finish — they wait on projections
-// only this loop writes — and writes what they changed. Returning before
-// that would drop their work (and continue-as-new would lose them).
+// wait blocks until there is something to write, an administrator acted,
+// or the deadline at (when timed) has come. It keeps one timer for the
+// next deadline and starts a new one only when that deadline moves, so an
+// update does not leave a stale timer behind (AwaitWithTimeout's timer is
+// not cancelled in this SDK version unless a flag is set).
+func (e *engine) wait(ctx workflow.Context, now, at time.Time, timed bool) error {
+	if e.timer != nil && (!timed || !e.timerAt.Equal(at)) {
+		e.stopTimer()
+	}
+	if timed && e.timer == nil {
+		tctx, cancel := workflow.WithCancel(ctx)
+		e.timer, e.timerAt, e.cancelTimer = workflow.NewTimer(tctx, at.Sub(now)), at, cancel
+	}
+	err := workflow.Await(ctx, func() bool {
+		return (e.changes > e.written && e.stall == nil) || e.abandon != nil || (e.timer != nil && e.timer.IsReady())
+	})
+	if e.timer != nil && e.timer.IsReady() {
+		terr := e.timer.Get(ctx, nil)
+		e.timer, e.cancelTimer = nil, nil
+		if err == nil && ctx.Err() != nil {
+			err = terr // the workflow was cancelled, and its timer with it
+		}
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// stopTimer cancels the pending timer, if any.
+func (e *engine) stopTimer() {
+	if e.timer != nil {
+		e.cancelTimer()
+		e.timer, e.cancelTimer = nil, nil
+	}
+}
+
+// drain lets in-flight update handlers and side effects finish — handlers
+// wait on projections only this loop writes, effects report back as
+// changes — and writes what they changed. Returning before that would drop
+// their work (and continue-as-new would lose them).
 func (e *engine) drain(ctx workflow.Context, p process) error {
 	for {
 		if err := e.flush(ctx, p); err != nil {
 			return err
 		}
-		if workflow.AllHandlersFinished(ctx) && e.changes == e.written {
+		if e.abandon != nil {
+			return e.abandonNow(ctx)
+		}
+		idle := func() bool { return workflow.AllHandlersFinished(ctx) && e.effects == 0 }
+		if idle() && (e.changes == e.written || e.stall != nil) {
+			if e.stall != nil {
+				// Finishing now would lose the held changes: wait for an
+				// administrator instead.
+				if err := workflow.Await(ctx, func() bool { return e.stall == nil || e.abandon != nil }); err != nil {
+					return err
+				}
+				continue
+			}
 			return nil
 		}
 		if err := workflow.Await(ctx, func() bool {
-			return workflow.AllHandlersFinished(ctx) || e.changes > e.written
+			return idle() || (e.changes > e.written && e.stall == nil) || e.abandon != nil
 		}); err != nil {
 			return err
 		}
 	}
 }
 
+// abandonNow closes a stalled process for good: the store marks it
+// abandoned and records who did it and why, the held changes are dropped,
+// and the workflow ends.
+func (e *engine) abandonNow(ctx workflow.Context) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, projectOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, ActivityAbandon, *e.abandon).Get(ctx, nil); err != nil {
+		return fmt.Errorf("abandon %s: %w", e.ID, err)
+	}
+	e.abandoned = true
+	e.pending, e.notify = nil, nil
+	e.stopTimer()
+	// Let the abandon update answer before the run ends.
+	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// halt runs when the workflow was cancelled from outside opsflow: the
+// process records that and closes, in a context the cancellation does not
+// reach, so the read model does not keep an open row forever.
+func (e *engine) halt(ctx workflow.Context, p process, cause error) error {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	e.stopTimer()
+	if !p.done() {
+		p.halt(dctx, "the workflow was cancelled outside opsflow (Temporal UI or CLI)")
+	}
+	if err := e.flush(dctx, p); err != nil {
+		return err
+	}
+	return cause
+}
+
+// beside runs a side effect (a webhook, a KPI read) beside the main loop,
+// so a person's step never waits behind it: fn runs its activity and then
+// applies the outcome as an ordinary change, which the loop projects.
+// Engine v1 ran effects inline; its histories replay that way.
+func (e *engine) beside(ctx workflow.Context, fn func(ctx workflow.Context)) {
+	if !e.v2 {
+		fn(ctx)
+		return
+	}
+	if e.cancelEffects == nil {
+		e.effectsCtx, e.cancelEffects = workflow.WithCancel(ctx)
+	}
+	e.effects++
+	workflow.Go(e.effectsCtx, func(ctx workflow.Context) {
+		defer func() { e.effects-- }()
+		fn(ctx)
+	})
+}
+
 // onUpdate registers a person's update: check validates the input against
 // the current state without changing anything (it is also the Temporal
 // validator, so a rejected update leaves no trace in history), apply makes
-// and records the change, and the handler answers with the row once the
-// change is written.
+// and records the change, and the handler answers once the change is
+// written.
 func onUpdate[In any](ctx workflow.Context, e *engine, p process, name string, check func(In) error, apply func(workflow.Context, In) error) error {
+	validate := func(in In) error {
+		if e.stall != nil {
+			return e.stalledError()
+		}
+		return check(in)
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, name,
-		func(ctx workflow.Context, in In) (opsflow.Process, error) {
-			if err := check(in); err != nil {
-				return opsflow.Process{}, AppError(err)
+		func(ctx workflow.Context, in In) (opsflow.Ack, error) {
+			if err := validate(in); err != nil {
+				return opsflow.Ack{}, AppError(err)
 			}
 			if err := apply(ctx, in); err != nil {
-				return opsflow.Process{}, AppError(err)
+				return opsflow.Ack{}, AppError(err)
 			}
 			return e.awaitWritten(ctx, p)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in In) error {
-			return AppError(check(in))
+			return AppError(validate(in))
 		}},
 	)
 }

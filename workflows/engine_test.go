@@ -33,6 +33,10 @@ func (p *probe) fire(ctx workflow.Context, now time.Time) error {
 	return nil
 }
 func (p *probe) done() bool { return p.Finished }
+func (p *probe) halt(ctx workflow.Context, reason string) {
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "probe.halted", Field: "state", Old: p.State, New: "halted", Reason: reason})
+	p.State, p.Finished = "halted", true
+}
 
 type finish struct {
 	Actor opsflow.Actor `json:"actor"`
@@ -40,7 +44,7 @@ type finish struct {
 }
 
 func probeWorkflow(ctx workflow.Context, due time.Duration) error {
-	p := &probe{e: newEngine(EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: "probe"}), State: "open"}
+	p := &probe{e: newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: "probe"}), State: "open"}
 	p.Board.Policy = opsflow.TaskPolicy{RemindBefore: time.Hour, Escalation: []opsflow.EscalationTier{{After: 0, Notify: "owner"}, {After: 24 * time.Hour, Notify: "approver"}}}
 	d := workflow.Now(ctx).Add(due)
 	_ = p.Board.Add(opsflow.Task{ID: "t1", Title: "do it", Assignee: "alice", State: opsflow.TaskOpen, DueAt: &d, Weight: 1})
@@ -114,13 +118,13 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store) {
 }
 
 type updateResult struct {
-	row opsflow.Process
+	ack opsflow.Ack
 	err error
 }
 
 func (u *updateResult) Reject(err error)          { u.err = err }
 func (u *updateResult) Accept()                   {}
-func (u *updateResult) Complete(r any, err error) { u.err = err; u.row, _ = r.(opsflow.Process) }
+func (u *updateResult) Complete(r any, err error) { u.err = err; u.ack, _ = r.(opsflow.Ack) }
 
 func TestEngineEscalatesAndFinishes(t *testing.T) {
 	env, st := newEnv(t)
@@ -158,8 +162,8 @@ func TestEngineEscalatesAndFinishes(t *testing.T) {
 	if moved.err != nil || finished.err != nil {
 		t.Fatalf("move: %v, finish: %v", moved.err, finished.err)
 	}
-	if finished.row.State != "done" || finished.row.Version != st.snaps[len(st.snaps)-1].Process.Version {
-		t.Errorf("finish returned %+v; want the last written row", finished.row)
+	if finished.ack.State != "done" || finished.ack.Version != st.snaps[len(st.snaps)-1].Process.Version {
+		t.Errorf("finish returned %+v; want the last written version", finished.ack)
 	}
 	want := []string{"probe.opened", "task.reminded", "task.escalated", "task.escalated", "task.done", "task.evidence_added", "probe.finished"}
 	if got := st.actions(); !equal(got, want) {

@@ -129,6 +129,9 @@ type kaizen struct {
 	// newCycle is set by an adjust decision: this run finishes its handlers
 	// and continues as new with the next cycle.
 	newCycle bool
+	// measuring is set while a KPI read runs beside the main loop, so the
+	// deadline that started it is not fired again.
+	measuring bool
 }
 
 // Kaizen is the workflow of one Kaizen (PDCA) initiative: triage by the
@@ -141,9 +144,9 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 		p.day = 24 * time.Hour
 	}
 	if in.Resume != nil {
-		p.e, p.K, p.Board = newEngine(in.Resume.Engine), in.Resume.Record, in.Resume.Board
+		p.e, p.K, p.Board = newEngine(ctx, in.Resume.Engine), in.Resume.Record, in.Resume.Board
 	} else {
-		p.e = newEngine(EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindKaizen})
+		p.e = newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindKaizen})
 		p.Board.Policy = opsflow.TaskPolicy{
 			RemindBefore: p.day,
 			Escalation:   []opsflow.EscalationTier{{After: 0, Notify: "owner"}, {After: 2 * p.day, Notify: "sponsor"}},
@@ -176,7 +179,7 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 	if err := p.handlers(ctx); err != nil {
 		return err
 	}
-	next := func() error { return workflow.NewContinueAsNewError(ctx, Kaizen, p.resume(in)) }
+	next := func() error { return workflow.NewContinueAsNewError(ctx, WorkflowKaizen, p.resume(in)) }
 	if err := p.e.run(ctx, p, next); err != nil {
 		return err
 	}
@@ -193,10 +196,7 @@ func (p *kaizen) resume(in KaizenInput) KaizenInput {
 
 func (p *kaizen) row() (opsflow.Process, []opsflow.Task) {
 	rec := p.K
-	rec.Tasks = p.Board.Tasks
-	if rec.Tasks == nil {
-		rec.Tasks = []opsflow.Task{}
-	}
+	rec.Tasks = nil           // they travel beside the record, once
 	b, _ := json.Marshal(rec) // plain data: cannot fail
 	row := opsflow.Process{
 		State: string(p.K.Phase), Title: p.K.Title, OwnerID: p.K.Owner, OpenedAt: p.K.OpenedAt,
@@ -211,6 +211,15 @@ func (p *kaizen) row() (opsflow.Process, []opsflow.Task) {
 
 func (p *kaizen) done() bool { return p.K.Phase.Final() || p.newCycle }
 
+// halt cancels the initiative because its workflow was cancelled from
+// outside opsflow.
+func (p *kaizen) halt(ctx workflow.Context, reason string) {
+	if p.K.Phase.Final() {
+		return
+	}
+	_ = p.applyCancel(ctx, KaizenCancel{Actor: opsflow.SystemActor, Reason: reason})
+}
+
 func (p *kaizen) deadline() (time.Time, bool) {
 	at, ok := p.Board.Deadline()
 	consider := func(t time.Time) {
@@ -224,12 +233,12 @@ func (p *kaizen) deadline() (time.Time, bool) {
 			consider(*p.K.Triage.Until)
 		}
 	case opsflow.KaizenCheck:
-		if p.K.Result == nil && p.K.CheckTo != nil {
+		if p.K.Result == nil && p.K.CheckTo != nil && !p.measuring {
 			consider(*p.K.CheckTo)
 		}
 	case opsflow.KaizenSustain:
 		for _, f := range p.K.FollowUps {
-			if f.Result == nil {
+			if f.Result == nil && !p.measuring {
 				consider(f.DueAt)
 				break
 			}
@@ -258,18 +267,45 @@ func (p *kaizen) fire(ctx workflow.Context, now time.Time) error {
 		}
 	case opsflow.KaizenCheck:
 		if p.K.Result == nil && p.K.CheckTo != nil && !now.Before(*p.K.CheckTo) {
-			return p.takeResult(ctx)
+			return p.measureBeside(ctx, p.takeResult)
 		}
 	case opsflow.KaizenSustain:
+		var due []int
 		for i := range p.K.FollowUps {
 			if f := p.K.FollowUps[i]; f.Result == nil && !now.Before(f.DueAt) {
-				if err := p.followUp(ctx, i); err != nil {
-					return err
-				}
+				due = append(due, i)
 			}
+		}
+		if len(due) > 0 {
+			return p.measureBeside(ctx, func(ctx workflow.Context) error {
+				for _, i := range due {
+					if err := p.followUp(ctx, i); err != nil {
+						return err
+					}
+				}
+				p.maybeClose(ctx)
+				return nil
+			})
 		}
 		p.maybeClose(ctx)
 	}
+	return nil
+}
+
+// measureBeside reads the KPI beside the main loop (engine v2), so the
+// owner's observations and impact entries never wait behind a database
+// read; engine v1 read it inline and failed the run if the read failed.
+func (p *kaizen) measureBeside(ctx workflow.Context, measure func(workflow.Context) error) error {
+	if !p.e.v2 {
+		return measure(ctx)
+	}
+	p.measuring = true
+	p.e.beside(ctx, func(ctx workflow.Context) {
+		defer func() { p.measuring = false }()
+		if err := measure(ctx); err != nil {
+			workflow.GetLogger(ctx).Warn("KPI read did not finish", "kaizen", p.K.ID, "error", err)
+		}
+	})
 	return nil
 }
 

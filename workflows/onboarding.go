@@ -102,10 +102,11 @@ func Onboarding(ctx workflow.Context, in OnboardingInput) error {
 	p := &onboarding{now: workflow.Now(ctx)}
 	fresh := in.Resume == nil
 	if fresh {
-		p.o = newOnboardingRecord(workflow.GetInfo(ctx).WorkflowExecution.ID, in, p.now)
-		p.e = newEngine(EngineState{ID: p.o.ID, Kind: opsflow.KindOnboarding})
+		p.e = newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindOnboarding})
+		p.o = newOnboardingRecord(p.e.ID, in, p.now)
 	} else {
-		p.o, p.e = in.Resume, newEngine(*in.Engine)
+		p.e = newEngine(ctx, *in.Engine)
+		p.o = in.Resume
 	}
 	if err := p.e.register(ctx, p); err != nil {
 		return err
@@ -119,7 +120,7 @@ func Onboarding(ctx workflow.Context, in OnboardingInput) error {
 	}
 	return p.e.run(ctx, p, func() error {
 		st := p.e.EngineState
-		return workflow.NewContinueAsNewError(ctx, Onboarding, OnboardingInput{Resume: p.o, Engine: &st})
+		return workflow.NewContinueAsNewError(ctx, WorkflowOnboarding, OnboardingInput{Resume: p.o, Engine: &st})
 	})
 }
 
@@ -181,7 +182,9 @@ func (p *onboarding) row() (opsflow.Process, []opsflow.Task) {
 	o.Progress = opsflow.Progress(o.Tasks)
 	o.Day1Ready = opsflow.Day1Ready(o.Tasks)
 	o.OverdueCount = opsflow.OverdueCount(o.Tasks, p.now)
-	rec, _ := json.Marshal(o) // plain data: cannot fail
+	view := *o
+	view.Tasks = nil             // they travel beside the record, once
+	rec, _ := json.Marshal(view) // plain data: cannot fail
 	due := opsflow.Offset(o.Placement.StartAt, 90+opsflow.CheckinWindowDays, o.Day)
 	return opsflow.Process{
 		State: string(o.State), Title: fmt.Sprintf("Onboarding %s (%s)", o.Hire.Name, o.Template.Role),
@@ -196,6 +199,14 @@ func (p *onboarding) row() (opsflow.Process, []opsflow.Task) {
 }
 
 func (p *onboarding) done() bool { return p.o.State.Final() }
+
+// halt cancels the onboarding because its workflow was cancelled from
+// outside opsflow.
+func (p *onboarding) halt(ctx workflow.Context, reason string) {
+	if !p.o.State.Final() {
+		p.cancel(ctx, CancelOnboarding{Actor: opsflow.SystemActor, Reason: reason})
+	}
+}
 
 // phases are the calendar's moments, in order.
 func (p *onboarding) phases() []struct {
@@ -264,7 +275,8 @@ func (p *onboarding) fire(ctx workflow.Context, now time.Time) error {
 		ran := false
 		for i := range p.o.Provisioning {
 			if ps := p.o.Provisioning[i]; ps.Status == provisionPending && !p.now.Before(ps.RequestedAt) {
-				p.provision(ctx, i)
+				req := p.startProvision(i)
+				p.e.beside(ctx, func(ctx workflow.Context) { p.provision(ctx, i, req) })
 				ran = true
 			}
 		}
@@ -335,14 +347,15 @@ func provisionOptions(day time.Duration) workflow.ActivityOptions {
 // webhook before the task is blocked.
 const ProvisionAttempts = 5
 
-// provision runs the webhook of provisioning status i and records the
-// outcome: the task done with the external ID, or blocked with the error.
-func (p *onboarding) provision(ctx workflow.Context, i int) {
+// startProvision marks provisioning status i running — at once, so the
+// next round of fire does not start it again while its webhook runs beside
+// the loop — and returns the webhook call.
+func (p *onboarding) startProvision(i int) opsflow.ProvisionRequest {
 	ps := &p.o.Provisioning[i]
 	tt, _ := p.template(ps.TaskID)
 	ps.Status = provisionRunning
 	ps.Rounds++
-	req := opsflow.ProvisionRequest{
+	return opsflow.ProvisionRequest{
 		URL:            tt.Provision.URL,
 		IdempotencyKey: p.o.ID + "/" + ps.TaskID,
 		Body: map[string]any{
@@ -350,10 +363,19 @@ func (p *onboarding) provision(ctx workflow.Context, i int) {
 			"hire": p.o.Hire, "placement": p.o.Placement, "params": tt.Provision.Body,
 		},
 	}
+}
+
+// provision runs the webhook of provisioning status i and records the
+// outcome: the task done with the external ID, or blocked with the error.
+func (p *onboarding) provision(ctx workflow.Context, i int, req opsflow.ProvisionRequest) {
 	var res opsflow.ProvisionResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, provisionOptions(p.o.Day)), ActivityProvision, req).Get(ctx, &res)
+	if p.e.v2 && p.done() {
+		return // cancelled meanwhile: the outcome no longer matters
+	}
 	p.now = workflow.Now(ctx)
-	ps = &p.o.Provisioning[i] // handlers may have run meanwhile; the slice itself never grows
+	ps := &p.o.Provisioning[i] // handlers may have run meanwhile; the slice itself never grows
+	tt, _ := p.template(ps.TaskID)
 	t, _ := p.o.Board.Find(ps.TaskID)
 	field := "tasks." + ps.TaskID
 	if err != nil {
@@ -479,22 +501,7 @@ func (p *onboarding) handlers(ctx workflow.Context) error {
 		return err
 	}
 	if err := onUpdate(ctx, p.e, p, UpdateCancelOnboarding, p.checkCancel, func(ctx workflow.Context, in CancelOnboarding) error {
-		p.now = workflow.Now(ctx)
-		for i := range p.o.Tasks {
-			t := &p.o.Tasks[i]
-			if !t.State.Final() {
-				old := t.State
-				t.State, t.Reason = opsflow.TaskCancelled, "onboarding cancelled: "+in.Reason
-				p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "task.cancelled", Field: "tasks." + t.ID + ".state",
-					Old: old, New: opsflow.TaskCancelled, Reason: in.Reason})
-			}
-		}
-		to := opsflow.OnboardingCancelled
-		if p.o.State.Started() {
-			to = opsflow.OnboardingTerminatedEarly
-		}
-		p.o.Reason = in.Reason
-		p.setState(ctx, in.Actor, to, in.Reason)
+		p.cancel(ctx, in)
 		return nil
 	}); err != nil {
 		return err
@@ -514,6 +521,27 @@ func (p *onboarding) handlers(ctx workflow.Context) error {
 		p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "task.open", Field: "tasks." + t.ID + ".state", Old: old, New: opsflow.TaskOpen, Reason: "provisioning retried"})
 		return nil
 	})
+}
+
+// cancel ends the onboarding: every unfinished task is cancelled, and the
+// onboarding is cancelled (before the start) or terminated early.
+func (p *onboarding) cancel(ctx workflow.Context, in CancelOnboarding) {
+	p.now = workflow.Now(ctx)
+	for i := range p.o.Tasks {
+		t := &p.o.Tasks[i]
+		if !t.State.Final() {
+			old := t.State
+			t.State, t.Reason = opsflow.TaskCancelled, "onboarding cancelled: "+in.Reason
+			p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "task.cancelled", Field: "tasks." + t.ID + ".state",
+				Old: old, New: opsflow.TaskCancelled, Reason: in.Reason})
+		}
+	}
+	to := opsflow.OnboardingCancelled
+	if p.o.State.Started() {
+		to = opsflow.OnboardingTerminatedEarly
+	}
+	p.o.Reason = in.Reason
+	p.setState(ctx, in.Actor, to, in.Reason)
 }
 
 // checkMove adds the onboarding's rules to the board's: check-ins are

@@ -28,7 +28,7 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 // also die with this process (Pdeathsig), so nothing is left behind.
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day")
+	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
 	pgPort := fs.Int("pg-port", 0, "port of the private PostgreSQL (0: a free port)")
@@ -41,6 +41,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	day, err := parseDay(&cfg)
 	if err != nil {
+		return err
+	}
+	if err := setCacheSize(&cfg); err != nil {
 		return err
 	}
 	state, err := filepath.Abs(cfg.StateDir)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -88,14 +89,23 @@ func serveAPI(ctx context.Context, addr string, h http.Handler, log *slog.Logger
 	return srv.Shutdown(shutdown)
 }
 
-// runWorkerUntil runs a worker until ctx ends.
+// runWorkerUntil runs a worker, and the reconciler beside it, until ctx
+// ends.
 func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *postgres.DB, log *slog.Logger) error {
 	w := worker.New(tc, queue, &activities.Activities{Store: db, Logger: log})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", queue, err)
 	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&worker.Reconciler{Temporal: tc, Store: db, Log: log.With("component", "reconciler")}).Run(rctx)
+	}()
 	<-ctx.Done()
 	log.Info("stopping the worker")
+	stop()
+	<-done
 	w.Stop()
 	return nil
 }
@@ -152,11 +162,14 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 
 func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "worker", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level")
+	d, err := connect(ctx, "worker", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level", "workflow-cache")
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	if err := setCacheSize(&cfg); err != nil {
+		return err
+	}
 	d.log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
 	return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log)
 }
@@ -206,5 +219,16 @@ func runHealthcheck(ctx context.Context, args []string, _ io.Writer) error {
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s answered %s", *url, res.Status)
 	}
+	return nil
+}
+
+// setCacheSize applies the workflow-cache setting (before any worker
+// starts, as the SDK requires).
+func setCacheSize(cfg *config.Config) error {
+	n, err := strconv.Atoi(cfg.WorkflowCache)
+	if err != nil || n < 1 {
+		return fmt.Errorf("workflow-cache %q: want a positive number of workflows", cfg.WorkflowCache)
+	}
+	worker.SetCacheSize(n)
 	return nil
 }

@@ -22,6 +22,7 @@ type Config struct {
 	LogLevel          string
 	StateDir          string
 	Day               string
+	WorkflowCache     string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -44,6 +45,7 @@ var Settings = []Setting{
 	{"http-addr", "OPSFLOW_HTTP_ADDR", ":8080", "address the HTTP API listens on", func(c *Config) *string { return &c.HTTPAddr }},
 	{"log-level", "OPSFLOW_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"day", "OPSFLOW_DAY", "24h", "length of a day in process timers (due dates, windows, offsets); shorten only for demos", func(c *Config) *string { return &c.Day }},
+	{"workflow-cache", "OPSFLOW_WORKFLOW_CACHE", "2000", "workflows a worker keeps in memory between tasks (each holds its record: tens of KB)", func(c *Config) *string { return &c.WorkflowCache }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
 }
 
