@@ -3,6 +3,7 @@ package opsflow
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Role is what a user may do. Roles are coarse on purpose; the finer rules
@@ -65,13 +66,19 @@ type Actor struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Roles []Role `json:"roles,omitempty"`
+	// At is when the actor acted: the moment the API received the
+	// request. Processes stamp the change with it, so a workflow task
+	// retried later makes exactly the same change.
+	At time.Time `json:"at,omitzero"`
 }
 
 // SystemActor is the actor of events caused by timers and activities.
 var SystemActor = Actor{ID: "system", Name: "opsflow"}
 
-// ActorOf returns the actor for an authenticated user.
-func ActorOf(u User) Actor { return Actor(u) }
+// ActorOf returns the actor for an authenticated user acting at at.
+func ActorOf(u User, at time.Time) Actor {
+	return Actor{ID: u.ID, Name: u.Name, Roles: u.Roles, At: at.UTC()}
+}
 
 // Has reports whether the actor holds role r (admins hold every role).
 func (a Actor) Has(r Role) bool { return User{Roles: a.Roles}.Has(r) }

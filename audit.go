@@ -123,3 +123,27 @@ type VerifyReport struct {
 	Events  int         `json:"events"`
 	Break   *ChainBreak `json:"first_break,omitempty"`
 }
+
+// AuditDiverged says a stream's stored events differ from the ones being
+// appended at the same sequence numbers — from seq At on, the stream's
+// head being Head — or that events before them are missing. It happens
+// when a workflow task committed its projection and was then retried
+// (its worker died, it timed out) and the retry made different changes:
+// the stored events describe changes that, as far as the process knows,
+// never took effect. The trail is append-only, so the process appends a
+// note saying so and its changes after it (see the workflows' engine).
+type AuditDiverged struct {
+	Stream string `json:"stream"`
+	At     int64  `json:"at"`
+	Head   int64  `json:"head"`
+}
+
+func (e *AuditDiverged) Error() string {
+	if e.At > e.Head {
+		return fmt.Sprintf("audit stream %s: events %d to %d are missing", e.Stream, e.Head+1, e.At-1)
+	}
+	return fmt.Sprintf("audit stream %s: events %d to %d are already recorded with different content", e.Stream, e.At, e.Head)
+}
+
+// Unwrap makes a diverged trail a conflict for ErrorCode.
+func (e *AuditDiverged) Unwrap() error { return &Error{Code: ECONFLICT, Message: e.Error()} }

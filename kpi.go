@@ -111,6 +111,8 @@ type KPIStats struct {
 	Mean  float64   `json:"mean"`
 	Min   float64   `json:"min"`
 	Max   float64   `json:"max"`
+	// MeasuredAt is when the measurements were read.
+	MeasuredAt time.Time `json:"measured_at,omitzero"`
 }
 
 // Round4 rounds to four decimals, so that derived figures read as numbers

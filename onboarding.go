@@ -451,4 +451,7 @@ type ProvisionRequest struct {
 type ProvisionResult struct {
 	ExternalID string `json:"external_id"`
 	Status     int    `json:"status"`
+	// At is when the webhook answered; the workflow stamps the outcome
+	// with it (a time in history, the same on every replay).
+	At time.Time `json:"at,omitzero"`
 }

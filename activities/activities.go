@@ -93,5 +93,17 @@ func classify(err error) error {
 	if err == nil || Transient(err) {
 		return err
 	}
+	var d *opsflow.AuditDiverged
+	if errors.As(err, &d) {
+		// The workflow repairs this itself (see the engine): it needs the
+		// details, not a stall.
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrAuditDiverged, temporal.ApplicationErrorOptions{
+			NonRetryable: true, Cause: err, Details: []any{*d},
+		})
+	}
 	return temporal.NewNonRetryableApplicationError(err.Error(), "store."+opsflow.ErrorCode(err), err)
 }
+
+// ErrAuditDiverged is the Temporal error type of an *opsflow.AuditDiverged
+// from the store.
+const ErrAuditDiverged = "audit.diverged"

@@ -29,5 +29,6 @@ func (a *Activities) MeasureKPI(ctx context.Context, r MeasureRequest) (opsflow.
 	if err != nil {
 		return s, fmt.Errorf("measure kpi %s from %s to %s: %w", r.KPI, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), err)
 	}
+	s.MeasuredAt = time.Now().UTC()
 	return s, nil
 }

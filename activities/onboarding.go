@@ -30,11 +30,11 @@ var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
 func (a *Activities) Provision(ctx context.Context, req opsflow.ProvisionRequest) (opsflow.ProvisionResult, error) {
 	body, err := json.Marshal(req.Body)
 	if err != nil {
-		return opsflow.ProvisionResult{}, temporal.NewNonRetryableApplicationError("encode webhook body", "provision.body", err)
+		return opsflow.ProvisionResult{}, provisionFailure("encode webhook body", "provision.body", false, err)
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(body))
 	if err != nil {
-		return opsflow.ProvisionResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad webhook URL: %v", err), "provision.url", err)
+		return opsflow.ProvisionResult{}, provisionFailure(fmt.Sprintf("bad webhook URL: %v", err), "provision.url", false, err)
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Idempotency-Key", req.IdempotencyKey)
@@ -44,7 +44,7 @@ func (a *Activities) Provision(ctx context.Context, req opsflow.ProvisionRequest
 	}
 	res, err := client.Do(hr)
 	if err != nil {
-		return opsflow.ProvisionResult{}, fmt.Errorf("webhook %s: %w", req.URL, err)
+		return opsflow.ProvisionResult{}, provisionFailure(fmt.Sprintf("webhook %s: %v", req.URL, err), "provision.unreachable", true, err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
@@ -52,16 +52,16 @@ func (a *Activities) Provision(ctx context.Context, req opsflow.ProvisionRequest
 		msg := fmt.Sprintf("webhook %s answered %d: %s", req.URL, res.StatusCode, excerpt(raw))
 		a.logger().WarnContext(ctx, "provisioning webhook failed", "url", req.URL, "status", res.StatusCode, "key", req.IdempotencyKey)
 		if res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != http.StatusRequestTimeout && res.StatusCode != http.StatusTooManyRequests {
-			return opsflow.ProvisionResult{}, temporal.NewNonRetryableApplicationError(msg, "provision.rejected", nil)
+			return opsflow.ProvisionResult{}, provisionFailure(msg, "provision.rejected", false, nil)
 		}
-		return opsflow.ProvisionResult{}, temporal.NewApplicationError(msg, "provision.failed")
+		return opsflow.ProvisionResult{}, provisionFailure(msg, "provision.failed", true, nil)
 	}
 	var answer struct {
 		ID         any `json:"id"`
 		ExternalID any `json:"external_id"`
 	}
 	_ = json.Unmarshal(raw, &answer) // an answer without a body is fine: no external ID
-	out := opsflow.ProvisionResult{Status: res.StatusCode}
+	out := opsflow.ProvisionResult{Status: res.StatusCode, At: time.Now().UTC()}
 	for _, v := range []any{answer.ExternalID, answer.ID} {
 		if v != nil && out.ExternalID == "" {
 			out.ExternalID = strings.TrimSpace(fmt.Sprint(v))
@@ -81,4 +81,13 @@ func excerpt(b []byte) string {
 		return "(empty body)"
 	}
 	return s
+}
+
+// provisionFailure is a webhook failure carrying the time it happened as
+// its detail: the workflow stamps the outcome with it (the failure is in
+// history, so the time is the same on every replay).
+func provisionFailure(msg, typ string, retryable bool, cause error) error {
+	return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{
+		NonRetryable: !retryable, Cause: cause, Details: []any{time.Now().UTC()},
+	})
 }

@@ -22,8 +22,8 @@ const auditColumns = `id, stream, seq, at, actor_id, actor_name, actor_role, act
 // keeps. An event whose ID is already stored is skipped, which makes an
 // activity retry harmless; but if its content (other than its time, see
 // sameEvent) differs from the stored one the retry is not a retry, and
-// AppendAudit fails with a conflict. A new
-// event must continue its stream: Seq = last Seq + 1.
+// AppendAudit fails with *opsflow.AuditDiverged. A new event must continue
+// its stream (Seq = last Seq + 1), or that error says what is missing.
 func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -74,13 +74,13 @@ func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) 
 	for _, e := range evs {
 		if old, ok := known[e.ID]; ok {
 			if !sameEvent(e, old) {
-				return opsflow.Conflict("", "audit event %s is already recorded with different content; a retry must resend it unchanged", e.ID)
+				return &opsflow.AuditDiverged{Stream: e.Stream, At: e.Seq, Head: heads[e.Stream].Seq}
 			}
 			continue
 		}
 		h := heads[e.Stream]
 		if e.Seq != h.Seq+1 {
-			return opsflow.Conflict("", "audit event %s: stream %s expects seq %d next, not %d", e.ID, e.Stream, h.Seq+1, e.Seq)
+			return &opsflow.AuditDiverged{Stream: e.Stream, At: e.Seq, Head: h.Seq}
 		}
 		e.PrevHash = h.Hash
 		e.Hash = e.ComputeHash()

@@ -84,7 +84,7 @@ func TestAppendAuditRejects(t *testing.T) {
 		msg    string
 	}{
 		{"retry with different content", changed, opsflow.ECONFLICT, "different content"},
-		{"gap in sequence", events(s, 4, 1), opsflow.ECONFLICT, "expects seq 3"},
+		{"gap in sequence", events(s, 4, 1), opsflow.ECONFLICT, "events 3 to 3 are missing"},
 		{"seq already taken by another id", otherStream, opsflow.EINVALID, "ID must be"},
 		{"no stream", []opsflow.AuditEvent{{Seq: 1, At: time.Now(), Action: "x"}}, opsflow.EINVALID, "no stream"},
 		{"no time", []opsflow.AuditEvent{{Stream: s, Seq: 3, Action: "x"}}, opsflow.EINVALID, "no time"},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -34,6 +35,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return opsflow.Errorf(opsflow.EUNAUTHORIZED, "invalid or revoked token")
 		}
 		c.Set(userKey, u)
+		c.Set(requestAtKey, s.Now().UTC())
 		return next(c)
 	}
 }
@@ -44,8 +46,15 @@ func userOf(c echo.Context) opsflow.User {
 	return u
 }
 
-// actorOf returns the authenticated user as the actor of a change.
-func actorOf(c echo.Context) opsflow.Actor { return opsflow.ActorOf(userOf(c)) }
+// actorOf returns the authenticated user as the actor of a change, acting
+// when the request arrived.
+func actorOf(c echo.Context) opsflow.Actor {
+	at, _ := c.Get(requestAtKey).(time.Time)
+	return opsflow.ActorOf(userOf(c), at)
+}
+
+// requestAtKey holds the time the API received the request.
+const requestAtKey = "request_at"
 
 // requireAny fails with 403 unless the user holds one of roles.
 func requireAny(c echo.Context, roles ...opsflow.Role) error {

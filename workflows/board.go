@@ -141,7 +141,7 @@ func (b *Board) checkMove(m TaskMove) error {
 func (b *Board) move(ctx workflow.Context, e *engine, m TaskMove) *opsflow.Task {
 	t, _ := b.Find(m.TaskID)
 	old := t.State
-	t.Move(m.State, m.Reason, m.Evidence, m.Actor, workflow.Now(ctx))
+	t.Move(m.State, m.Reason, m.Evidence, m.Actor, e.now(ctx))
 	e.record(ctx, change{
 		Actor: m.Actor, Role: t.Role, Action: "task." + string(m.State),
 		Field: "tasks." + t.ID + ".state", Old: old, New: m.State, Reason: m.Reason,

@@ -145,7 +145,7 @@ func (p *capa) open(ctx workflow.Context, in CAPAInput) error {
 		return AppError(err)
 	}
 	r := in.Request
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	owner := r.Owner
 	if owner == "" {
 		owner = in.Actor.ID
@@ -283,7 +283,7 @@ func (p *capa) addTask(ctx workflow.Context, by opsflow.Actor, t opsflow.Task) {
 
 // phaseTask opens the task that tracks one phase's due date.
 func (p *capa) phaseTask(ctx workflow.Context, by opsflow.Actor, name, title, assignee string, role opsflow.Role, days int) {
-	due := workflow.Now(ctx).UTC().Add(p.days(days))
+	due := p.e.now(ctx).UTC().Add(p.days(days))
 	p.addTask(ctx, by, opsflow.Task{ID: p.newTaskID(name), Kind: taskPhase, Title: title, OwnerType: "quality",
 		Assignee: assignee, Role: role, State: opsflow.TaskOpen, DueAt: &due})
 }
@@ -295,7 +295,7 @@ func (p *capa) finishPhase(ctx workflow.Context, actor opsflow.Actor) {
 
 // finishTasks moves every active (or scheduled) task that matches to state.
 func (p *capa) finishTasks(ctx workflow.Context, actor opsflow.Actor, match func(opsflow.Task) bool, to opsflow.TaskState, reason string) {
-	now := workflow.Now(ctx)
+	now := p.e.now(ctx)
 	for i := range p.board.Tasks {
 		t := &p.board.Tasks[i]
 		if !(t.State.Active() || t.State == opsflow.TaskScheduled) || !match(*t) {
@@ -315,7 +315,7 @@ func (p *capa) setState(ctx workflow.Context, actor opsflow.Actor, role opsflow.
 }
 
 func (p *capa) addContainment(ctx workflow.Context, by opsflow.Actor, actions []opsflow.ActionInput) {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	for _, a := range actions {
 		due := a.Due.Resolve(now, p.day)
 		id := p.newTaskID("containment")
@@ -429,7 +429,7 @@ func (p *capa) checkDecide(in opsflow.DecideInput) error {
 }
 
 func (p *capa) applyDecide(ctx workflow.Context, in opsflow.DecideInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	p.rec.Decision = &opsflow.CAPADecision{Required: *in.Required, Rationale: in.Rationale, By: in.Actor.ID, At: now}
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.decided", Field: "decision.capa_required", New: *in.Required, Reason: in.Rationale})
 	p.finishPhase(ctx, in.Actor)
@@ -492,7 +492,7 @@ func (p *capa) checkVerifyContainment(in opsflow.VerifyContainmentInput) error {
 }
 
 func (p *capa) applyVerifyContainment(ctx workflow.Context, in opsflow.VerifyContainmentInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	for i := range p.rec.Containment {
 		c := &p.rec.Containment[i]
 		if t, err := p.board.Find(c.ID); err == nil && t.State == opsflow.TaskDone {
@@ -520,7 +520,7 @@ func (p *capa) checkInvestigation(in opsflow.InvestigationInput) error {
 }
 
 func (p *capa) applyInvestigation(ctx workflow.Context, in opsflow.InvestigationInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	inv := in.Investigation
 	inv.By, inv.At = in.Actor.ID, &now
 	old := p.rec.Problem
@@ -560,7 +560,7 @@ func (p *capa) checkProposePlan(in opsflow.PlanInput) error {
 }
 
 func (p *capa) applyProposePlan(ctx workflow.Context, in opsflow.PlanInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	p.rec.Actions = nil
 	for _, a := range in.Actions {
 		p.rec.Actions = append(p.rec.Actions, opsflow.Action{
@@ -592,7 +592,7 @@ func (p *capa) checkApprovePlan(in opsflow.ApprovePlanInput) error {
 }
 
 func (p *capa) applyApprovePlan(ctx workflow.Context, in opsflow.ApprovePlanInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	ap := opsflow.Approval{Approved: *in.Approved, By: in.Actor.ID, At: now, Comment: in.Comment}
 	p.finishPhase(ctx, in.Actor)
 	if !ap.Approved {
@@ -655,7 +655,7 @@ func (p *capa) applyCompleteAction(ctx workflow.Context, in opsflow.CompleteActi
 // verification when no action is left open.
 func (p *capa) completeAction(ctx workflow.Context, actor opsflow.Actor, id string, ev opsflow.Evidence) {
 	a, _, _ := p.findAction(id)
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	p.board.move(ctx, p.e, TaskMove{Actor: actor, TaskID: id, State: opsflow.TaskDone, Evidence: ev.Refs})
 	a.Evidence, a.ImplementedBy, a.ImplementedAt, a.Status = &ev, actor.ID, &now, opsflow.TaskDone
 	p.e.record(ctx, change{Actor: actor, Action: "capa.action_completed", Field: "actions." + id + ".evidence", New: ev})
@@ -744,7 +744,7 @@ func (p *capa) checkVerifyImplementation(in opsflow.VerifyImplementationInput) e
 }
 
 func (p *capa) applyVerifyImplementation(ctx workflow.Context, in opsflow.VerifyImplementationInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	v := opsflow.Verification{ImplementedAsPlanned: *in.ImplementedAsPlanned, NoAdverseEffect: *in.NoAdverseEffect,
 		AdverseEffectAssessment: in.AdverseEffectAssessment, Comment: in.Comment, By: in.Actor.ID, At: now}
 	p.rec.Verification = &v
@@ -766,7 +766,7 @@ func (p *capa) applyVerifyImplementation(ctx workflow.Context, in opsflow.Verify
 // to open when the window ends. That scheduled opening is the durable
 // window timer (the engine sleeps until the board's next deadline).
 func (p *capa) startWindow(ctx workflow.Context, actor opsflow.Actor, reason string) {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	eff := p.rec.Effectiveness
 	end := now.Add(p.days(eff.Plan.WindowDays))
 	eff.WindowStart, eff.WindowEnd = &now, &end
@@ -820,7 +820,7 @@ func (p *capa) checkEffectiveness(in opsflow.EffectivenessInput) error {
 }
 
 func (p *capa) applyEffectiveness(ctx workflow.Context, in opsflow.EffectivenessInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	res := opsflow.EffectivenessResult{Cycle: p.rec.Cycle, Outcome: in.Outcome, Data: in.Data, Evidence: in.Evidence, Reason: in.Reason, By: in.Actor.ID, At: now}
 	eff := p.rec.Effectiveness
 	eff.Results = append(eff.Results, res)
@@ -870,7 +870,7 @@ func (p *capa) checkSign(in opsflow.SignInput) error {
 }
 
 func (p *capa) applySign(ctx workflow.Context, in opsflow.SignInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	if in.LessonsLearned != "" {
 		p.rec.LessonsLearned = in.LessonsLearned
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.lessons_learned", Field: "lessons_learned", New: in.LessonsLearned})
@@ -902,7 +902,7 @@ func (p *capa) applySign(ctx workflow.Context, in opsflow.SignInput) error {
 // close stamps the closure and seals the final record: the seal event
 // carries its hash, so an inspection pack can prove the record unaltered.
 func (p *capa) close(ctx workflow.Context) {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	p.rec.ClosedAt = &now
 	d := int(now.Sub(p.rec.OpenedAt) / p.day)
 	p.rec.DaysOpen = &d
@@ -952,7 +952,7 @@ func (p *capa) checkRequestExtension(in opsflow.ExtensionInput) error {
 }
 
 func (p *capa) applyRequestExtension(ctx workflow.Context, in opsflow.ExtensionInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	t, _ := p.board.Find(in.TaskID)
 	x := opsflow.Extension{ID: fmt.Sprintf("ext-%d", len(p.rec.Extensions)+1), TaskID: t.ID, RequestedBy: in.Actor.ID, RequestedAt: now,
 		Reason: in.Reason, NewDue: in.NewDue.UTC(), Status: "pending"}
@@ -983,7 +983,7 @@ func (p *capa) checkDecideExtension(in opsflow.DecideExtensionInput) error {
 }
 
 func (p *capa) applyDecideExtension(ctx workflow.Context, in opsflow.DecideExtensionInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	x := p.pendingExtension()
 	x.DecidedBy, x.DecidedAt, x.Comment = in.Actor.ID, &now, in.Comment
 	if !*in.Approved {
@@ -1020,7 +1020,7 @@ func (p *capa) checkCancel(in opsflow.CancelInput) error {
 }
 
 func (p *capa) applyCancel(ctx workflow.Context, in opsflow.CancelInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	p.rec.Cancellation = &opsflow.Cancellation{By: in.Actor.ID, At: now, Reason: in.Reason, From: p.rec.State}
 	p.finishTasks(ctx, in.Actor, func(opsflow.Task) bool { return true }, opsflow.TaskCancelled, in.Reason)
 	p.setState(ctx, in.Actor, opsflow.RoleOwner, "capa.cancelled", opsflow.CAPACancelled, in.Reason)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -83,6 +85,10 @@ type engine struct {
 	effects       int
 	effectsCtx    workflow.Context
 	cancelEffects workflow.CancelFunc
+	// clock is the time of the change being made (see now).
+	clock time.Time
+	// resyncs counts trail repairs in a row (see resync).
+	resyncs int
 	// timer is the one pending timer of the main loop, for timerAt.
 	timer       workflow.Future
 	timerAt     time.Time
@@ -94,7 +100,51 @@ type engine struct {
 // the run's first command.
 func newEngine(ctx workflow.Context, s EngineState) *engine {
 	v := workflow.GetVersion(ctx, engineChangeID, engineV1, engineV2)
-	return &engine{EngineState: s, v2: v >= engineV2}
+	e := &engine{EngineState: s, v2: v >= engineV2}
+	e.clock = workflow.GetInfo(ctx).WorkflowStartTime
+	return e
+}
+
+// now is the time of the change being made, which stamps its audit events
+// and whatever it derives from "now" (due dates, windows). In engine v2 it
+// is the same on every attempt of a workflow task — the moment the person
+// acted (opsflow.Actor.At, stamped by the API), the deadline a timer fired
+// for, the time an activity reported, the run's start — so a task retried
+// after its projection committed makes byte-identical changes, which the
+// store recognises as a retry. workflow.Now is not: it is the time the
+// task attempt started. Engine v1 used it.
+func (e *engine) now(ctx workflow.Context) time.Time {
+	if e.v2 && !e.clock.IsZero() {
+		return e.clock
+	}
+	return workflow.Now(ctx)
+}
+
+// at sets the time of the change about to be made (engine v2); the zero
+// time falls back to the workflow task's time.
+func (e *engine) at(ctx workflow.Context, t time.Time) {
+	if t.IsZero() {
+		t = workflow.Now(ctx)
+	}
+	e.clock = t.UTC()
+}
+
+// actedAt is the time the actor of an update's input acted: the Actor
+// field every person's input carries.
+func actedAt(in any) time.Time {
+	v := reflect.ValueOf(in)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return time.Time{}
+	}
+	if f := v.FieldByName("Actor"); f.IsValid() {
+		if a, ok := f.Interface().(opsflow.Actor); ok {
+			return a.At
+		}
+	}
+	return time.Time{}
 }
 
 // change is one audited change.
@@ -121,7 +171,7 @@ func (e *engine) record(ctx workflow.Context, c change) opsflow.AuditEvent {
 		ID:        opsflow.EventID(e.ID, e.Seq),
 		Stream:    e.ID,
 		Seq:       e.Seq,
-		At:        opsflow.AuditTime(workflow.Now(ctx)),
+		At:        opsflow.AuditTime(e.now(ctx)),
 		ActorID:   c.Actor.ID,
 		ActorName: c.Actor.Name,
 		ActorRole: c.Actor.RoleLabel(c.Role),
@@ -237,7 +287,7 @@ func (e *engine) flush(ctx workflow.Context, p process) error {
 	lctx := workflow.WithLocalActivityOptions(ctx, projectOptions)
 	err := workflow.ExecuteLocalActivity(lctx, ActivitySaveSnapshot, snap).Get(ctx, nil)
 	if err == nil {
-		e.Version, e.written = version, upto
+		e.Version, e.written, e.resyncs = version, upto, 0
 		return nil
 	}
 	// Not written: keep the changes for the next attempt, ahead of any
@@ -247,7 +297,91 @@ func (e *engine) flush(ctx workflow.Context, p process) error {
 	if !permanent(err) {
 		return fmt.Errorf("project %s v%d: %w", e.ID, version, err) // cancelled
 	}
+	if d, ok := diverged(err); ok && e.resyncs < 3 {
+		e.resyncs++
+		e.resync(ctx, d)
+		return e.flush(ctx, p)
+	}
 	return e.stallOn(ctx, version, err)
+}
+
+// errAuditDiverged is the activity error type of an *opsflow.AuditDiverged
+// (activities.ErrAuditDiverged; not imported, workflows import no I/O).
+const errAuditDiverged = "audit.diverged"
+
+func diverged(err error) (opsflow.AuditDiverged, bool) {
+	var app *temporal.ApplicationError
+	var d opsflow.AuditDiverged
+	if errors.As(err, &app) && app.Type() == errAuditDiverged && app.HasDetails() && app.Details(&d) == nil {
+		return d, true
+	}
+	return d, false
+}
+
+// resync repairs a trail whose stored events from d.At on describe
+// changes that did not take effect: a workflow task committed its
+// projection, was retried, and the retry changed something else (a timer
+// fired in between, say). The trail is evidence and append-only, so
+// nothing stored is touched: the pending events that are already stored
+// unchanged are dropped, a note says which stored events were superseded,
+// and the rest follow it, renumbered (with their notifications).
+func (e *engine) resync(ctx workflow.Context, d opsflow.AuditDiverged) {
+	var keep []opsflow.AuditEvent
+	for _, ev := range e.pending {
+		if ev.Seq >= d.At {
+			keep = append(keep, ev)
+		}
+	}
+	first := d.At
+	if len(keep) > 0 {
+		first = keep[0].Seq
+	}
+	reason := fmt.Sprintf("events %d to %d of this trail were recorded by a workflow task that was then retried, and the retry made different changes: they did not take effect; the changes that did follow this note", first, d.Head)
+	if first > d.Head {
+		reason = fmt.Sprintf("events %d to %d are missing from this trail (was the database restored from an older backup?); the changes since follow this note", d.Head+1, first-1)
+	}
+	workflow.GetLogger(ctx).Warn("audit trail diverged; appending a note and the changes after it", "process", e.ID, "at", d.At, "head", d.Head)
+	e.Seq = d.Head + 1
+	note := opsflow.AuditEvent{ID: opsflow.EventID(e.ID, e.Seq), Stream: e.ID, Seq: e.Seq, At: opsflow.AuditTime(e.now(ctx)),
+		ActorID: opsflow.SystemActor.ID, ActorName: opsflow.SystemActor.Name, ActorRole: opsflow.SystemActor.RoleLabel(""),
+		Action: "process.resynchronised", Reason: reason}
+	renamed := map[string]string{}
+	out := []opsflow.AuditEvent{note}
+	for _, ev := range keep {
+		e.Seq++
+		id := opsflow.EventID(e.ID, e.Seq)
+		renamed[ev.ID] = id
+		ev.ID, ev.Seq = id, e.Seq
+		out = append(out, ev)
+	}
+	e.pending = out
+	var notes []opsflow.Notification
+	for _, n := range e.notify {
+		if ev, to, ok := strings.Cut(n.ID, ":"); ok {
+			if id, moved := renamed[ev]; moved {
+				n.ID = id + ":" + to
+			} else if ev2 := ev; ev2 != "" {
+				if seq := seqOf(ev2); seq >= d.At && seq <= d.Head {
+					continue // its event was dropped as already stored
+				}
+			}
+		}
+		notes = append(notes, n)
+	}
+	e.notify = notes
+}
+
+// seqOf is the sequence number in an event ID "<stream>/<seq>".
+func seqOf(id string) int64 {
+	i := strings.LastIndexByte(id, '/')
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.ParseInt(id[i+1:], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // permanent reports whether an activity failed for good: it said so
@@ -266,7 +400,7 @@ func (e *engine) stallOn(ctx workflow.Context, version int64, cause error) error
 	if e.lastStall != nil {
 		attempts = e.lastStall.Attempts + 1
 	}
-	e.stall = &opsflow.Stall{ID: e.ID, Kind: e.Kind, Since: workflow.Now(ctx).UTC(), Error: causeMessage(cause), Version: version, Attempts: attempts}
+	e.stall = &opsflow.Stall{ID: e.ID, Kind: e.Kind, Since: e.now(ctx), Error: causeMessage(cause), Version: version, Attempts: attempts}
 	workflow.GetLogger(ctx).Error("process stalled: the store refused its changes", "process", e.ID, "version", version, "error", e.stall.Error)
 	lctx := workflow.WithLocalActivityOptions(ctx, projectOptions)
 	if err := workflow.ExecuteLocalActivity(lctx, ActivityMarkStalled, *e.stall).Get(ctx, nil); err != nil && !permanent(err) {
@@ -349,6 +483,7 @@ func (e *engine) register(ctx workflow.Context, p process) error {
 				return opsflow.Ack{}, AppError(err)
 			}
 			e.lastStall, e.stall = e.stall, nil
+			e.at(ctx, a.Actor.At)
 			workflow.GetLogger(ctx).Info("stalled process retried", "process", e.ID, "by", a.Actor.ID)
 			return e.awaitWritten(ctx, p)
 		},
@@ -361,8 +496,9 @@ func (e *engine) register(ctx workflow.Context, p process) error {
 			if err := admin(a); err != nil {
 				return opsflow.Ack{}, AppError(err)
 			}
+			e.at(ctx, a.Actor.At)
 			e.abandon = &opsflow.Abandonment{ID: e.ID, Kind: e.Kind, Actor: a.Actor, Reason: a.Reason, Error: e.stall.Error,
-				Dropped: len(e.pending), At: workflow.Now(ctx).UTC()}
+				Dropped: len(e.pending), At: e.now(ctx)}
 			if err := workflow.Await(ctx, func() bool { return e.abandoned }); err != nil {
 				return opsflow.Ack{}, err
 			}
@@ -414,6 +550,12 @@ func (e *engine) loop(ctx workflow.Context, p process, next func() error) error 
 				timed = false
 			} else {
 				fired = at
+				if e.v2 {
+					// What a timer does is stamped with its deadline, and
+					// only what is due by then happens now; anything due
+					// later fires in its own turn.
+					e.clock, now = at.UTC(), at
+				}
 				if err := p.fire(ctx, now); err != nil {
 					return err
 				}
@@ -540,6 +682,7 @@ func (e *engine) halt(ctx workflow.Context, p process, cause error) error {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	e.stopTimer()
+	e.at(ctx, time.Time{})
 	if !p.done() {
 		p.halt(dctx, "the workflow was cancelled outside opsflow (Temporal UI or CLI)")
 	}
@@ -584,6 +727,9 @@ func onUpdate[In any](ctx workflow.Context, e *engine, p process, name string, c
 		func(ctx workflow.Context, in In) (opsflow.Ack, error) {
 			if err := validate(in); err != nil {
 				return opsflow.Ack{}, AppError(err)
+			}
+			if e.v2 {
+				e.at(ctx, actedAt(in))
 			}
 			if err := apply(ctx, in); err != nil {
 				return opsflow.Ack{}, AppError(err)

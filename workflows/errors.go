@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -35,4 +36,15 @@ func OpsError(err error) (*opsflow.Error, bool) {
 		return &e, true
 	}
 	return &opsflow.Error{Code: app.Type(), Message: app.Message()}, true
+}
+
+// failedAt is the time an activity put in its failure's details, if any
+// (see activities.provisionFailure).
+func failedAt(err error) time.Time {
+	var app *temporal.ApplicationError
+	var at time.Time
+	if errors.As(err, &app) && app.HasDetails() && app.Details(&at) == nil {
+		return at
+	}
+	return time.Time{}
 }

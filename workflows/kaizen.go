@@ -155,14 +155,14 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 		p.K = opsflow.Kaizen{
 			ID: p.e.ID, Phase: opsflow.KaizenSubmitted, Cycle: 1, Title: r.Title, ProblemStatement: r.ProblemStatement,
 			BusinessCase: r.BusinessCase, Scope: r.Scope, KPI: in.KPI.Ref(), Sponsor: r.Sponsor, Owner: r.Owner,
-			Team: r.Team, SubmittedBy: in.Actor.ID, OpenedAt: workflow.Now(ctx).UTC(), Baseline: r.Baseline, Target: r.Target,
+			Team: r.Team, SubmittedBy: in.Actor.ID, OpenedAt: p.e.now(ctx).UTC(), Baseline: r.Baseline, Target: r.Target,
 			Impact: []opsflow.ImpactEntry{}, History: []opsflow.KaizenCycle{},
 		}
 	}
 	if in.Resume == nil {
 		// The server validated the request; this guards against a start that
 		// bypassed it, before anything is recorded.
-		if err := in.Request.Validate(in.KPI, in.Request.Owner, workflow.Now(ctx)); err != nil {
+		if err := in.Request.Validate(in.KPI, in.Request.Owner, p.e.now(ctx)); err != nil {
 			return AppError(err)
 		}
 		// Recorded before the handlers exist: the open update of
@@ -316,6 +316,9 @@ func (p *kaizen) measure(ctx workflow.Context, from, to time.Time) (opsflow.KPIS
 	if err != nil {
 		return s, fmt.Errorf("measure %s: %w", p.K.KPI.Key, err)
 	}
+	if p.e.v2 {
+		p.e.at(ctx, s.MeasuredAt)
+	}
 	return s, nil
 }
 
@@ -392,7 +395,7 @@ func (p *kaizen) maybeClose(ctx workflow.Context) {
 			return
 		}
 	}
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	for i := range p.K.Impact {
 		en := &p.K.Impact[i]
 		en.LockedAt = &now
@@ -422,7 +425,7 @@ func (p *kaizen) openTask(ctx workflow.Context, kind, title, assignee, ownerType
 		}
 	}
 	id := fmt.Sprintf("%s-%d", kind, n)
-	due := workflow.Now(ctx).UTC().Add(time.Duration(days) * p.day)
+	due := p.e.now(ctx).UTC().Add(time.Duration(days) * p.day)
 	_ = p.Board.Add(opsflow.Task{ID: id, Kind: kind, Title: title, OwnerType: ownerType, Assignee: assignee, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
 	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.opened", Field: "tasks." + id, New: title})
 	p.e.notifyFor(ev, assignee, id, title)
@@ -435,7 +438,7 @@ func (p *kaizen) closeTasks(ctx workflow.Context, kind string, a opsflow.Actor) 
 		t := &p.Board.Tasks[i]
 		if t.Kind == kind && t.State.Active() {
 			old := t.State
-			t.Move(opsflow.TaskDone, "", nil, a, workflow.Now(ctx).UTC())
+			t.Move(opsflow.TaskDone, "", nil, a, p.e.now(ctx).UTC())
 			p.e.record(ctx, change{Actor: a, Action: "task.done", Field: "tasks." + t.ID + ".state", Old: string(old), New: string(opsflow.TaskDone)})
 		}
 	}
@@ -507,7 +510,7 @@ func (p *kaizen) checkTriage(in KaizenTriage) error {
 }
 
 func (p *kaizen) applyTriage(ctx workflow.Context, in KaizenTriage) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	d := &opsflow.Decision{Decision: in.Decision, Reason: in.Reason, By: in.Actor.ID, At: now}
 	p.closeTasks(ctx, kaizenTaskTriage, in.Actor)
 	switch in.Decision {
@@ -610,7 +613,7 @@ func (p *kaizen) checkReview(in KaizenReview) error {
 }
 
 func (p *kaizen) applyReview(ctx workflow.Context, in KaizenReview) error {
-	p.K.PlanApproval = &opsflow.Decision{Decision: in.Decision, Reason: in.Reason, By: in.Actor.ID, At: workflow.Now(ctx).UTC()}
+	p.K.PlanApproval = &opsflow.Decision{Decision: in.Decision, Reason: in.Reason, By: in.Actor.ID, At: p.e.now(ctx).UTC()}
 	p.closeTasks(ctx, kaizenTaskApproval, in.Actor)
 	if in.Decision == "return" {
 		ev := p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "kaizen.plan_returned", Field: "plan_approval", New: "returned", Reason: in.Reason})
@@ -652,7 +655,7 @@ func (p *kaizen) applyMove(ctx workflow.Context, m TaskMove) error {
 				return nil
 			}
 		}
-		now := workflow.Now(ctx).UTC()
+		now := p.e.now(ctx).UTC()
 		to := now.Add(time.Duration(p.K.Plan.CheckWindowDays) * p.day)
 		p.K.CheckFrom, p.K.CheckTo = &now, &to
 		p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.check_started", opsflow.KaizenCheck,
@@ -677,7 +680,7 @@ func (p *kaizen) checkObservation(in KaizenObservation) error {
 }
 
 func (p *kaizen) applyObservation(ctx workflow.Context, in KaizenObservation) error {
-	p.K.Observations = append(p.K.Observations, opsflow.Observation{Text: in.Text, By: in.Actor.ID, At: workflow.Now(ctx).UTC()})
+	p.K.Observations = append(p.K.Observations, opsflow.Observation{Text: in.Text, By: in.Actor.ID, At: p.e.now(ctx).UTC()})
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.observation_recorded", Field: "observations", New: in.Text})
 	return nil
 }
@@ -699,7 +702,7 @@ func (p *kaizen) checkAct(in KaizenActInput) error {
 }
 
 func (p *kaizen) applyAct(ctx workflow.Context, in KaizenActInput) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	d := in.Decision
 	p.K.Act = &opsflow.Decision{Decision: d.Decision, Reason: d.Reason, By: in.Actor.ID, At: now}
 	if d.Decision == opsflow.ActStandardise {
@@ -739,7 +742,7 @@ func (p *kaizen) checkImpact(in KaizenImpactInput) error {
 
 func (p *kaizen) applyImpact(ctx workflow.Context, in KaizenImpactInput) error {
 	en := in.Entry
-	en.RecordedBy, en.RecordedAt, en.LockedAt = in.Actor.ID, workflow.Now(ctx).UTC(), nil
+	en.RecordedBy, en.RecordedAt, en.LockedAt = in.Actor.ID, p.e.now(ctx).UTC(), nil
 	var old any
 	for i := range p.K.Impact {
 		if p.K.Impact[i].ID == en.ID {
@@ -768,7 +771,7 @@ func (p *kaizen) checkCancel(in KaizenCancel) error {
 }
 
 func (p *kaizen) applyCancel(ctx workflow.Context, in KaizenCancel) error {
-	now := workflow.Now(ctx).UTC()
+	now := p.e.now(ctx).UTC()
 	for i := range p.Board.Tasks {
 		t := &p.Board.Tasks[i]
 		if t.State.Active() || t.State == opsflow.TaskScheduled {

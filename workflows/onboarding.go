@@ -99,13 +99,15 @@ type onboarding struct {
 // and the 30/60/90-day check-ins, and it completes when the required work
 // is done and the check-ins are held.
 func Onboarding(ctx workflow.Context, in OnboardingInput) error {
-	p := &onboarding{now: workflow.Now(ctx)}
+	p := &onboarding{}
 	fresh := in.Resume == nil
 	if fresh {
 		p.e = newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindOnboarding})
+		p.now = p.e.now(ctx)
 		p.o = newOnboardingRecord(p.e.ID, in, p.now)
 	} else {
 		p.e = newEngine(ctx, *in.Engine)
+		p.now = p.e.now(ctx)
 		p.o = in.Resume
 	}
 	if err := p.e.register(ctx, p); err != nil {
@@ -309,7 +311,7 @@ func (p *onboarding) setState(ctx workflow.Context, a opsflow.Actor, to opsflow.
 	p.e.record(ctx, change{Actor: a, Role: opsflow.RoleHR, Action: "onboarding." + string(to), Field: "state", Old: p.o.State, New: to, Reason: reason})
 	p.o.State = to
 	if to.Final() {
-		at := workflow.Now(ctx)
+		at := p.e.now(ctx)
 		p.o.ClosedAt = &at
 	}
 }
@@ -373,7 +375,12 @@ func (p *onboarding) provision(ctx workflow.Context, i int, req opsflow.Provisio
 	if p.e.v2 && p.done() {
 		return // cancelled meanwhile: the outcome no longer matters
 	}
-	p.now = workflow.Now(ctx)
+	if err != nil {
+		p.e.at(ctx, failedAt(err))
+	} else {
+		p.e.at(ctx, res.At)
+	}
+	p.now = p.e.now(ctx)
 	ps := &p.o.Provisioning[i] // handlers may have run meanwhile; the slice itself never grows
 	tt, _ := p.template(ps.TaskID)
 	t, _ := p.o.Board.Find(ps.TaskID)
@@ -461,7 +468,7 @@ func (p *onboarding) mayManage(a opsflow.Actor) bool {
 
 func (p *onboarding) handlers(ctx workflow.Context) error {
 	if err := onUpdate(ctx, p.e, p, UpdateMoveTask, p.checkMove, func(ctx workflow.Context, m TaskMove) error {
-		p.now = workflow.Now(ctx)
+		p.now = p.e.now(ctx)
 		t := p.o.Board.move(ctx, p.e, m)
 		if ps := p.provisioning(t.ID); ps != nil && t.State == opsflow.TaskDone && ps.Status != provisionSucceeded {
 			old := ps.Status
@@ -475,7 +482,7 @@ func (p *onboarding) handlers(ctx workflow.Context) error {
 		return err
 	}
 	if err := onUpdate(ctx, p.e, p, UpdateCheckIn, p.checkCheckIn, func(ctx workflow.Context, in CheckInInput) error {
-		p.now = workflow.Now(ctx)
+		p.now = p.e.now(ctx)
 		c := opsflow.CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks, HeldBy: in.Actor.ID, HeldAt: p.now}
 		p.o.CheckIns = append(p.o.CheckIns, c)
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleManager, Action: "onboarding.checkin_held",
@@ -494,7 +501,7 @@ func (p *onboarding) handlers(ctx workflow.Context) error {
 		return err
 	}
 	if err := onUpdate(ctx, p.e, p, UpdateMoveStartDate, p.checkMoveStart, func(ctx workflow.Context, in StartDateMove) error {
-		p.now = workflow.Now(ctx)
+		p.now = p.e.now(ctx)
 		p.replan(ctx, in)
 		return nil
 	}); err != nil {
@@ -507,7 +514,7 @@ func (p *onboarding) handlers(ctx workflow.Context) error {
 		return err
 	}
 	return onUpdate(ctx, p.e, p, UpdateRetryProvisioning, p.checkRetry, func(ctx workflow.Context, in RetryProvisioning) error {
-		p.now = workflow.Now(ctx)
+		p.now = p.e.now(ctx)
 		ps := p.provisioning(in.TaskID)
 		t, _ := p.o.Board.Find(in.TaskID)
 		p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "provision.retry_requested", Field: "tasks." + t.ID + ".provisioning",
@@ -526,7 +533,7 @@ func (p *onboarding) handlers(ctx workflow.Context) error {
 // cancel ends the onboarding: every unfinished task is cancelled, and the
 // onboarding is cancelled (before the start) or terminated early.
 func (p *onboarding) cancel(ctx workflow.Context, in CancelOnboarding) {
-	p.now = workflow.Now(ctx)
+	p.now = p.e.now(ctx)
 	for i := range p.o.Tasks {
 		t := &p.o.Tasks[i]
 		if !t.State.Final() {
