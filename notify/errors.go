@@ -36,11 +36,14 @@ func (e *DeliveryError) Error() string {
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // IsPermanent reports whether err says that sending the same message again
-// cannot succeed: an SMTP 5xx reply or a bad address, a webhook's 4xx other
-// than 408 and 429, a message that does not render. Everything else — a
-// refused connection, a timeout, SMTP 4xx, HTTP 429 and 5xx, a cancelled
-// context, an error this package does not know — is transient, because
-// giving up on a message someone needs is worse than one more attempt.
+// cannot succeed: an SMTP 5xx reply to MAIL, RCPT or DATA, a bad address, a
+// webhook's 4xx other than 408 and 429, a message that does not render.
+// Everything else — a refused connection, a timeout, SMTP 4xx, a failure
+// before MAIL FROM (greeting, STARTTLS, AUTH: the server or our settings,
+// not the message), HTTP 429 and 5xx, a cancelled context, an error this
+// package does not know — is transient, because giving up on a message
+// someone needs is worse than one more attempt; the dispatcher's attempt
+// limit ends retries that never succeed.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
