@@ -42,6 +42,23 @@ type Rendered struct {
 	// Facts are the details as label/value pairs, times already in the
 	// recipient's zone: Teams shows them as a fact set, Slack as fields.
 	Facts []Fact
+	// Digest holds a digest's lists, most urgent first; nil otherwise.
+	Digest []DigestSection
+}
+
+// DigestSection is one heading of a rendered digest ("Overdue", "Due
+// soon", "New") with its lines, earliest due date first.
+type DigestSection struct {
+	Heading string       `json:"heading"`
+	Lines   []DigestLine `json:"lines"`
+}
+
+// DigestLine is one task of a rendered digest.
+type DigestLine struct {
+	Task    string `json:"task"`          // the task's title
+	Process string `json:"process"`       // e.g. `CAPA capa-1234 "Burr on housing"`
+	Due     string `json:"due,omitempty"` // e.g. "Mon 23 Nov 2026, 09:00 CET (in 2 days)"
+	Link    string `json:"link"`
 }
 
 // Fact is one labelled detail of a message.
@@ -134,6 +151,7 @@ func (r *Renderer) Render(msg Message) (Rendered, error) {
 		Link:    v.Link,
 		Button:  v.Button,
 		Facts:   v.Facts,
+		Digest:  v.Sections,
 	}, nil
 }
 
@@ -158,7 +176,7 @@ type view struct {
 	Task         *taskView
 
 	Counts   digestCounts
-	Sections []digestSection
+	Sections []DigestSection
 }
 
 type taskView struct {
@@ -174,16 +192,6 @@ type taskView struct {
 
 type digestCounts struct{ New, DueSoon, Overdue int }
 
-type digestSection struct {
-	Heading string
-	Items   []digestLine
-}
-
-type digestLine struct {
-	Task         taskView
-	ProcessLabel string
-}
-
 func (r *Renderer) view(m Message) *view {
 	loc := r.location(m.Recipient)
 	v := &view{Kind: m.Kind, Name: m.Recipient.Name, Actor: m.Actor, Reason: m.Reason}
@@ -198,10 +206,15 @@ func (r *Renderer) view(m Message) *view {
 			if len(s.items) == 0 {
 				continue
 			}
-			sec := digestSection{Heading: s.heading}
+			sec := DigestSection{Heading: s.heading}
 			for _, it := range byDue(s.items) {
 				tv := r.task(it.Task, it.Process, m.At, loc)
-				sec.Items = append(sec.Items, digestLine{Task: tv, ProcessLabel: processLabel(it.Process, false)})
+				sec.Lines = append(sec.Lines, DigestLine{
+					Task:    tv.Title,
+					Process: processLabel(it.Process, false),
+					Due:     tv.dueWithSpan(),
+					Link:    tv.Link,
+				})
 			}
 			v.Sections = append(v.Sections, sec)
 		}
@@ -266,18 +279,32 @@ func byDue(items []DigestItem) []DigestItem {
 	return out
 }
 
+// dueWithSpan is the due date with how far away it is, e.g.
+// "Mon 23 Nov 2026, 09:00 CET (in 2 days)" or "… (3 days overdue)".
+func (t taskView) dueWithSpan() string {
+	switch {
+	case t.Due == "":
+		return ""
+	case t.DueIn != "":
+		return t.Due + " (" + t.DueIn + ")"
+	case t.Late != "":
+		return t.Due + " (" + t.Late + " overdue)"
+	}
+	return t.Due
+}
+
 // facts lists a message's details in the order people scan them.
 func facts(k Kind, v *view) []Fact {
 	out := []Fact{{"Process", v.ProcessLabel}}
 	if t := v.Task; t != nil {
 		out = append(out, Fact{"Task", t.Title})
 		if t.Due != "" {
-			due := t.Due
-			switch {
-			case t.DueIn != "":
-				due += " (" + t.DueIn + ")"
-			case t.Late != "" && k != KindAssigned && k != KindApprovalRequested:
-				due += " (" + t.Late + " overdue)"
+			due := t.dueWithSpan()
+			if k == KindAssigned || k == KindApprovalRequested {
+				due = t.Due
+				if t.DueIn != "" {
+					due += " (" + t.DueIn + ")"
+				}
 			}
 			out = append(out, Fact{"Due", due})
 		}
