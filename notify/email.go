@@ -17,13 +17,6 @@ import (
 	"github.com/wneessen/go-mail"
 )
 
-// Channel delivers a rendered message to its recipient. Every
-// implementation returns nil once the receiving server has accepted the
-// message, and otherwise an error that IsPermanent classifies.
-type Channel interface {
-	Send(ctx context.Context, r Rendered) error
-}
-
 // TLSPolicy says how the e-mail channel protects its SMTP connection.
 type TLSPolicy string
 
@@ -91,8 +84,6 @@ type Email struct {
 	tls      *tls.Config
 	log      *slog.Logger
 }
-
-var _ Channel = (*Email)(nil)
 
 // NewEmail checks cfg and returns the channel. It does not connect: a mail
 // server that is down at start is a transient condition, not a reason for

@@ -326,3 +326,30 @@ func TestNewEmailChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+// The dispatcher may send from several goroutines through one Email.
+func TestEmailConcurrentSends(t *testing.T) {
+	s := catcher(t)
+	e := newEmail(t, s.Addr(), nil)
+	base := rendered(t, KindOverdue)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			r := base
+			r.Message.ID = "ntf-" + strconv.Itoa(i)
+			errs <- e.Send(t.Context(), r)
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range s.Messages() {
+		seen[m.Header.Get("X-Opsflow-Notification-Id")] = true
+	}
+	if len(seen) != 8 {
+		t.Errorf("received %d distinct notifications, want 8", len(seen))
+	}
+}
