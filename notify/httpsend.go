@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultWebhookTimeout bounds one webhook POST when no timeout is set.
@@ -163,4 +164,17 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 func snippet(b []byte) string {
 	const n = 200
 	return cut(strings.Join(strings.Fields(string(b)), " "), n)
+}
+
+// cut shortens s to at most n bytes (Slack and Teams count characters,
+// so bytes are on the safe side), ending with an ellipsis when cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n-len("…")]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }

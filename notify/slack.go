@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // SlackConfig configures a Slack incoming webhook.
@@ -119,17 +118,4 @@ func slackDigest(sections []DigestSection) []slackBlock {
 // to, so a title cannot forge a link or a mention (<!channel>).
 func slackEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-// cut shortens s to at most n bytes (Slack and Teams count characters,
-// so bytes are on the safe side), ending with an ellipsis when cut.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n-len("…")]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + "…"
 }
