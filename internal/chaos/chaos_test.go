@@ -122,7 +122,7 @@ var scenarios = []scenario{
 		}
 		back := time.Now()
 		if n := r.ld.writesBetween(killed, back); n == 0 && workLeft {
-			r.probs.add(catSurvivor, "worker-2 accepted no write in the %s worker-1 was down, though the load had work left",
+			r.probs.add(catSurvivor, "no write was accepted in the %s worker-1 was down and worker-2 ran alone, though the load had work left",
 				back.Sub(killed).Round(time.Millisecond))
 		}
 		return killed, r.st.startWorker(ctx, 0)
