@@ -175,8 +175,12 @@ func (r row) String() string {
 		rec = r.rec.String()
 	}
 	c := r.counts
-	return fmt.Sprintf("%-14s requests %4d (%3d logical)  retries %4d  503s %3d  202s %3d  500s %3d  4xx %3d  conn-errors %3d  timeouts %2d  recovery: %-44s  %s",
-		r.name, c.attempts, c.logicals, c.attempts-c.logicals, c.s503, c.s202, c.s500, c.other4xx, c.connErrs, c.timeouts, rec, r.result)
+	more := ""
+	if c.s429 > 0 || c.gateway > 0 { // answers the API does not give today: shown only when seen
+		more = fmt.Sprintf("  429s %d  502/504s %d", c.s429, c.gateway)
+	}
+	return fmt.Sprintf("%-14s requests %4d (%3d logical)  retries %4d  503s %3d  202s %3d  500s %3d  4xx %3d  conn-errors %3d  timeouts %2d%s  recovery: %-44s  %s",
+		r.name, c.attempts, c.logicals, c.attempts-c.logicals, c.s503, c.s202, c.s500, c.other4xx, c.connErrs, c.timeouts, more, rec, r.result)
 }
 
 func TestChaos(t *testing.T) {
