@@ -17,7 +17,7 @@ WORKFLOWCHECK_VERSION := v0.6.0
 # Tests and `opsflow dev` find the dev server here without PATH tweaks.
 export OPSFLOW_TEMPORAL_BIN := $(BIN)/temporal
 
-.PHONY: tools dev test lint fmt-check vet staticcheck workflowcheck unit composecheck build clean-state
+.PHONY: tools dev test lint fmt-check vet staticcheck workflowcheck unit chaos composecheck build clean-state
 
 tools: $(BIN)/temporal $(BIN)/staticcheck $(BIN)/workflowcheck
 
@@ -60,9 +60,19 @@ workflowcheck: $(BIN)/workflowcheck
 	@echo ">> workflowcheck"
 	$(BIN)/workflowcheck -config workflows/workflowcheck.config.yaml ./workflows/...
 
+# Includes internal/chaos, the fault suite, with its small default counts.
 unit:
 	@echo ">> go test"
 	go test -count=1 ./...
+
+# The fault suite alone, verbose, with a summary line per scenario: real
+# processes (Temporal, PostgreSQL, two workers, the API) crashed under load.
+# Raise the load with OPSFLOW_CHAOS_CAPAS and OPSFLOW_CHAOS_CLIENTS; pick
+# scenarios with CHAOS_RUN, e.g. make chaos CHAOS_RUN=TestChaos/postgres-60s.
+CHAOS_RUN ?= TestChaos
+chaos: $(BIN)/temporal
+	@echo ">> fault suite"
+	go test -count=1 -v ./internal/chaos/ -timeout 20m -run '$(CHAOS_RUN)'
 
 # A nested module: compose-go's dependencies stay out of the product's go.mod.
 composecheck:
