@@ -256,6 +256,10 @@ var saveOptions = workflow.ActivityOptions{
 // the activity marks permanent ones non-retryable.
 var projectOptions = workflow.LocalActivityOptions{
 	StartToCloseTimeout: 4 * time.Second,
+	// Without it the SDK gives up after the first StartToCloseTimeout; a
+	// projection must outlast any database outage (its retries beyond a
+	// workflow task continue after a timer, in the next one).
+	ScheduleToCloseTimeout: 10 * 365 * 24 * time.Hour,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    200 * time.Millisecond,
 		BackoffCoefficient: 2,
@@ -295,7 +299,16 @@ func (e *engine) flush(ctx workflow.Context, p process) error {
 	e.pending = append(snap.Events, e.pending...)
 	e.notify = append(snap.Notify, e.notify...)
 	if !permanent(err) {
-		return fmt.Errorf("project %s v%d: %w", e.ID, version, err) // cancelled
+		if ctx.Err() != nil {
+			return fmt.Errorf("project %s v%d: %w", e.ID, version, err) // cancelled
+		}
+		// Not expected (the retry policy has no end), but never a reason
+		// to fail the process: wait and try again.
+		workflow.GetLogger(ctx).Warn("projection gave up; trying again shortly", "process", e.ID, "version", version, "error", err)
+		if serr := workflow.Sleep(ctx, 10*time.Second); serr != nil {
+			return serr
+		}
+		return e.flush(ctx, p)
 	}
 	if d, ok := diverged(err); ok && e.resyncs < 3 {
 		e.resyncs++
