@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"bytes"
 	"encoding/csv"
 	"fmt"
@@ -232,7 +233,7 @@ func TestCAPALifecycleToSignedClosure(t *testing.T) {
 	if !found {
 		t.Errorf("list did not find %s", id)
 	}
-	saveHistory(t, a, id, "capa_lifecycle")
+	saveHistory(t, a, id, "capa_lifecycle_engine2")
 }
 
 func TestCAPAReopenPath(t *testing.T) {
@@ -262,6 +263,7 @@ func TestCAPAReopenPath(t *testing.T) {
 	if r := a.step(200, "alice", id, "cancel", map[string]any{"reason": "superseded by a design change"}); r.State != "cancelled" {
 		t.Errorf("cancel: %s", r.State)
 	}
+	saveHistory(t, a, id, "capa_reopen_cancel_engine2")
 }
 
 func TestCAPASeparationOfDuties(t *testing.T) {
@@ -314,6 +316,7 @@ func TestCAPASeparationOfDuties(t *testing.T) {
 	a.step(200, "bob", d.ID, "decide-extension", map[string]any{"approved": true, "comment": "agreed"})
 	a.step(200, "dave", d.ID, "complete-action", map[string]any{"action_id": r.Actions[0].ID, "evidence": map[string]any{"text": "replaced"}})
 	a.Must(403, "dave", "POST", "/v1/capas/"+d.ID+"/verify-implementation", map[string]any{"implemented_as_planned": true, "no_adverse_effect": true, "adverse_effect_assessment": "x"})
+	saveHistory(t, a, d.ID, "capa_extension_engine2")
 }
 
 func TestCAPAConcurrentDuplicateStarts(t *testing.T) {
@@ -458,4 +461,39 @@ func TestCAPABadInputs(t *testing.T) {
 	if r := a.capa(c.ID); r.State != "reported" {
 		t.Errorf("bad inputs changed the CAPA: %s", r.State)
 	}
+}
+
+// Overdue work is reminded, then escalated tier by tier (owner, approver,
+// admin), each recorded in the trail and queued as a notification; the
+// step then goes on as usual. (A process day is a second here.)
+func TestCAPAEscalatesOverdueWork(t *testing.T) {
+	a := capaApp(t)
+	var c capaRecord
+	a.Must(http.StatusCreated, "alice", "POST", "/v1/capas", capaBody("Overdue triage", "alice")).JSON(t, &c)
+	a.Eventually("three escalation tiers", 30*time.Second, func() bool {
+		n := 0
+		for _, e := range a.audit(c.ID) {
+			if e.Action == "task.escalated" && strings.HasPrefix(e.Field, "tasks.triage") {
+				n++
+			}
+		}
+		return n == 3
+	})
+	var tiers []string
+	for _, e := range a.audit(c.ID) {
+		if e.Action == "task.escalated" && strings.HasPrefix(e.Field, "tasks.triage") {
+			tiers = append(tiers, e.Reason[strings.LastIndex(e.Reason, " ")+1:])
+		}
+	}
+	if len(tiers) != 3 || tiers[0] != "alice" || tiers[1] != "approver" || tiers[2] != "admin" {
+		t.Errorf("the triage task escalated to %v; want alice, approver, admin", tiers)
+	}
+	ns, err := a.DB.Notifications(context.Background(), "admin", 1000)
+	if err != nil || !anyNotification(ns, c.ID) {
+		t.Errorf("no escalation notification to admin: %v", err)
+	}
+	if r := a.step(http.StatusOK, "alice", c.ID, "triage", map[string]any{"severity": 3, "occurrence": 3, "detection": 3}); r.State != "triage" {
+		t.Errorf("after the late triage: %s", r.State)
+	}
+	saveHistory(t, a, c.ID, "capa_escalation_engine2")
 }

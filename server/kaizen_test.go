@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,18 +214,35 @@ func TestKaizenTwoCycles(t *testing.T) {
 		t.Errorf("cycle 1 result %+v; want a quarter of the gap closed", k.Result)
 	}
 	a.Must(http.StatusUnprocessableEntity, "alice", "POST", base+"/act", map[string]any{"decision": "adjust"}) // no reason
+	// The adjust continues the workflow as new once its handlers are done;
+	// an impact entry sent at the same moment is in flight then, and must
+	// be neither lost nor answered twice.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var impact response
+	go func() {
+		defer wg.Done()
+		impact = a.Do("alice", "POST", base+"/record-impact", map[string]any{"id": "cycle-1-scrap", "category": "hard_savings", "unit": "EUR", "forecast": 12000, "recurrence": "recurring"})
+	}()
 	a.Must(http.StatusOK, "alice", "POST", base+"/act", map[string]any{"decision": "adjust", "reason": "cavity 2 needs its own vent"})
+	wg.Wait()
+	if impact.Status != http.StatusOK {
+		t.Errorf("impact sent beside the adjust: %d %s", impact.Status, impact.Body)
+	}
 	k = waitPhase(t, a, id, "plan", 10*time.Second, nil)
 	if k.Cycle != 2 || len(k.History) != 1 || k.History[0].Cycle != 1 || k.History[0].Result == nil || k.History[0].Result.Mean != 4.5 {
 		t.Fatalf("after adjust: cycle %d history %+v", k.Cycle, k.History)
+	}
+	if len(k.Impact) != 1 || k.Impact[0].ID != "cycle-1-scrap" {
+		t.Errorf("the impact entry sent beside the adjust did not survive continue-as-new: %+v", k.Impact)
 	}
 	runCycle(t, a, id, key, "vent-cavity-2", 2, 2.8)
 	k = standardiseAndSustain(t, a, id, key)
 	if k.Cycle != 2 || len(k.History) != 1 {
 		t.Errorf("closed: cycle %d, %d earlier cycles", k.Cycle, len(k.History))
 	}
-	saveHistory(t, a, id, "kaizen_two_cycles")
-	saveFirstRun(t, a, id, "kaizen_two_cycles_first_run")
+	saveHistory(t, a, id, "kaizen_two_cycles_engine2")
+	saveFirstRun(t, a, id, "kaizen_two_cycles_first_run_engine2")
 }
 
 // saveFirstRun saves the history of the run that id's latest run continued
@@ -258,9 +275,7 @@ func saveFirstRun(t *testing.T, a *app, id, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeHistory(t, name, b)
 }
 
 func TestKaizenDeferredThenRejected(t *testing.T) {

@@ -214,7 +214,7 @@ func TestOnboardingLifecycle(t *testing.T) {
 		}
 	}
 	a.Must(http.StatusOK, "hana", "GET", "/v1/tasks?process_id="+id, nil)
-	saveHistory(t, a, id, "onboarding_lifecycle")
+	saveHistory(t, a, id, "onboarding_lifecycle_engine2")
 }
 
 func TestOnboardingCancel(t *testing.T) {

@@ -11,9 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/opsflow/opsflow/worker"
 )
@@ -102,3 +105,32 @@ func (r *registry) RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions
 }
 
 func (r *registry) RegisterDynamicWorkflow(any, workflow.DynamicRegisterOptions) {}
+
+// TestHistorySizes reports the size of every saved history — events, and
+// bytes as Temporal stores them (protobuf) — so the cost of a process in
+// Temporal's database is a number anyone can reproduce:
+//
+//	go test ./workflows -run TestHistorySizes -v
+//
+// The *_engine2 histories were recorded by the same scenarios as the
+// older ones, on the engine whose projection is a local activity.
+func TestHistorySizes(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h historypb.History
+		if err := (temporalproto.CustomJSONUnmarshalOptions{}).Unmarshal(b, &h); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if len(h.Events) == 0 {
+			t.Fatalf("%s has no events", f)
+		}
+		t.Logf("%-45s %4d events %8d bytes", filepath.Base(f), len(h.Events), proto.Size(&h))
+	}
+}
