@@ -25,8 +25,15 @@ const auditColumns = `id, stream, seq, at, actor_id, actor_name, actor_role, act
 // AppendAudit fails with *opsflow.AuditDiverged. A new event must continue
 // its stream (Seq = last Seq + 1), or that error says what is missing.
 func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) error {
+	var db *DB // no statement cache: plain statements in tx
+	return db.appendAudit(ctx, tx, events, nil)
+}
+
+// appendAudit is AppendAudit that also queues the notifications the events
+// caused, in the same statement as the events.
+func (db *DB) appendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent, notify []opsflow.Notification) error {
 	if len(events) == 0 {
-		return nil
+		return queueNotifications(ctx, tx, notify)
 	}
 	evs := make([]opsflow.AuditEvent, len(events))
 	ids := make([]string, len(events))
@@ -46,9 +53,10 @@ func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) 
 	// missing head and locks an existing one in one round trip.
 	slices.Sort(streams)
 	heads := make(map[string]chainHead, len(streams))
+	overlap := false
 	for _, s := range streams {
 		var h chainHead
-		err := tx.QueryRowxContext(ctx, `
+		err := db.txRow(ctx, tx, `
 			INSERT INTO audit_heads (stream, seq, hash) VALUES ($1, 0, '')
 			ON CONFLICT (stream) DO UPDATE SET stream = excluded.stream
 			RETURNING seq, hash`, s).Scan(&h.Seq, &h.Hash)
@@ -56,21 +64,26 @@ func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) 
 			return wrap("lock audit stream", err)
 		}
 		heads[s] = h
+		for _, e := range evs {
+			overlap = overlap || (e.Stream == s && e.Seq <= h.Seq)
+		}
 	}
 
-	// Read stored copies only now, under the locks: a concurrent append of
-	// the same events has committed by the time we get here.
-	var stored []opsflow.AuditEvent
-	if err := tx.SelectContext(ctx, &stored, `SELECT `+auditColumns+` FROM audit_events WHERE id = ANY($1)`, pq.Array(ids)); err != nil {
-		return wrap("read audit events", err)
-	}
-	known := make(map[string]opsflow.AuditEvent, len(stored)+len(evs))
-	for _, e := range stored {
-		known[e.ID] = e
+	// Read stored copies only now, under the locks (a concurrent append of
+	// the same events has committed by the time we get here), and only
+	// when some event may already be stored: the common append is all new.
+	known := make(map[string]opsflow.AuditEvent, len(evs))
+	if overlap {
+		var stored []opsflow.AuditEvent
+		if err := tx.SelectContext(ctx, &stored, `SELECT `+auditColumns+` FROM audit_events WHERE id = ANY($1)`, pq.Array(ids)); err != nil {
+			return wrap("read audit events", err)
+		}
+		for _, e := range stored {
+			known[e.ID] = e
+		}
 	}
 
 	var fresh []opsflow.AuditEvent
-	moved := map[string]bool{}
 	for _, e := range evs {
 		if old, ok := known[e.ID]; ok {
 			if !sameEvent(e, old) {
@@ -85,32 +98,16 @@ func AppendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.AuditEvent) 
 		e.PrevHash = h.Hash
 		e.Hash = e.ComputeHash()
 		heads[e.Stream] = chainHead{Seq: e.Seq, Hash: e.Hash}
-		moved[e.Stream] = true
 		known[e.ID] = e
 		fresh = append(fresh, e)
 	}
-	if len(fresh) == 0 {
-		return nil
-	}
-	if err := insertEvents(ctx, tx, fresh); err != nil {
-		return err
-	}
-	for _, s := range streams {
-		if !moved[s] {
-			continue
-		}
-		h := heads[s]
-		if _, err := tx.ExecContext(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE stream = $1`, s, h.Seq, h.Hash); err != nil {
-			return wrap("advance audit stream", err)
-		}
-	}
-	return nil
+	return db.insertEvents(ctx, tx, fresh, heads, notify)
 }
 
 // AppendAudit appends events in a transaction of their own; see the
 // package-level AppendAudit to append them with other writes.
 func (db *DB) AppendAudit(ctx context.Context, events []opsflow.AuditEvent) error {
-	return db.InTx(ctx, func(tx *sqlx.Tx) error { return AppendAudit(ctx, tx, events) })
+	return db.InTx(ctx, func(tx *sqlx.Tx) error { return db.appendAudit(ctx, tx, events, nil) })
 }
 
 type chainHead struct {
@@ -160,28 +157,50 @@ func sameEvent(sent, stored opsflow.AuditEvent) bool {
 		(sent.Hash == "" || sent.Hash == stored.Hash)
 }
 
-// insertEvents writes events in one statement, whatever their number: one
-// array per column, unnested back into rows.
-func insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.AuditEvent) error {
+// insertEvents writes events, the heads they moved and the notifications
+// they caused in one statement, whatever their number: one array per
+// column, unnested back into rows.
+func (db *DB) insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.AuditEvent, heads map[string]chainHead, notify []opsflow.Notification) error {
+	if len(evs) == 0 {
+		return queueNotifications(ctx, tx, notify)
+	}
 	n := len(evs)
 	var (
 		id, stream, at, actorID, actorName, actorRole = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		action, field, oldV, newV, reason, prev, hash = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		seq                                           = make([]int64, n)
 	)
+	var hStream, hHash []string
+	var hSeq []int64
 	for i, e := range evs {
 		id[i], stream[i], seq[i], at[i] = e.ID, e.Stream, e.Seq, e.At.Format(time.RFC3339Nano)
 		actorID[i], actorName[i], actorRole[i] = e.ActorID, e.ActorName, e.ActorRole
 		action[i], field[i], oldV[i], newV[i], reason[i] = e.Action, e.Field, e.Old, e.New, e.Reason
 		prev[i], hash[i] = e.PrevHash, e.Hash
+		if !slices.Contains(hStream, e.Stream) {
+			h := heads[e.Stream]
+			hStream, hSeq, hHash = append(hStream, e.Stream), append(hSeq, h.Seq), append(hHash, h.Hash)
+		}
 	}
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO audit_events (`+auditColumns+`)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[],
-			$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])`,
+	nID, nProc, nTask, nTo, nSubj, nAt := notificationColumns(notify)
+	err := db.txExec(ctx, tx, `
+		WITH ev AS (
+			INSERT INTO audit_events (`+auditColumns+`)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[],
+				$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+		), hd AS (
+			UPDATE audit_heads h SET seq = u.seq, hash = u.hash
+			FROM unnest($15::text[], $16::bigint[], $17::text[]) AS u(stream, seq, hash)
+			WHERE h.stream = u.stream
+		)
+		INSERT INTO notifications (id, process_id, task_id, recipient, subject, at)
+		SELECT * FROM unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[])
+		ON CONFLICT (id) DO NOTHING`,
 		pq.Array(id), pq.Array(stream), pq.Array(seq), pq.Array(at), pq.Array(actorID), pq.Array(actorName),
 		pq.Array(actorRole), pq.Array(action), pq.Array(field), pq.Array(oldV), pq.Array(newV), pq.Array(reason),
-		pq.Array(prev), pq.Array(hash))
+		pq.Array(prev), pq.Array(hash),
+		pq.Array(hStream), pq.Array(hSeq), pq.Array(hHash),
+		pq.Array(nID), pq.Array(nProc), pq.Array(nTask), pq.Array(nTo), pq.Array(nSubj), pq.Array(nAt))
 	return wrap("insert audit events", err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -14,7 +15,8 @@ import (
 
 // DB is a pool of connections to opsflow's PostgreSQL database.
 type DB struct {
-	db *sqlx.DB
+	db    *sqlx.DB
+	stmts sync.Map // query → *sqlx.Stmt, see prepared
 }
 
 // Option configures Open.
@@ -105,6 +107,34 @@ func describeURL(raw string) (string, error) {
 // Close closes every connection of the pool.
 func (db *DB) Close() error { return db.db.Close() }
 
+// prepared returns the prepared statement of query, preparing it on first
+// use. The write path of every step runs a handful of large statements;
+// prepared once per connection, PostgreSQL plans them once (a generic
+// plan after a few runs) instead of on every call.
+func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := db.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, wrap("prepare", err)
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// inTx returns the prepared statement of query bound to tx.
+func (db *DB) inTx(ctx context.Context, tx *sqlx.Tx, query string) (*sqlx.Stmt, error) {
+	st, err := db.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtxContext(ctx, st), nil
+}
+
 // Ping checks that the database answers, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.db.PingContext(ctx); err != nil {
@@ -128,4 +158,31 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return wrap("commit", err)
 	}
 	return nil
+}
+
+// txExec runs query in tx, prepared when db is set (AppendAudit may run
+// with a bare transaction, which plans each time).
+func (db *DB) txExec(ctx context.Context, tx *sqlx.Tx, query string, args ...any) error {
+	if db == nil {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}
+	st, err := db.inTx(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+// txRow is txExec for a statement that returns one row.
+func (db *DB) txRow(ctx context.Context, tx *sqlx.Tx, query string, args ...any) *sqlx.Row {
+	if db == nil {
+		return tx.QueryRowxContext(ctx, query, args...)
+	}
+	st, err := db.inTx(ctx, tx, query)
+	if err != nil {
+		return tx.QueryRowxContext(ctx, query, args...) // unprepared, same answer
+	}
+	return st.QueryRowxContext(ctx, args...)
 }

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // IdempotencyClaim is the request that first used an Idempotency-Key.
@@ -27,32 +25,30 @@ type IdempotencyClaim struct {
 // that loses it loses only the check, never an effect.
 func (db *DB) ClaimIdempotencyKey(ctx context.Context, userID, key, fingerprint, method, path string) (IdempotencyClaim, error) {
 	var claim IdempotencyClaim
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return wrap("claim idempotency key", err)
-		}
-		err := tx.GetContext(ctx, &claim, `
-			WITH ins AS (
-				INSERT INTO idempotency_keys (user_id, key, fingerprint, method, path)
-				VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (user_id, key) DO NOTHING
-				RETURNING fingerprint, method, path, created_at)
-			SELECT fingerprint, method, path, created_at FROM ins
-			UNION ALL
-			SELECT fingerprint, method, path, created_at FROM idempotency_keys WHERE user_id = $1 AND key = $2
-			LIMIT 1`, userID, key, fingerprint, method, path)
-		if errors.Is(err, sql.ErrNoRows) {
-			// A concurrent first use committed after this statement's
-			// snapshot: it is that request's key, and this one is its
-			// twin or not — the workflow and update IDs still keep the
-			// effect single.
-			claim = IdempotencyClaim{Fingerprint: fingerprint, Method: method, Path: path}
-			return nil
-		}
-		return wrap("claim idempotency key", err)
-	})
+	// One statement, one round trip: set_config(..., true) lasts for the
+	// statement's own transaction, so its commit skips the WAL flush.
+	err := db.db.GetContext(ctx, &claim, `
+		WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
+		ins AS (
+			INSERT INTO idempotency_keys (user_id, key, fingerprint, method, path)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (user_id, key) DO NOTHING
+			RETURNING fingerprint, method, path, created_at)
+		SELECT fingerprint, method, path, created_at FROM ins CROSS JOIN cfg
+		UNION ALL
+		SELECT fingerprint, method, path, created_at FROM idempotency_keys CROSS JOIN cfg WHERE user_id = $1 AND key = $2
+		LIMIT 1`, userID, key, fingerprint, method, path)
+	if errors.Is(err, sql.ErrNoRows) {
+		// A concurrent first use committed after this statement's
+		// snapshot: it is that request's key, and this one is its twin or
+		// not — the workflow and update IDs still keep the effect single.
+		return IdempotencyClaim{Fingerprint: fingerprint, Method: method, Path: path}, nil
+	}
+	if err != nil {
+		return claim, wrap("claim idempotency key", err)
+	}
 	claim.CreatedAt = claim.CreatedAt.UTC()
-	return claim, err
+	return claim, nil
 }
 
 // ForgetIdempotencyKeys removes keys used before cutoff, returning how many.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/opsflow/opsflow"
 )
 
@@ -74,26 +75,19 @@ func utcPtr(t *time.Time) *time.Time {
 // version is not newer than the stored one changes neither the row nor the
 // tasks, so a late retry never overwrites newer state and a repeated call
 // changes nothing; its audit events are still appended idempotently.
+//
+// It is on the path of every person's step, so it is written for round
+// trips: the row and its tasks go in one statement, the audit append in
+// one or two (see AppendAudit), the notifications with the events.
 func (db *DB) SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error {
 	if err := checkSnapshot(s); err != nil {
 		return err
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		newer, err := upsertProcess(ctx, tx, s.Process, s.Tasks)
-		if err != nil {
+		if _, err := db.upsertProcess(ctx, tx, s.Process, s.Tasks); err != nil {
 			return err
 		}
-		// Tasks carry the version of the process row that wrote them, so
-		// when the row was not newer, neither are they.
-		if newer {
-			if err := replaceTasks(ctx, tx, s.Process, s.Tasks); err != nil {
-				return err
-			}
-		}
-		if err := AppendAudit(ctx, tx, s.Events); err != nil {
-			return err
-		}
-		return queueNotifications(ctx, tx, s.Notify)
+		return db.appendAudit(ctx, tx, s.Events, s.Notify)
 	})
 }
 
@@ -128,21 +122,23 @@ func checkSnapshot(s opsflow.Snapshot) error {
 	return nil
 }
 
-// upsertProcess writes the process row unless the stored one is newer, and
-// reports whether it wrote. The record is stored with the tasks added
-// under "tasks" — the snapshot carries them once, beside the record.
+// upsertProcess writes the process row and its tasks unless the stored row
+// is newer, and reports whether it wrote. The record is stored with the
+// tasks added under "tasks" — the snapshot carries them once, beside the
+// record.
 //
 // A row of the same version is overwritten when its record differs: that
 // is a workflow task retried after its projection committed (its changes
-// are the same, their times and any update that joined the retry are
-// not), and the retry is what the workflow goes on from. A successful
-// write also ends a stall.
-func upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process, tasks []opsflow.Task) (bool, error) {
+// are the same, any update that joined the retry is not), and the retry is
+// what the workflow goes on from. A successful write also ends a stall.
+// Tasks carry the version of the row that wrote them and follow it; tasks
+// the snapshot no longer has are removed.
+func (db *DB) upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process, tasks []opsflow.Task) (bool, error) {
 	var record *string
+	if tasks == nil {
+		tasks = []opsflow.Task{}
+	}
 	if len(p.Record) > 0 {
-		if tasks == nil {
-			tasks = []opsflow.Task{}
-		}
 		tb, err := json.Marshal(tasks)
 		if err != nil {
 			return false, wrap("encode tasks", err)
@@ -163,34 +159,63 @@ func upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process, tasks []
 	if err != nil || len(p.Search) == 0 {
 		search = []byte("{}")
 	}
-	var v int64
-	err = tx.QueryRowxContext(ctx, `
-		INSERT INTO processes (`+processColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
-		ON CONFLICT (id) DO UPDATE SET
-			kind = excluded.kind, state = excluded.state, title = excluded.title,
-			owner_id = excluded.owner_id, opened_at = excluded.opened_at,
-			closed_at = excluded.closed_at, due_at = excluded.due_at,
-			version = excluded.version, record = excluded.record, search = excluded.search,
-			stalled_at = NULL, stall_error = NULL, updated_at = now()
-		WHERE processes.version < excluded.version
-		   OR (processes.version = excluded.version AND processes.record IS DISTINCT FROM excluded.record)
-		RETURNING version`,
-		p.ID, p.Kind, p.State, p.Title, p.OwnerID, p.OpenedAt, p.ClosedAt, p.DueAt,
-		p.Version, record, string(search)).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil // the stored row is as new or newer
+	recs, ids, err := taskRecords(tasks)
+	if err != nil {
+		return false, err
 	}
+	var written int
+	err = db.txRow(ctx, tx, `
+		WITH p AS (
+			INSERT INTO processes (`+processColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+			ON CONFLICT (id) DO UPDATE SET
+				kind = excluded.kind, state = excluded.state, title = excluded.title,
+				owner_id = excluded.owner_id, opened_at = excluded.opened_at,
+				closed_at = excluded.closed_at, due_at = excluded.due_at,
+				version = excluded.version, record = excluded.record, search = excluded.search,
+				stalled_at = NULL, stall_error = NULL, updated_at = now()
+			WHERE processes.version < excluded.version
+			   OR (processes.version = excluded.version AND processes.record IS DISTINCT FROM excluded.record)
+			RETURNING version
+		), t AS (
+			INSERT INTO tasks (process_id, task_id, process_kind, process_title, kind, title, owner_type,
+				assignee, role, state, due_at, open_at, weight, escalation_level, data, version)
+			SELECT $1, t.task_id, $2, $4, t.kind, t.title, t.owner_type,
+				t.assignee, t.role, t.state, t.due_at, t.open_at, t.weight, t.escalation_level, t.data, $9
+			FROM jsonb_to_recordset($12::jsonb) AS t(task_id text, kind text, title text, owner_type text,
+				assignee text, role text, state text, due_at timestamptz, open_at timestamptz,
+				weight int, escalation_level int, data jsonb)
+			WHERE EXISTS (SELECT 1 FROM p)
+			ON CONFLICT (process_id, task_id) DO UPDATE SET
+				process_kind = excluded.process_kind, process_title = excluded.process_title,
+				kind = excluded.kind, title = excluded.title, owner_type = excluded.owner_type,
+				assignee = excluded.assignee, role = excluded.role, state = excluded.state,
+				due_at = excluded.due_at, open_at = excluded.open_at, weight = excluded.weight,
+				escalation_level = excluded.escalation_level, data = excluded.data,
+				version = excluded.version, updated_at = now()
+			WHERE tasks.version <= excluded.version AND tasks.data IS DISTINCT FROM excluded.data
+			RETURNING 1
+		), d AS (
+			DELETE FROM tasks WHERE process_id = $1 AND EXISTS (SELECT 1 FROM p) AND NOT (task_id = ANY($13))
+			RETURNING 1
+		)
+		SELECT count(*)::int FROM p`, // data-modifying CTEs run to completion whether read or not
+		p.ID, p.Kind, p.State, p.Title, p.OwnerID, p.OpenedAt, p.ClosedAt, p.DueAt,
+		p.Version, record, string(search), recs, pq.Array(ids)).Scan(&written)
 	if err != nil {
 		return false, wrap("save process", err)
 	}
-	return true, nil
+	return written > 0, nil
 }
 
 // GetProcess returns one process; kind "" matches any kind.
 func (db *DB) GetProcess(ctx context.Context, kind opsflow.Kind, id string) (opsflow.Process, error) {
 	var r processRow
-	err := db.db.GetContext(ctx, &r, `SELECT `+processSelect+` FROM processes WHERE id = $1 AND ($2 = '' OR kind = $2)`, id, kind)
+	st, err := db.prepared(ctx, `SELECT `+processSelect+` FROM processes WHERE id = $1 AND ($2 = '' OR kind = $2)`)
+	if err != nil {
+		return opsflow.Process{}, err
+	}
+	err = st.GetContext(ctx, &r, id, kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return opsflow.Process{}, &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such process: " + id}
 	}

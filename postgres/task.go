@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/opsflow/opsflow"
 )
 
@@ -27,54 +26,28 @@ type taskRecord struct {
 	Data            json.RawMessage `json:"data"`
 }
 
-// replaceTasks makes the stored tasks of process p those of the snapshot:
-// all are upserted in one statement, and tasks the snapshot no longer has
-// (still at an older version afterwards) are removed. It runs only when the
-// process row was written, so a task row of the same version is the same
-// snapshot retried (see upsertProcess).
-func replaceTasks(ctx context.Context, tx *sqlx.Tx, p opsflow.Process, tasks []opsflow.Task) error {
+// taskRecords encodes tasks for the tasks table (a JSON array for
+// jsonb_to_recordset) and lists their IDs.
+func taskRecords(tasks []opsflow.Task) (string, []string, error) {
 	recs := make([]taskRecord, len(tasks))
+	ids := make([]string, len(tasks))
 	for i, t := range tasks {
 		data, err := json.Marshal(t)
 		if err != nil {
-			return wrap("encode task", err)
+			return "", nil, wrap("encode task", err)
 		}
 		recs[i] = taskRecord{
 			ID: t.ID, Kind: t.Kind, Title: t.Title, OwnerType: t.OwnerType, Assignee: t.Assignee,
 			Role: string(t.Role), State: string(t.State), DueAt: t.DueAt, OpenAt: t.OpenAt,
 			Weight: t.Weight, EscalationLevel: t.EscalationLevel, Data: data,
 		}
+		ids[i] = t.ID
 	}
-	if len(recs) > 0 {
-		body, err := json.Marshal(recs)
-		if err != nil {
-			return wrap("encode tasks", err)
-		}
-		_, err = tx.ExecContext(ctx, `
-			INSERT INTO tasks (process_id, task_id, process_kind, process_title, kind, title, owner_type,
-				assignee, role, state, due_at, open_at, weight, escalation_level, data, version)
-			SELECT $1, t.task_id, $2, $3, t.kind, t.title, t.owner_type,
-				t.assignee, t.role, t.state, t.due_at, t.open_at, t.weight, t.escalation_level, t.data, $4
-			FROM jsonb_to_recordset($5::jsonb) AS t(task_id text, kind text, title text, owner_type text,
-				assignee text, role text, state text, due_at timestamptz, open_at timestamptz,
-				weight int, escalation_level int, data jsonb)
-			ON CONFLICT (process_id, task_id) DO UPDATE SET
-				process_kind = excluded.process_kind, process_title = excluded.process_title,
-				kind = excluded.kind, title = excluded.title, owner_type = excluded.owner_type,
-				assignee = excluded.assignee, role = excluded.role, state = excluded.state,
-				due_at = excluded.due_at, open_at = excluded.open_at, weight = excluded.weight,
-				escalation_level = excluded.escalation_level, data = excluded.data,
-				version = excluded.version, updated_at = now()
-			WHERE tasks.version <= excluded.version`,
-			p.ID, p.Kind, p.Title, p.Version, string(body))
-		if err != nil {
-			return wrap("save tasks", err)
-		}
+	body, err := json.Marshal(recs)
+	if err != nil {
+		return "", nil, wrap("encode tasks", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE process_id = $1 AND version < $2`, p.ID, p.Version); err != nil {
-		return wrap("remove dropped tasks", err)
-	}
-	return nil
+	return string(body), ids, nil
 }
 
 // activeStates are the task states in which a task can be overdue; it must

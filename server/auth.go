@@ -22,7 +22,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="opsflow"`)
 			return opsflow.Errorf(opsflow.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token>")
 		}
-		u, err := s.Store.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+		token = strings.TrimSpace(token)
+		u, cached := s.tokens.get(token, time.Now())
+		var err error
+		if !cached {
+			u, err = s.Store.Authenticate(c.Request().Context(), token)
+			if err == nil {
+				s.tokens.put(token, u, time.Now())
+			}
+		}
 		if err != nil {
 			// Only a token the store looked up and refused is a 401: a
 			// database that does not answer says nothing about the token,

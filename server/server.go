@@ -64,6 +64,7 @@ type Server struct {
 	log      *slog.Logger
 	inflight inflight
 	pollers  pollerCheck
+	tokens   tokenCache
 }
 
 // New returns the API with every route registered.
