@@ -17,7 +17,7 @@ WORKFLOWCHECK_VERSION := v0.6.0
 # Tests and `opsflow dev` find the dev server here without PATH tweaks.
 export OPSFLOW_TEMPORAL_BIN := $(BIN)/temporal
 
-.PHONY: tools dev test lint fmt-check vet staticcheck workflowcheck unit chaos composecheck build clean-state
+.PHONY: tools dev test lint fmt-check vet staticcheck workflowcheck unit chaos bench composecheck build clean-state
 
 tools: $(BIN)/temporal $(BIN)/staticcheck $(BIN)/workflowcheck
 
@@ -73,6 +73,11 @@ CHAOS_RUN ?= TestChaos
 chaos: $(BIN)/temporal
 	@echo ">> fault suite"
 	go test -count=1 -v ./internal/chaos/ -timeout 20m -run '$(CHAOS_RUN)'
+
+# opsflow's create + first step against a no-op Temporal workflow on one
+# private stack, interleaved rounds; prints O/R0 (see README, Performance).
+bench: $(BIN)/temporal
+	go run ./cmd/opsflow bench
 
 # A nested module: compose-go's dependencies stay out of the product's go.mod.
 composecheck:
