@@ -268,7 +268,7 @@ func (p Problem) validate(field string, full bool) error {
 
 // TriageInput scores the risk (reported → triage).
 type TriageInput struct {
-	Actor      Actor  `json:"actor"`
+	Actor      Actor  `json:"actor,omitzero"`
 	Severity   int    `json:"severity"`
 	Occurrence int    `json:"occurrence"`
 	Detection  int    `json:"detection"`
@@ -284,7 +284,7 @@ func (in TriageInput) Validate() error {
 // DecideInput is the "CAPA required?" decision (triage → containment or
 // closed_no_capa).
 type DecideInput struct {
-	Actor     Actor  `json:"actor"`
+	Actor     Actor  `json:"actor,omitzero"`
 	Required  *bool  `json:"capa_required"`
 	Rationale string `json:"rationale"`
 }
@@ -302,7 +302,7 @@ func (in DecideInput) Validate() error {
 
 // ContainmentInput adds containment actions.
 type ContainmentInput struct {
-	Actor   Actor         `json:"actor"`
+	Actor   Actor         `json:"actor,omitzero"`
 	Actions []ActionInput `json:"actions"`
 }
 
@@ -321,7 +321,7 @@ func (in ContainmentInput) Validate() error {
 
 // VerifyContainmentInput confirms the containment worked.
 type VerifyContainmentInput struct {
-	Actor   Actor  `json:"actor"`
+	Actor   Actor  `json:"actor,omitzero"`
 	Comment string `json:"comment"`
 }
 
@@ -371,7 +371,7 @@ type Investigation struct {
 
 // InvestigationInput records the investigation (investigation → action_plan).
 type InvestigationInput struct {
-	Actor Actor `json:"actor"`
+	Actor Actor `json:"actor,omitzero"`
 	Investigation
 }
 
@@ -444,7 +444,7 @@ type EffectivenessPlan struct {
 
 // PlanInput proposes the action plan (action_plan, waiting for approval).
 type PlanInput struct {
-	Actor         Actor             `json:"actor"`
+	Actor         Actor             `json:"actor,omitzero"`
 	Actions       []ActionInput     `json:"actions"`
 	Effectiveness EffectivenessPlan `json:"effectiveness"`
 }
@@ -480,7 +480,7 @@ func (in PlanInput) Validate(capaType string) error {
 
 // ApprovePlanInput approves or rejects the proposed plan.
 type ApprovePlanInput struct {
-	Actor    Actor  `json:"actor"`
+	Actor    Actor  `json:"actor,omitzero"`
 	Approved *bool  `json:"approved"`
 	Comment  string `json:"comment,omitempty"`
 }
@@ -504,7 +504,7 @@ type Evidence struct {
 
 // CompleteActionInput completes a planned action with evidence.
 type CompleteActionInput struct {
-	Actor    Actor    `json:"actor"`
+	Actor    Actor    `json:"actor,omitzero"`
 	ActionID string   `json:"action_id"`
 	Evidence Evidence `json:"evidence"`
 }
@@ -522,7 +522,7 @@ func (in CompleteActionInput) Validate() error {
 
 // VerifyImplementationInput records the verification of the implementation.
 type VerifyImplementationInput struct {
-	Actor                   Actor  `json:"actor"`
+	Actor                   Actor  `json:"actor,omitzero"`
 	ImplementedAsPlanned    *bool  `json:"implemented_as_planned"`
 	NoAdverseEffect         *bool  `json:"no_adverse_effect"`
 	AdverseEffectAssessment string `json:"adverse_effect_assessment"`
@@ -549,7 +549,7 @@ func (in VerifyImplementationInput) Validate() error {
 
 // EffectivenessInput records the effectiveness review.
 type EffectivenessInput struct {
-	Actor    Actor    `json:"actor"`
+	Actor    Actor    `json:"actor,omitzero"`
 	Outcome  string   `json:"outcome"`
 	Data     string   `json:"data,omitempty"` // the measured values
 	Evidence Evidence `json:"evidence"`
@@ -573,7 +573,7 @@ func (in EffectivenessInput) Validate() error {
 // SignInput is a closure signature. The server has already checked the
 // re-entered credential; it never reaches the workflow.
 type SignInput struct {
-	Actor          Actor  `json:"actor"`
+	Actor          Actor  `json:"actor,omitzero"`
 	PrintedName    string `json:"printed_name"`
 	Meaning        string `json:"meaning"`
 	LessonsLearned string `json:"lessons_learned,omitempty"`
@@ -595,7 +595,7 @@ func (in SignInput) Validate() error {
 
 // ExtensionInput asks to move a task's due date.
 type ExtensionInput struct {
-	Actor  Actor     `json:"actor"`
+	Actor  Actor     `json:"actor,omitzero"`
 	TaskID string    `json:"task_id"`
 	NewDue time.Time `json:"new_due"`
 	Reason string    `json:"reason"`
@@ -618,7 +618,7 @@ func (in ExtensionInput) Validate() error {
 
 // DecideExtensionInput approves or rejects the pending extension.
 type DecideExtensionInput struct {
-	Actor    Actor  `json:"actor"`
+	Actor    Actor  `json:"actor,omitzero"`
 	Approved *bool  `json:"approved"`
 	Comment  string `json:"comment,omitempty"`
 }
@@ -636,7 +636,7 @@ func (in DecideExtensionInput) Validate() error {
 
 // CancelInput cancels an open CAPA.
 type CancelInput struct {
-	Actor  Actor  `json:"actor"`
+	Actor  Actor  `json:"actor,omitzero"`
 	Reason string `json:"reason"`
 }
 
@@ -813,11 +813,12 @@ type CAPA struct {
 	ClosedAt            *time.Time          `json:"closed_at,omitempty"`
 	DaysOpen            *int                `json:"days_open,omitempty"` // in process days, set at closure
 	Tasks               []Task              `json:"tasks"`
+	Outside
 }
 
-// CAPAStep names a step and the states that allow it, for the workflow's
+// CAPAStepStates names a step and the states that allow it, for the workflow's
 // state gates and for documentation.
-var CAPAStep = map[string][]CAPAState{
+var CAPAStepStates = map[string][]CAPAState{
 	"triage":                {CAPAReported},
 	"decide":                {CAPATriage},
 	"add-containment":       {CAPAReported, CAPATriage, CAPAContainment},
@@ -836,7 +837,7 @@ func CheckStep(step string, s CAPAState) error {
 	if s.Final() {
 		return Conflict(string(s), "the CAPA is %s and takes no more changes", s)
 	}
-	states, ok := CAPAStep[step]
+	states, ok := CAPAStepStates[step]
 	if !ok { // steps allowed in every open state: cancel, extensions
 		return nil
 	}

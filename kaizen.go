@@ -508,6 +508,7 @@ type Kaizen struct {
 	History          []KaizenCycle `json:"history"` // earlier cycles, oldest first
 	Cancellation     *Decision     `json:"cancellation,omitempty"`
 	Tasks            []Task        `json:"tasks"`
+	Outside
 }
 
 // CanManage reports whether a may act as the initiative's owner.
@@ -525,6 +526,102 @@ func (k *Kaizen) CheckSponsorAct(a Actor, what string) error {
 	}
 	if a.ID != k.Sponsor && !a.Has(RoleAdmin) {
 		return Forbidden("the %s is for the sponsor, %s", what, k.Sponsor)
+	}
+	return nil
+}
+
+// Kaizen step inputs. Actor is always the authenticated user, set by the
+// API; Validate checks what can be checked without the initiative's state.
+type (
+	// KaizenTriageInput is the sponsor's triage decision.
+	KaizenTriageInput struct {
+		Actor    Actor      `json:"actor,omitzero"`
+		Decision string     `json:"decision"` // accept, defer, reject
+		Reason   string     `json:"reason"`
+		Until    *time.Time `json:"until,omitempty"` // defer: when to reconsider
+	}
+	// KaizenPlanInput submits the A3 plan (its baseline resolved by the API).
+	KaizenPlanInput struct {
+		Actor Actor `json:"actor,omitzero"`
+		Plan  A3    `json:"plan"`
+	}
+	// KaizenReviewInput is the sponsor's review of a plan.
+	KaizenReviewInput struct {
+		Actor    Actor  `json:"actor,omitzero"`
+		Decision string `json:"decision"` // approve, return
+		Reason   string `json:"reason,omitempty"`
+	}
+	// ObservationInput records what the owner saw during the check.
+	ObservationInput struct {
+		Actor Actor  `json:"actor,omitzero"`
+		Text  string `json:"text"`
+	}
+	// KaizenActInput is the owner's act decision: standardise or adjust.
+	KaizenActInput struct {
+		Actor    Actor       `json:"actor,omitzero"`
+		Decision ActDecision `json:"decision"`
+	}
+	// KaizenImpactInput records or revises an impact entry.
+	KaizenImpactInput struct {
+		Actor Actor       `json:"actor,omitzero"`
+		Entry ImpactEntry `json:"entry"`
+	}
+	// KaizenCancelInput cancels an initiative.
+	KaizenCancelInput struct {
+		Actor  Actor  `json:"actor,omitzero"`
+		Reason string `json:"reason"`
+	}
+)
+
+// Validate checks the decision; a deferral needs the date to reconsider.
+func (in KaizenTriageInput) Validate() error {
+	switch in.Decision {
+	case "accept", "reject":
+	case "defer":
+		if in.Until == nil {
+			return Invalid("until", "a deferral needs the date to reconsider (until)")
+		}
+	default:
+		return Invalid("decision", "decision must be accept, defer or reject")
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return Invalid("reason", "a triage decision needs a reason")
+	}
+	return nil
+}
+
+// Validate checks the review; a returned plan needs the reason.
+func (in KaizenReviewInput) Validate() error {
+	switch in.Decision {
+	case "approve":
+	case "return":
+		if strings.TrimSpace(in.Reason) == "" {
+			return Invalid("reason", "say what the plan needs before it can be approved")
+		}
+	default:
+		return Invalid("decision", "decision must be approve or return")
+	}
+	return nil
+}
+
+// Validate checks the observation.
+func (in ObservationInput) Validate() error {
+	if strings.TrimSpace(in.Text) == "" {
+		return Invalid("text", "text is required")
+	}
+	return nil
+}
+
+// Validate checks the decision.
+func (in KaizenActInput) Validate() error { return in.Decision.Check() }
+
+// Validate checks the entry.
+func (in KaizenImpactInput) Validate() error { return in.Entry.Check() }
+
+// Validate checks the cancellation.
+func (in KaizenCancelInput) Validate() error {
+	if strings.TrimSpace(in.Reason) == "" {
+		return Invalid("reason", "a cancellation needs a reason")
 	}
 	return nil
 }

@@ -280,11 +280,11 @@ func Offset(start time.Time, days int, day time.Duration) time.Time {
 // three.
 func OnboardingTaskPolicy(day time.Duration) TaskPolicy {
 	return TaskPolicy{
-		RemindBefore: day,
+		RemindBefore: Duration(day),
 		Escalation: []EscalationTier{
 			{After: 0, Notify: "assignee"},
-			{After: day, Notify: "manager"},
-			{After: 3 * day, Notify: "hr"},
+			{After: Duration(day), Notify: "manager"},
+			{After: Duration(3 * day), Notify: "hr"},
 		},
 	}
 }
@@ -454,4 +454,115 @@ type ProvisionResult struct {
 	// At is when the webhook answered; the workflow stamps the outcome
 	// with it (a time in history, the same on every replay).
 	At time.Time `json:"at,omitzero"`
+}
+
+// TemplateRef names the template version an onboarding follows.
+type TemplateRef struct {
+	Role    string `json:"role"`
+	Version int    `json:"version"`
+	Title   string `json:"title"`
+}
+
+// Provisioning statuses of a task's webhook.
+const (
+	ProvisionPending          = "pending"
+	ProvisionRunning          = "running"
+	ProvisionSucceeded        = "succeeded"
+	ProvisionFailed           = "failed"
+	ProvisionResolvedByPerson = "resolved_by_person"
+)
+
+// ProvisionStatus is the automatic side of a provisioning task.
+type ProvisionStatus struct {
+	TaskID      string    `json:"task_id"`
+	System      string    `json:"system,omitempty"`
+	Status      string    `json:"status"` // pending, running, succeeded, failed, resolved_by_person
+	Rounds      int       `json:"rounds"` // times the webhook was run (each with its own retries)
+	ExternalID  string    `json:"external_id,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	RequestedAt time.Time `json:"requested_at,omitzero"`
+}
+
+// Onboarding is one new hire's onboarding: the record the API serves and
+// the state its workflow keeps. Progress, Day1Ready and OverdueCount are
+// derived at each projection.
+type Onboarding struct {
+	ID        string          `json:"id"`
+	State     OnboardingState `json:"state"`
+	Hire      Hire            `json:"hire"`
+	Placement Placement       `json:"placement"`
+	Template  TemplateRef     `json:"template"`
+	// Plan is the template's tasks as of the version started with: what
+	// re-planning and provisioning read.
+	Plan []TaskTemplate `json:"plan"`
+	Board
+	Provisioning []ProvisionStatus `json:"provisioning"`
+	CheckIns     []CheckIn         `json:"check_ins"`
+	Progress     float64           `json:"progress"`
+	Day1Ready    bool              `json:"day1_ready"`
+	OverdueCount int               `json:"overdue_count"`
+	PreboardAt   time.Time         `json:"preboard_at"`
+	// Day is how long a day of this onboarding's offsets lasts: 24 hours,
+	// or less in a demo.
+	Day      Duration   `json:"day"`
+	OpenedBy string     `json:"opened_by"`
+	OpenedAt time.Time  `json:"opened_at"`
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	Outside
+}
+
+// CheckInInput records a manager's check-in.
+type CheckInInput struct {
+	Actor     Actor    `json:"actor,omitzero"`
+	Day       int      `json:"day"`
+	Notes     string   `json:"notes"`
+	Sentiment int      `json:"sentiment"`
+	Risks     []string `json:"risks"`
+}
+
+// Validate checks the check-in on its own.
+func (in CheckInInput) Validate() error {
+	return ValidateCheckIn(CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks})
+}
+
+// MoveStartInput moves the start date; StartAt is the new start moment
+// (resolved by the API from the date and the hire's time zone).
+type MoveStartInput struct {
+	Actor     Actor     `json:"actor,omitzero"`
+	StartDate string    `json:"start_date"`
+	StartAt   time.Time `json:"start_at"`
+	Reason    string    `json:"reason"`
+}
+
+// Validate checks the move on its own.
+func (in MoveStartInput) Validate() error {
+	if in.StartAt.IsZero() {
+		return Invalid("start_date", "start_date is required")
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return Invalid("reason", "a reason is required to move the start date")
+	}
+	return nil
+}
+
+// CancelOnboardingInput cancels an onboarding (offer withdrawn, no-show, …).
+type CancelOnboardingInput struct {
+	Actor  Actor  `json:"actor,omitzero"`
+	Reason string `json:"reason"`
+}
+
+// Validate checks the cancellation on its own.
+func (in CancelOnboardingInput) Validate() error {
+	if strings.TrimSpace(in.Reason) == "" {
+		return Invalid("reason", "a reason is required (offer withdrawn, no-show, …)")
+	}
+	return nil
+}
+
+// RetryProvisioningInput asks for another round of a failed provisioning
+// task.
+type RetryProvisioningInput struct {
+	Actor  Actor  `json:"actor,omitzero"`
+	TaskID string `json:"task_id"`
 }

@@ -186,3 +186,30 @@ type Orphan struct {
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"` // when the workflow closed
 }
+
+// Outside is what a record carries beside the process's own state when the
+// engine or an operator stepped in: a stall, an abandonment, a workflow
+// ended outside opsflow. The store adds these; every record embeds it so
+// the API documents them.
+type Outside struct {
+	Stalled    *StallNote   `json:"stalled,omitempty"`
+	Abandoned  *OutsideNote `json:"abandoned,omitempty"`
+	Terminated *OutsideNote `json:"terminated,omitempty"`
+}
+
+// StallNote says since when, and why, a process is stalled.
+type StallNote struct {
+	Since time.Time `json:"since"`
+	Error string    `json:"error"`
+}
+
+// OutsideNote records an abandonment (by, reason, error, dropped) or a
+// termination outside opsflow (status, reason).
+type OutsideNote struct {
+	At      time.Time `json:"at"`
+	By      string    `json:"by,omitempty"`
+	Status  string    `json:"status,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Dropped int       `json:"dropped,omitempty"`
+}

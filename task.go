@@ -19,6 +19,9 @@ const (
 	TaskCancelled  TaskState = "cancelled"
 )
 
+// TaskStates lists every task state.
+var TaskStates = []TaskState{TaskScheduled, TaskOpen, TaskInProgress, TaskBlocked, TaskDone, TaskSkipped, TaskCancelled}
+
 // Active reports whether the task still waits for someone.
 func (s TaskState) Active() bool {
 	return s == TaskOpen || s == TaskInProgress || s == TaskBlocked
@@ -65,15 +68,15 @@ func (t Task) Overdue(now time.Time) bool {
 // EscalationTier is one step of an escalation policy: After the due date,
 // notify Notify (a role or relation such as "owner", "approver", "manager").
 type EscalationTier struct {
-	After  time.Duration `json:"after"`
-	Notify string        `json:"notify"`
+	After  Duration `json:"after"`
+	Notify string   `json:"notify"`
 }
 
 // TaskPolicy says when a task's assignee is reminded and who is told, and
 // when, once it is overdue. Durations are configurable so tests run the same
 // rules in seconds that production runs in days.
 type TaskPolicy struct {
-	RemindBefore time.Duration    `json:"remind_before"`
+	RemindBefore Duration         `json:"remind_before"`
 	Escalation   []EscalationTier `json:"escalation"`
 }
 
@@ -104,9 +107,9 @@ func (t Task) NextDeadline(p TaskPolicy) (time.Time, bool) {
 	case !t.State.Active() || t.DueAt == nil:
 		return time.Time{}, false
 	case t.RemindedAt == nil && p.RemindBefore > 0 && t.EscalationLevel == 0:
-		return t.DueAt.Add(-p.RemindBefore), true
+		return t.DueAt.Add(-p.RemindBefore.D()), true
 	case t.EscalationLevel < len(p.Escalation):
-		return t.DueAt.Add(p.Escalation[t.EscalationLevel].After), true
+		return t.DueAt.Add(p.Escalation[t.EscalationLevel].After.D()), true
 	}
 	return time.Time{}, false
 }
@@ -123,14 +126,14 @@ func (t *Task) Tick(now time.Time, p TaskPolicy, depsDone bool) []TaskEvent {
 		return out
 	}
 	if t.RemindedAt == nil && p.RemindBefore > 0 && t.EscalationLevel == 0 &&
-		!now.Before(t.DueAt.Add(-p.RemindBefore)) {
+		!now.Before(t.DueAt.Add(-p.RemindBefore.D())) {
 		at := now
 		t.RemindedAt = &at
 		if now.Before(*t.DueAt) { // a reminder for a task already past due is not sent: escalation takes over
 			out = append(out, TaskEvent{Kind: TaskReminded, TaskID: t.ID, Notify: t.who()})
 		}
 	}
-	for t.EscalationLevel < len(p.Escalation) && !now.Before(t.DueAt.Add(p.Escalation[t.EscalationLevel].After)) {
+	for t.EscalationLevel < len(p.Escalation) && !now.Before(t.DueAt.Add(p.Escalation[t.EscalationLevel].After.D())) {
 		tier := p.Escalation[t.EscalationLevel]
 		t.EscalationLevel++
 		at := now

@@ -7,7 +7,7 @@ import (
 
 func TestTaskTickRemindsThenEscalatesInTiers(t *testing.T) {
 	due := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	policy := TaskPolicy{RemindBefore: 24 * time.Hour, Escalation: []EscalationTier{{After: 0, Notify: "owner"}, {After: 72 * time.Hour, Notify: "approver"}, {After: 168 * time.Hour, Notify: "admin"}}}
+	policy := TaskPolicy{RemindBefore: Duration(24 * time.Hour), Escalation: []EscalationTier{{After: 0, Notify: "owner"}, {After: Duration(72 * time.Hour), Notify: "approver"}, {After: Duration(168 * time.Hour), Notify: "admin"}}}
 	steps := []struct {
 		at     time.Duration // from due
 		kinds  []TaskEventKind
@@ -47,10 +47,10 @@ func TestTaskTickMissedReminderAndScheduledOpening(t *testing.T) {
 	// Created already past due with no escalation policy: no reminder is
 	// sent late, and the deadline does not come back.
 	late := Task{ID: "late", State: TaskOpen, DueAt: &due}
-	if evs := late.Tick(due.Add(time.Hour), TaskPolicy{RemindBefore: time.Hour}, true); len(evs) != 0 {
+	if evs := late.Tick(due.Add(time.Hour), TaskPolicy{RemindBefore: Duration(time.Hour)}, true); len(evs) != 0 {
 		t.Errorf("late reminder sent: %+v", evs)
 	}
-	if _, ok := late.NextDeadline(TaskPolicy{RemindBefore: time.Hour}); ok {
+	if _, ok := late.NextDeadline(TaskPolicy{RemindBefore: Duration(time.Hour)}); ok {
 		t.Error("a missed reminder still has a deadline")
 	}
 	open := due.Add(-72 * time.Hour)

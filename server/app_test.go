@@ -223,12 +223,18 @@ func (a *app) Do(user, method, path string, body any, headers ...string) respons
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	var sent []byte
+	if rd != nil {
+		sent, _ = io.ReadAll(rd)
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	checkContract(a.t, req, sent, res.StatusCode, res.Header, b)
 	return response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 

@@ -38,8 +38,6 @@ func (s *Server) createCAPA(c echo.Context) error {
 	return s.startProcess(c, opsflow.KindCAPA, workflows.WorkflowCAPA, workflows.CAPAInput{Actor: actorOf(c), Request: req, Day: s.Day})
 }
 
-func (s *Server) getCAPA(c echo.Context) error { return s.getProcess(c, opsflow.KindCAPA) }
-
 // listCAPAs: GET /v1/capas with state, risk_level, owner, source, type and
 // opened/closed ranges; keyset pagination.
 func (s *Server) listCAPAs(c echo.Context) error {
@@ -53,77 +51,6 @@ func (s *Server) listCAPAs(c echo.Context) error {
 		return opsflow.Invalid("source", "source must be one of %s", strings.Join(opsflow.CAPASourceTypes, ", "))
 	}
 	return s.listProcesses(c, opsflow.KindCAPA, "risk_level", "source", "type")
-}
-
-func (s *Server) capaAudit(c echo.Context) error { return s.processAudit(c, opsflow.KindCAPA) }
-
-// bindStep decodes a step's body strictly and refuses an "actor" field: the
-// actor is always the authenticated user, and a body that tries to name
-// someone else must fail loudly rather than be silently ignored.
-func bindStep(c echo.Context, v any) error {
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) == nil {
-		if _, ok := top["actor"]; ok {
-			return opsflow.Invalid("actor", "actor is not accepted: the actor is the authenticated user")
-		}
-	}
-	c.Request().Body = io.NopCloser(bytes.NewReader(body))
-	return bind(c, v)
-}
-
-// capaStep returns the handler of one step: it decodes the body into In,
-// sets the actor from the token and sends the update.
-func capaStep[In any](s *Server, update string, setActor func(*In, opsflow.Actor)) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		var in In
-		if err := bindStep(c, &in); err != nil {
-			return err
-		}
-		setActor(&in, actorOf(c))
-		return s.updateProcess(c, opsflow.KindCAPA, update, in)
-	}
-}
-
-// signBody is the body of a closure signature. Token is the signer's API
-// token, entered again at signing (Part 11 §11.200: a signature executed by
-// re-entering a credential). It is checked here and never sent on, stored
-// or audited.
-type signBody struct {
-	PrintedName    string `json:"printed_name"`
-	Meaning        string `json:"meaning"`
-	LessonsLearned string `json:"lessons_learned"`
-	Token          string `json:"token"`
-}
-
-// signCAPA: POST /v1/capas/{id}/sign-closure.
-func (s *Server) signCAPA(c echo.Context) error {
-	var b signBody
-	if err := bindStep(c, &b); err != nil {
-		return err
-	}
-	if strings.TrimSpace(b.Token) == "" {
-		return opsflow.Invalid("token", "re-enter your API token to sign")
-	}
-	u, err := s.Store.Authenticate(c.Request().Context(), strings.TrimSpace(b.Token))
-	if err != nil {
-		if opsflow.ErrorCode(err) == opsflow.EINTERNAL {
-			return err
-		}
-		return opsflow.Errorf(opsflow.EUNAUTHORIZED, "the re-entered token is not valid: the signature was not applied")
-	}
-	if me := userOf(c); u.ID != me.ID {
-		return opsflow.Forbidden("the re-entered token belongs to someone else: sign with your own credential")
-	}
-	in := opsflow.SignInput{Actor: actorOf(c), PrintedName: b.PrintedName, Meaning: b.Meaning, LessonsLearned: b.LessonsLearned}
-	return s.updateProcess(c, opsflow.KindCAPA, workflows.UpdateCAPASignClosure, in)
-}
-
-func (s *Server) capaMoveTask(to opsflow.TaskState) echo.HandlerFunc {
-	return func(c echo.Context) error { return s.moveTask(c, opsflow.KindCAPA, to) }
 }
 
 // ---- exports
@@ -307,4 +234,21 @@ func csvSafe(v string) string {
 		return "'" + v
 	}
 	return v
+}
+
+// bindStep decodes a step's body strictly and refuses an "actor" field: the
+// actor is always the authenticated user, and a body that tries to name
+// someone else must fail loudly rather than be silently ignored.
+func bindStep(c echo.Context, v any) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil {
+		if _, ok := top["actor"]; ok {
+			return opsflow.Invalid("actor", "actor is not accepted: the actor is the authenticated user")
+		}
+	}
+	return bind(c, v)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/opsflow/opsflow"
 )
 
 // healthz answers while the process runs: liveness only.
@@ -23,6 +25,14 @@ type check struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// readiness is the answer of /readyz.
+type readiness struct {
+	Status           string           `json:"status"` // ready or unavailable
+	Checks           map[string]check `json:"checks"`
+	StalledProcesses *int             `json:"stalled_processes,omitempty"`
+	Error            *opsflow.Error   `json:"error,omitempty"`
+}
+
 // readyz answers 200 when PostgreSQL and Temporal both answer and a worker
 // polls the task queue, else 503 naming what is missing: without a worker
 // every write would hang until its deadline. It also reports how many
@@ -33,12 +43,12 @@ func (s *Server) readyz(c echo.Context) error {
 	defer cancel()
 	checks := map[string]check{"postgres": {Status: "ok"}, "temporal": {Status: "ok"}, "workers": {Status: "ok"}}
 	var down []string
-	body := map[string]any{}
+	body := readiness{Checks: checks}
 	if err := s.Store.Ping(ctx); err != nil {
 		checks["postgres"] = check{Status: "unavailable", Error: "PostgreSQL does not answer"}
 		down = append(down, "postgres")
 	} else if n, err := s.Store.CountStalled(ctx); err == nil {
-		body["stalled_processes"] = n
+		body.StalledProcesses = &n
 	}
 	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		checks["temporal"] = check{Status: "unavailable", Error: "Temporal does not answer"}
@@ -48,14 +58,12 @@ func (s *Server) readyz(c echo.Context) error {
 		checks["workers"] = check{Status: "unavailable", Error: err.Error()}
 		down = append(down, "workers")
 	}
-	body["checks"] = checks
 	if len(down) == 0 {
-		body["status"] = "ready"
+		body.Status = "ready"
 		return c.JSON(http.StatusOK, body)
 	}
-	msg := "not ready: " + strings.Join(down, " and ") + " unavailable"
-	body["status"] = "unavailable"
-	body["error"] = map[string]string{"code": "unavailable", "message": msg}
+	body.Status = "unavailable"
+	body.Error = &opsflow.Error{Code: opsflow.EUNAVAILABLE, Message: "not ready: " + strings.Join(down, " and ") + " unavailable"}
 	c.Response().Header().Set("Retry-After", "5")
 	return c.JSON(http.StatusServiceUnavailable, body)
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -81,9 +80,6 @@ func (s *Server) createKaizen(c echo.Context) error {
 	})
 }
 
-func (s *Server) getKaizen(c echo.Context) error   { return s.getProcess(c, opsflow.KindKaizen) }
-func (s *Server) kaizenAudit(c echo.Context) error { return s.processAudit(c, opsflow.KindKaizen) }
-
 var kaizenPhases = []opsflow.KaizenPhase{opsflow.KaizenSubmitted, opsflow.KaizenTriage, opsflow.KaizenPlan, opsflow.KaizenDo,
 	opsflow.KaizenCheck, opsflow.KaizenAct, opsflow.KaizenSustain, opsflow.KaizenClosed, opsflow.KaizenDeferred,
 	opsflow.KaizenRejected, opsflow.KaizenCancelled}
@@ -99,130 +95,4 @@ func (s *Server) listKaizen(c echo.Context) error {
 		q.Set("state", ph) // QueryParams is the context's cached copy: listProcesses reads it
 	}
 	return s.listProcesses(c, opsflow.KindKaizen, "sponsor", "kpi", "cycle")
-}
-
-type triageBody struct {
-	Decision string     `json:"decision"`
-	Reason   string     `json:"reason"`
-	Until    *time.Time `json:"until"`
-}
-
-func (s *Server) triageKaizen(c echo.Context) error {
-	var in triageBody
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindKaizen, workflows.UpdateKaizenTriage,
-		workflows.KaizenTriage{Actor: actorOf(c), Decision: in.Decision, Reason: in.Reason, Until: in.Until})
-}
-
-// submitKaizenPlan sends the A3; a baseline given as a window is computed
-// here from the initiative's KPI, so the workflow records a value.
-func (s *Server) submitKaizenPlan(c echo.Context) error {
-	var plan opsflow.A3
-	if err := bind(c, &plan); err != nil {
-		return err
-	}
-	if plan.Baseline != nil {
-		ctx := c.Request().Context()
-		row, err := s.Store.GetProcess(ctx, opsflow.KindKaizen, c.Param("id"))
-		if err != nil {
-			if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
-				return notFound(opsflow.KindKaizen, c.Param("id"))
-			}
-			return err
-		}
-		var k opsflow.Kaizen
-		if err := json.Unmarshal(row.Record, &k); err != nil {
-			return err
-		}
-		if plan.Baseline, err = s.resolveBaseline(ctx, k.KPI.Key, plan.Baseline); err != nil {
-			return err
-		}
-	}
-	return s.updateProcess(c, opsflow.KindKaizen, workflows.UpdateKaizenSubmitPlan, workflows.KaizenPlanInput{Actor: actorOf(c), Plan: plan})
-}
-
-type reviewBody struct {
-	Decision string `json:"decision"`
-	Reason   string `json:"reason"`
-}
-
-func (s *Server) approveKaizenPlan(c echo.Context) error {
-	var in reviewBody
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindKaizen, workflows.UpdateKaizenApprovePlan,
-		workflows.KaizenReview{Actor: actorOf(c), Decision: in.Decision, Reason: in.Reason})
-}
-
-type observationBody struct {
-	Text string `json:"text"`
-}
-
-func (s *Server) observeKaizen(c echo.Context) error {
-	var in observationBody
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindKaizen, workflows.UpdateKaizenObserve, workflows.KaizenObservation{Actor: actorOf(c), Text: in.Text})
-}
-
-func (s *Server) actKaizen(c echo.Context) error {
-	var in opsflow.ActDecision
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindKaizen, workflows.UpdateKaizenAct, workflows.KaizenActInput{Actor: actorOf(c), Decision: in})
-}
-
-// impactBody is an impact entry as a client sends it: who recorded it,
-// when, and the lock are the system's to set.
-type impactBody struct {
-	ID          string   `json:"id"`
-	Category    string   `json:"category"`
-	Description string   `json:"description"`
-	Unit        string   `json:"unit"`
-	Target      *float64 `json:"target"`
-	Forecast    *float64 `json:"forecast"`
-	Actual      *float64 `json:"actual"`
-	Recurrence  string   `json:"recurrence"`
-}
-
-func (s *Server) recordKaizenImpact(c echo.Context) error {
-	var in impactBody
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindKaizen, workflows.UpdateKaizenImpact, workflows.KaizenImpactInput{Actor: actorOf(c), Entry: opsflow.ImpactEntry{
-		ID: in.ID, Category: in.Category, Description: in.Description, Unit: in.Unit,
-		Target: in.Target, Forecast: in.Forecast, Actual: in.Actual, Recurrence: in.Recurrence,
-	}})
-}
-
-type reasonBody struct {
-	Reason string `json:"reason"`
-}
-
-func (s *Server) cancelKaizen(c echo.Context) error {
-	var in reasonBody
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindKaizen, workflows.UpdateKaizenCancel, workflows.KaizenCancel{Actor: actorOf(c), Reason: in.Reason})
-}
-
-// Task moves on a Kaizen board (countermeasures, regression follow-ups).
-func (s *Server) startKaizenTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindKaizen, opsflow.TaskInProgress)
-}
-func (s *Server) completeKaizenTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindKaizen, opsflow.TaskDone)
-}
-func (s *Server) blockKaizenTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindKaizen, opsflow.TaskBlocked)
-}
-func (s *Server) skipKaizenTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindKaizen, opsflow.TaskSkipped)
 }

@@ -21,10 +21,10 @@ const maxMeasurementBatch = 1000
 type kpiRequest struct {
 	Key         string            `json:"key"`
 	Name        string            `json:"name"`
-	Description string            `json:"description"`
+	Description string            `json:"description,omitempty"`
 	Unit        string            `json:"unit"`
 	Direction   opsflow.Direction `json:"direction"`
-	Owner       string            `json:"owner"` // defaults to the caller
+	Owner       string            `json:"owner,omitempty"` // defaults to the caller
 }
 
 func (s *Server) createKPI(c echo.Context) error {
@@ -76,16 +76,16 @@ func (s *Server) getKPI(c echo.Context) error {
 
 // measurementIn is one measurement as a client sends it.
 type measurementIn struct {
-	ID     string    `json:"id"`
-	Value  *float64  `json:"value"`
-	At     time.Time `json:"at"`
-	Source string    `json:"source"`
+	ID     string    `json:"id,omitempty"`
+	Value  *float64  `json:"value,omitempty"`
+	At     time.Time `json:"at,omitzero"`
+	Source string    `json:"source,omitempty"`
 }
 
 // measurementsBody is either one measurement or a batch under "items".
 type measurementsBody struct {
 	measurementIn
-	Items []measurementIn `json:"items"`
+	Items []measurementIn `json:"items,omitempty"`
 }
 
 // addMeasurements stores one measurement or a batch. A measurement is
@@ -151,7 +151,13 @@ func (s *Server) addMeasurements(c echo.Context) error {
 	if added == 0 {
 		status = http.StatusOK // everything was already there: a retry
 	}
-	return c.JSON(status, map[string]any{"items": stored, "added": added})
+	return c.JSON(status, measurementsAnswer{Items: stored, Added: added})
+}
+
+// measurementsAnswer is the answer of POST /v1/kpis/{key}/measurements.
+type measurementsAnswer struct {
+	Items []opsflow.Measurement `json:"items,omitempty"`
+	Added int                   `json:"added"` // new ones; 0 for a retry
 }
 
 func (s *Server) listMeasurements(c echo.Context) error {

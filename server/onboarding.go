@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/mail"
 	"slices"
 	"strconv"
@@ -31,14 +30,14 @@ func itoa(n int) string { return strconv.Itoa(n) }
 type onboardingRequest struct {
 	Hire            opsflow.Hire `json:"hire"`
 	Role            string       `json:"role"`
-	TemplateVersion int          `json:"template_version"` // 0: the latest
-	Department      string       `json:"department"`
-	Location        string       `json:"location"`
-	Timezone        string       `json:"timezone"` // IANA; UTC if empty
+	TemplateVersion int          `json:"template_version,omitempty"` // 0: the latest
+	Department      string       `json:"department,omitempty"`
+	Location        string       `json:"location,omitempty"`
+	Timezone        string       `json:"timezone,omitempty"` // IANA; UTC if empty
 	ManagerID       string       `json:"manager_id"`
-	MentorID        string       `json:"mentor_id"`
-	StartDate       string       `json:"start_date"`
-	StartAt         *time.Time   `json:"start_at"`
+	MentorID        string       `json:"mentor_id,omitempty"`
+	StartDate       string       `json:"start_date,omitempty"`
+	StartAt         *time.Time   `json:"start_at,omitempty"`
 }
 
 // startMoment resolves a start date and/or moment in tz, refusing a start
@@ -141,11 +140,6 @@ func (s *Server) createOnboarding(c echo.Context) error {
 	})
 }
 
-func (s *Server) getOnboarding(c echo.Context) error { return s.getProcess(c, opsflow.KindOnboarding) }
-func (s *Server) onboardingAudit(c echo.Context) error {
-	return s.processAudit(c, opsflow.KindOnboarding)
-}
-
 // listOnboardings: filters state, manager, role, overdue, start_from and
 // start_to (dates; from included, to excluded), keyset pagination.
 func (s *Server) listOnboardings(c echo.Context) error {
@@ -189,94 +183,4 @@ func (s *Server) listOnboardings(c echo.Context) error {
 		f.Search = search
 	}
 	return s.respondList(c, f)
-}
-
-// Task moves of an onboarding, through the shared move-task update.
-func (s *Server) startOnboardingTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindOnboarding, opsflow.TaskInProgress)
-}
-func (s *Server) completeOnboardingTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindOnboarding, opsflow.TaskDone)
-}
-func (s *Server) blockOnboardingTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindOnboarding, opsflow.TaskBlocked)
-}
-func (s *Server) skipOnboardingTask(c echo.Context) error {
-	return s.moveTask(c, opsflow.KindOnboarding, opsflow.TaskSkipped)
-}
-
-// checkInRequest is the body of POST /v1/onboardings/{id}/check-ins.
-type checkInRequest struct {
-	Day       int      `json:"day"`
-	Notes     string   `json:"notes"`
-	Sentiment int      `json:"sentiment"`
-	Risks     []string `json:"risks"`
-}
-
-func (s *Server) onboardingCheckIn(c echo.Context) error {
-	var in checkInRequest
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	if err := opsflow.ValidateCheckIn(opsflow.CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks}); err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindOnboarding, workflows.UpdateCheckIn, workflows.CheckInInput{
-		Actor: actorOf(c), Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks})
-}
-
-// moveStartRequest is the body of POST /v1/onboardings/{id}/move-start-date.
-type moveStartRequest struct {
-	StartDate string     `json:"start_date"`
-	StartAt   *time.Time `json:"start_at"`
-	Reason    string     `json:"reason"`
-}
-
-func (s *Server) onboardingMoveStart(c echo.Context) error {
-	var in moveStartRequest
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	if strings.TrimSpace(in.Reason) == "" {
-		return opsflow.Invalid("reason", "a reason is required to move the start date")
-	}
-	row, err := s.Store.GetProcess(c.Request().Context(), opsflow.KindOnboarding, c.Param("id"))
-	if err != nil {
-		if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
-			return notFound(opsflow.KindOnboarding, c.Param("id"))
-		}
-		return err
-	}
-	var rec struct {
-		Placement opsflow.Placement `json:"placement"`
-	}
-	if err := json.Unmarshal(row.Record, &rec); err != nil {
-		return err
-	}
-	date, start, err := s.startMoment(in.StartDate, in.StartAt, rec.Placement.Timezone)
-	if err != nil {
-		return err
-	}
-	return s.updateProcess(c, opsflow.KindOnboarding, workflows.UpdateMoveStartDate, workflows.StartDateMove{
-		Actor: actorOf(c), StartDate: date, StartAt: start, Reason: in.Reason})
-}
-
-// reasonRequest is a body with only a reason.
-type reasonRequest struct {
-	Reason string `json:"reason"`
-}
-
-func (s *Server) cancelOnboarding(c echo.Context) error {
-	var in reasonRequest
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	if strings.TrimSpace(in.Reason) == "" {
-		return opsflow.Invalid("reason", "a reason is required (offer withdrawn, no-show, …)")
-	}
-	return s.updateProcess(c, opsflow.KindOnboarding, workflows.UpdateCancelOnboarding, workflows.CancelOnboarding{Actor: actorOf(c), Reason: in.Reason})
-}
-
-func (s *Server) retryProvisioning(c echo.Context) error {
-	return s.updateProcess(c, opsflow.KindOnboarding, workflows.UpdateRetryProvisioning, workflows.RetryProvisioning{Actor: actorOf(c), TaskID: c.Param("task_id")})
 }

@@ -335,26 +335,6 @@ func (s *Server) processAudit(c echo.Context, kind opsflow.Kind) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": events})
 }
 
-// taskAction is the body of a task action.
-type taskAction struct {
-	Reason   string   `json:"reason"`
-	Evidence []string `json:"evidence"`
-}
-
-// moveTask moves task "task_id" of process "id" to state to, as the
-// authenticated user.
-func (s *Server) moveTask(c echo.Context, kind opsflow.Kind, to opsflow.TaskState) error {
-	var in taskAction
-	if c.Request().ContentLength != 0 {
-		if err := bind(c, &in); err != nil {
-			return err
-		}
-	}
-	return s.updateProcess(c, kind, workflows.UpdateMoveTask, workflows.TaskMove{
-		Actor: actorOf(c), TaskID: c.Param("task_id"), State: to, Reason: in.Reason, Evidence: in.Evidence,
-	})
-}
-
 // respondRecord writes a process's record, with its read-model version as
 // the ETag.
 func (s *Server) respondRecord(c echo.Context, status int, row opsflow.Process) error {

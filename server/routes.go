@@ -1,87 +1,230 @@
 package server
 
 import (
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
 	"github.com/opsflow/opsflow"
-	"github.com/opsflow/opsflow/workflows"
 )
 
-// routes lists every route of the API. Each process adds its block.
+// op is one route of the API and everything the OpenAPI document says of
+// it. The list of ops (apiRoutes) is the only place a route is declared:
+// Echo serves it and the document is generated from it, so the two cannot
+// drift apart.
+type op struct {
+	method, path string // Echo's path syntax (":id")
+	id, summary  string
+	doc, tag     string
+	public       bool // no token needed
+	// body is the request body's type (nil: none); optionalBody lets it
+	// be left out; example is a valid body.
+	body         reflect.Type
+	optionalBody bool
+	example      any
+	// resp is the success answer's type (nil: none); list wraps it in a
+	// page of items; status is the success status (200 when zero).
+	resp   reflect.Type
+	list   bool
+	status int
+	// content is the success answer's media type when it is not JSON.
+	content []string
+	query   []param
+	// step marks a process step: it may answer 202 (accepted, not applied
+	// before the deadline) and 409 (the process's state does not allow it).
+	step bool
+	errs []int
+	// errBodies gives the answer of an error status its own type (readyz's
+	// 503 is a readiness report, not an error body).
+	errBodies map[int]reflect.Type
+	handler   echo.HandlerFunc
+}
+
+// param is a query parameter.
+type param struct {
+	name, typ, doc string
+	enum           []string
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// Common query parameters.
+var (
+	pLimit  = param{"limit", "integer", "page size, 1–200 (default 50)", nil}
+	pCursor = param{"cursor", "string", "next_cursor of the previous page", nil}
+)
+
+func listParams(extra ...param) []param {
+	return append(append([]param{}, extra...),
+		param{"owner", "string", "owner's user ID", nil},
+		param{"opened_from", "date-time", "opened at or after (a date or RFC 3339 time)", nil},
+		param{"opened_to", "date-time", "opened before", nil},
+		param{"closed_from", "date-time", "closed at or after", nil},
+		param{"closed_to", "date-time", "closed before", nil},
+		param{"stalled", "boolean", "only stalled (true) or healthy (false) processes", nil},
+		pLimit, pCursor)
+}
+
+// apiRoutes lists every route of the API.
+func (s *Server) apiRoutes() []op {
+	ops := []op{
+		{method: "GET", path: "/healthz", id: "healthz", tag: "platform", public: true, summary: "Liveness: the process runs",
+			resp: typeOf[map[string]string](), handler: s.healthz},
+		{method: "GET", path: "/readyz", id: "readyz", tag: "platform", public: true, summary: "Readiness: PostgreSQL and Temporal answer and a worker polls the task queue",
+			doc:  "503 names what is missing (postgres, temporal, workers); stalled_processes counts processes that need an administrator.",
+			resp: typeOf[readiness](), errs: []int{http.StatusServiceUnavailable},
+			errBodies: map[int]reflect.Type{http.StatusServiceUnavailable: typeOf[readiness]()}, handler: s.readyz},
+		{method: "GET", path: "/openapi.json", id: "openapi", tag: "platform", public: true, summary: "This document",
+			resp: typeOf[map[string]any](), handler: s.openapi},
+		{method: "GET", path: "/v1/openapi.json", id: "openapiV1", tag: "platform", public: true, summary: "This document (under /v1 as well)",
+			resp: typeOf[map[string]any](), handler: s.openapi},
+		{method: "GET", path: "/docs", id: "docs", tag: "platform", public: true, summary: "The API reference, as a page",
+			content: []string{"text/html"}, handler: s.docs},
+
+		{method: "GET", path: "/v1/me", id: "me", tag: "people", summary: "The authenticated user",
+			resp: typeOf[opsflow.User](), handler: s.me},
+		{method: "GET", path: "/v1/tasks", id: "listTasks", tag: "tasks", summary: "One inbox across every process",
+			doc:  "By default the caller's inbox: tasks assigned to them or queued for one of their roles, still to do (open, in progress, blocked), overdue first. Filters widen or narrow it; assignee=me names the caller.",
+			resp: typeOf[opsflow.TaskRow](), list: true, handler: s.listTasks,
+			query: []param{
+				{"assignee", "string", "a user ID, or me", nil},
+				{"role", "string", "a role's queue", nil},
+				{"state", "string", "a task state, or all (default: the states still to do)", nil},
+				{"process_kind", "string", "capa, kaizen or onboarding", []string{"capa", "kaizen", "onboarding"}},
+				{"process_id", "string", "one process", nil},
+				{"overdue", "boolean", "only overdue (true) or not (false)", nil},
+				pLimit, pCursor,
+			}},
+		{method: "GET", path: "/v1/audit/verify", id: "verifyAudit", tag: "audit", summary: "Recompute the audit hash chains and report the first broken link",
+			doc: "Needs the auditor or admin role.", resp: typeOf[opsflow.VerifyReport](), handler: s.verifyAudit,
+			query: []param{{"stream", "string", "one process ID; every chain when omitted", nil}}},
+
+		{method: "GET", path: "/v1/admin/processes", id: "listAdminProcesses", tag: "admin", summary: "Processes of every kind, e.g. the stalled ones",
+			doc:  "Needs the admin role. A stalled process is one whose changes the store refused for good: it holds them and refuses every step until an administrator retries or abandons it.",
+			resp: typeOf[map[string]any](), list: true, handler: s.listAdminProcesses,
+			query: listParams(param{"kind", "string", "one kind", []string{"capa", "kaizen", "onboarding"}}, param{"state", "string", "a state", nil})},
+		{method: "POST", path: "/v1/admin/processes/:id/retry", id: "retryStalledProcess", tag: "admin", summary: "Write a stalled process's held changes again",
+			doc: "After fixing what the store refused. Answers the process's record.", body: typeOf[adminAction](), optionalBody: true,
+			resp: typeOf[map[string]any](), step: true, handler: s.retryStalled},
+		{method: "POST", path: "/v1/admin/processes/:id/abandon", id: "abandonStalledProcess", tag: "admin", summary: "End a stalled process, dropping the changes the store refused",
+			doc:  "The record keeps its last written state and becomes abandoned; the trail records who, why and how many changes were dropped.",
+			body: typeOf[adminAction](), example: adminAction{Reason: "duplicate of capa-41"}, resp: typeOf[map[string]any](), step: true, handler: s.abandonStalled},
+
+		{method: "POST", path: "/v1/kpis", id: "createKPI", tag: "kpis", summary: "Register a KPI",
+			body: typeOf[kpiRequest](), example: kpiRequest{Key: "scrap-line-4", Name: "Scrap rate, line 4", Unit: "%", Direction: opsflow.LowerIsBetter},
+			resp: typeOf[opsflow.KPI](), status: http.StatusCreated, handler: s.createKPI},
+		{method: "GET", path: "/v1/kpis", id: "listKPIs", tag: "kpis", summary: "KPIs by key",
+			resp: typeOf[opsflow.KPI](), list: true, query: []param{pLimit, pCursor}, handler: s.listKPIs},
+		{method: "GET", path: "/v1/kpis/:key", id: "getKPI", tag: "kpis", summary: "One KPI", resp: typeOf[opsflow.KPI](), handler: s.getKPI},
+		{method: "POST", path: "/v1/kpis/:key/measurements", id: "addMeasurements", tag: "kpis", summary: "Record one measurement or a batch",
+			doc:  "A measurement is idempotent by its id; without ids an Idempotency-Key derives them. A batch goes under items.",
+			body: typeOf[measurementsBody](), example: measurementsBody{measurementIn: measurementIn{ID: "shift-2026-11-20-a", Value: ptr(4.2), At: exampleTime, Source: "MES"}},
+			resp: typeOf[measurementsAnswer](), status: http.StatusCreated, handler: s.addMeasurements},
+		{method: "GET", path: "/v1/kpis/:key/measurements", id: "listMeasurements", tag: "kpis", summary: "A KPI's measurements in time order",
+			resp: typeOf[opsflow.Measurement](), list: true, handler: s.listMeasurements,
+			query: []param{{"from", "date-time", "at or after", nil}, {"to", "date-time", "before", nil}, pLimit, pCursor}},
+
+		{method: "POST", path: "/v1/onboarding-templates", id: "createTemplate", tag: "onboarding", summary: "Create a role's template, or its next version (hr, admin)",
+			doc:  "An unchanged template answers 200 with the latest version; a changed one 201 with the next.",
+			body: typeOf[templateRequest](), example: exampleTemplate, resp: typeOf[opsflow.OnboardingTemplate](), status: http.StatusCreated, handler: s.createTemplate},
+		{method: "GET", path: "/v1/onboarding-templates", id: "listTemplates", tag: "onboarding", summary: "The latest template of every role",
+			resp: typeOf[opsflow.OnboardingTemplate](), list: true, handler: s.listTemplates},
+		{method: "GET", path: "/v1/onboarding-templates/:role", id: "getTemplate", tag: "onboarding", summary: "A role's latest template, or one version",
+			resp: typeOf[opsflow.OnboardingTemplate](), handler: s.getTemplate, query: []param{{"version", "integer", "a version (default: the latest)", nil}}},
+
+		{method: "GET", path: "/v1/capas/export", id: "exportCAPAs", tag: "capa", summary: "Export every CAPA closed in a date range (auditor, admin)",
+			resp: typeOf[opsflow.InspectionPack](), content: []string{"application/json", "text/csv"}, handler: s.exportCAPAs,
+			query: []param{{"closed_from", "date-time", "closed at or after", nil}, {"closed_to", "date-time", "closed before", nil},
+				{"format", "string", "json (an inspection pack) or csv", []string{"json", "csv"}}}},
+		{method: "GET", path: "/v1/capas/:id/export", id: "exportCAPA", tag: "capa", summary: "Export one CAPA for audit: an inspection pack (json) or csv",
+			resp: typeOf[opsflow.InspectionPack](), content: []string{"application/json", "text/csv"}, handler: s.exportCAPA,
+			query: []param{{"format", "string", "json (an inspection pack) or csv", []string{"json", "csv"}}}},
+	}
+	for _, ki := range opsflow.Kinds() {
+		ops = append(ops, s.processRoutes(ki)...)
+	}
+	return ops
+}
+
+// processRoutes are the routes of one kind of process: create, list, get,
+// audit, and one per step of the domain's step table.
+func (s *Server) processRoutes(ki opsflow.KindInfo) []op {
+	base := "/v1/" + ki.Collection
+	tag := string(ki.Kind)
+	create := map[opsflow.Kind]op{
+		opsflow.KindCAPA: {body: typeOf[opsflow.CAPARequest](), example: exampleCAPA, handler: s.createCAPA,
+			doc: "Requester, owner or approver. The record is in the read model when this answers (201)."},
+		opsflow.KindKaizen: {body: typeOf[opsflow.KaizenRequest](), example: exampleKaizen, handler: s.createKaizen,
+			doc: "The KPI must be registered; a baseline given as a window is measured from it."},
+		opsflow.KindOnboarding: {body: typeOf[onboardingRequest](), example: exampleOnboarding, handler: s.createOnboarding,
+			doc: "HR or an admin. The template version is resolved now and kept for the onboarding's life."},
+	}[ki.Kind]
+	list := map[opsflow.Kind]op{
+		opsflow.KindCAPA: {handler: s.listCAPAs, query: listParams(
+			param{"state", "string", "a CAPA state", statesOf(opsflow.CAPAStates)},
+			param{"risk_level", "string", "risk level", []string{opsflow.RiskLow, opsflow.RiskMedium, opsflow.RiskHigh, opsflow.RiskCritical}},
+			param{"source", "string", "source type", opsflow.CAPASourceTypes},
+			param{"type", "string", "corrective, preventive or correction", nil})},
+		opsflow.KindKaizen: {handler: s.listKaizen, query: listParams(
+			param{"phase", "string", "a phase", statesOf(kaizenPhases)}, param{"state", "string", "the phase (an alias)", nil},
+			param{"sponsor", "string", "sponsor's user ID", nil}, param{"kpi", "string", "KPI key", nil}, param{"cycle", "string", "PDCA cycle number", nil})},
+		opsflow.KindOnboarding: {handler: s.listOnboardings, query: []param{
+			{"state", "string", "an onboarding state", statesOf(opsflow.OnboardingStates)}, {"owner", "string", "the hire's manager", nil},
+			{"manager", "string", "the hire's manager", nil}, {"role", "string", "template role", nil},
+			{"overdue", "boolean", "with overdue tasks", nil},
+			{"start_from", "date", "start date on or after", nil}, {"start_to", "date", "start date before", nil}, pLimit, pCursor}},
+	}[ki.Kind]
+	create.method, create.path, create.id, create.tag = "POST", base, "create"+camel(ki.Kind), tag
+	create.summary, create.resp, create.status = "Start a "+ki.Title, ki.Record, http.StatusCreated
+	list.method, list.path, list.id, list.tag = "GET", base, "list"+camel(ki.Kind), tag
+	list.summary, list.resp, list.list = "List "+ki.Title+"s, newest first", ki.Record, true
+	ops := []op{create, list,
+		{method: "GET", path: base + "/:id", id: "get" + camel(ki.Kind), tag: tag, summary: "One " + ki.Title, resp: ki.Record,
+			handler: func(c echo.Context) error { return s.getProcess(c, ki.Kind) }},
+		{method: "GET", path: base + "/:id/audit", id: "audit" + camel(ki.Kind), tag: tag, summary: "The " + ki.Title + "'s audit trail, oldest first, with its hash chain",
+			resp: typeOf[opsflow.AuditEvent](), list: true, handler: func(c echo.Context) error { return s.processAudit(c, ki.Kind) }},
+	}
+	for _, st := range ki.Steps {
+		path := base + "/:id/" + strings.ReplaceAll(st.Path, "{task_id}", ":task_id")
+		id := camel(opsflow.Kind(strings.ReplaceAll(st.Path, "{task_id}", ""))) + camel(ki.Kind)
+		ops = append(ops, op{method: "POST", path: path, id: strings.ToLower(id[:1]) + id[1:],
+			tag: tag, summary: st.Summary, doc: st.Doc, body: st.Body, optionalBody: st.OptionalBody, example: st.Example,
+			resp: ki.Record, step: true, handler: s.stepHandler(st)})
+	}
+	return ops
+}
+
+func statesOf[S ~string](states []S) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// camel turns "record-investigation" or "tasks//complete" into
+// "RecordInvestigation" / "TasksComplete", for operation IDs.
+func camel(k opsflow.Kind) string {
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(string(k), func(r rune) bool { return r == '-' || r == '/' || r == '_' }) {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+// routes registers every op with Echo: public ones as they are, the rest
+// behind authentication and the Idempotency-Key check.
 func (s *Server) routes() {
-	e := s.echo
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-
-	v1 := e.Group("/v1", s.authenticate, s.idempotency)
-	v1.GET("/openapi.json", s.openapi)
-	v1.GET("/me", s.me)
-	v1.GET("/tasks", s.listTasks)
-	v1.GET("/audit/verify", s.verifyAudit)
-	v1.GET("/admin/processes", s.listAdminProcesses)
-	v1.POST("/admin/processes/:id/retry", s.retryStalled)
-	v1.POST("/admin/processes/:id/abandon", s.abandonStalled)
-
-	// kaizen and KPIs
-	v1.POST("/kpis", s.createKPI)
-	v1.GET("/kpis", s.listKPIs)
-	v1.GET("/kpis/:key", s.getKPI)
-	v1.POST("/kpis/:key/measurements", s.addMeasurements)
-	v1.GET("/kpis/:key/measurements", s.listMeasurements)
-	v1.POST("/kaizen", s.createKaizen)
-	v1.GET("/kaizen", s.listKaizen)
-	v1.GET("/kaizen/:id", s.getKaizen)
-	v1.GET("/kaizen/:id/audit", s.kaizenAudit)
-	v1.POST("/kaizen/:id/triage", s.triageKaizen)
-	v1.POST("/kaizen/:id/submit-plan", s.submitKaizenPlan)
-	v1.POST("/kaizen/:id/approve-plan", s.approveKaizenPlan)
-	v1.POST("/kaizen/:id/record-observations", s.observeKaizen)
-	v1.POST("/kaizen/:id/act", s.actKaizen)
-	v1.POST("/kaizen/:id/record-impact", s.recordKaizenImpact)
-	v1.POST("/kaizen/:id/cancel", s.cancelKaizen)
-	v1.POST("/kaizen/:id/tasks/:task_id/start", s.startKaizenTask)
-	v1.POST("/kaizen/:id/tasks/:task_id/complete", s.completeKaizenTask)
-	v1.POST("/kaizen/:id/tasks/:task_id/block", s.blockKaizenTask)
-	v1.POST("/kaizen/:id/tasks/:task_id/skip", s.skipKaizenTask)
-
-	// capa
-	v1.POST("/capas", s.createCAPA)
-	v1.GET("/capas", s.listCAPAs)
-	v1.GET("/capas/export", s.exportCAPAs)
-	v1.GET("/capas/:id", s.getCAPA)
-	v1.GET("/capas/:id/audit", s.capaAudit)
-	v1.GET("/capas/:id/export", s.exportCAPA)
-	v1.POST("/capas/:id/triage", capaStep(s, workflows.UpdateCAPATriage, func(in *opsflow.TriageInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/decide", capaStep(s, workflows.UpdateCAPADecide, func(in *opsflow.DecideInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/add-containment", capaStep(s, workflows.UpdateCAPAAddContainment, func(in *opsflow.ContainmentInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/verify-containment", capaStep(s, workflows.UpdateCAPAVerifyContainment, func(in *opsflow.VerifyContainmentInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/record-investigation", capaStep(s, workflows.UpdateCAPARecordInvestigation, func(in *opsflow.InvestigationInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/propose-plan", capaStep(s, workflows.UpdateCAPAProposePlan, func(in *opsflow.PlanInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/approve-plan", capaStep(s, workflows.UpdateCAPAApprovePlan, func(in *opsflow.ApprovePlanInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/complete-action", capaStep(s, workflows.UpdateCAPACompleteAction, func(in *opsflow.CompleteActionInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/verify-implementation", capaStep(s, workflows.UpdateCAPAVerifyImplementation, func(in *opsflow.VerifyImplementationInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/record-effectiveness", capaStep(s, workflows.UpdateCAPARecordEffectiveness, func(in *opsflow.EffectivenessInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/sign-closure", s.signCAPA)
-	v1.POST("/capas/:id/request-extension", capaStep(s, workflows.UpdateCAPARequestExtension, func(in *opsflow.ExtensionInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/decide-extension", capaStep(s, workflows.UpdateCAPADecideExtension, func(in *opsflow.DecideExtensionInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/cancel", capaStep(s, workflows.UpdateCAPACancel, func(in *opsflow.CancelInput, a opsflow.Actor) { in.Actor = a }))
-	v1.POST("/capas/:id/tasks/:task_id/start", s.capaMoveTask(opsflow.TaskInProgress))
-	v1.POST("/capas/:id/tasks/:task_id/complete", s.capaMoveTask(opsflow.TaskDone))
-	v1.POST("/capas/:id/tasks/:task_id/block", s.capaMoveTask(opsflow.TaskBlocked))
-	v1.POST("/capas/:id/tasks/:task_id/skip", s.capaMoveTask(opsflow.TaskSkipped))
-
-	// onboarding
-	v1.POST("/onboarding-templates", s.createTemplate)
-	v1.GET("/onboarding-templates", s.listTemplates)
-	v1.GET("/onboarding-templates/:role", s.getTemplate)
-	v1.POST("/onboardings", s.createOnboarding)
-	v1.GET("/onboardings", s.listOnboardings)
-	v1.GET("/onboardings/:id", s.getOnboarding)
-	v1.GET("/onboardings/:id/audit", s.onboardingAudit)
-	v1.POST("/onboardings/:id/tasks/:task_id/start", s.startOnboardingTask)
-	v1.POST("/onboardings/:id/tasks/:task_id/complete", s.completeOnboardingTask)
-	v1.POST("/onboardings/:id/tasks/:task_id/block", s.blockOnboardingTask)
-	v1.POST("/onboardings/:id/tasks/:task_id/skip", s.skipOnboardingTask)
-	v1.POST("/onboardings/:id/tasks/:task_id/retry", s.retryProvisioning)
-	v1.POST("/onboardings/:id/check-ins", s.onboardingCheckIn)
-	v1.POST("/onboardings/:id/move-start-date", s.onboardingMoveStart)
-	v1.POST("/onboardings/:id/cancel", s.cancelOnboarding)
+	s.ops = s.apiRoutes()
+	s.prepare = s.preparers()
+	v1 := s.echo.Group("/v1", s.authenticate, s.idempotency)
+	for _, o := range s.ops {
+		if o.public {
+			s.echo.Add(o.method, o.path, o.handler)
+		} else {
+			v1.Add(o.method, strings.TrimPrefix(o.path, "/v1"), o.handler)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -65,6 +66,14 @@ type Server struct {
 	inflight inflight
 	pollers  pollerCheck
 	tokens   tokenCache
+	// ops are the routes (see apiRoutes); prepare the steps whose input
+	// the API prepares.
+	ops     []op
+	prepare map[string]preparer
+	// The generated OpenAPI document, built once.
+	docOnce sync.Once
+	docJSON []byte
+	docErr  error
 }
 
 // New returns the API with every route registered.

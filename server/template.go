@@ -12,7 +12,7 @@ import (
 type templateRequest struct {
 	Role        string                 `json:"role"`
 	Title       string                 `json:"title"`
-	Description string                 `json:"description"`
+	Description string                 `json:"description,omitempty"`
 	Tasks       []opsflow.TaskTemplate `json:"tasks"`
 }
 

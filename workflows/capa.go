@@ -11,25 +11,6 @@ import (
 	"github.com/opsflow/opsflow"
 )
 
-// CAPA update names: one per person's step. The HTTP routes are the same
-// words under /v1/capas/{id}/.
-const (
-	UpdateCAPATriage               = "triage"
-	UpdateCAPADecide               = "decide"
-	UpdateCAPAAddContainment       = "add-containment"
-	UpdateCAPAVerifyContainment    = "verify-containment"
-	UpdateCAPARecordInvestigation  = "record-investigation"
-	UpdateCAPAProposePlan          = "propose-plan"
-	UpdateCAPAApprovePlan          = "approve-plan"
-	UpdateCAPACompleteAction       = "complete-action"
-	UpdateCAPAVerifyImplementation = "verify-implementation"
-	UpdateCAPARecordEffectiveness  = "record-effectiveness"
-	UpdateCAPASignClosure          = "sign-closure"
-	UpdateCAPARequestExtension     = "request-extension"
-	UpdateCAPADecideExtension      = "decide-extension"
-	UpdateCAPACancel               = "cancel"
-)
-
 // CAPATimings are the process's clocks, in process days (multiples of Day):
 // how long each phase may take, when reminders go out and when overdue work
 // escalates (owner → approver → admin).
@@ -65,17 +46,17 @@ type CAPAInput struct {
 
 // CAPAResume is the whole durable state carried across continue-as-new.
 type CAPAResume struct {
-	Engine  EngineState  `json:"engine"`
-	Record  opsflow.CAPA `json:"record"`
-	Board   Board        `json:"board"`
-	TaskSeq int          `json:"task_seq"`
+	Engine  EngineState   `json:"engine"`
+	Record  opsflow.CAPA  `json:"record"`
+	Board   opsflow.Board `json:"board"`
+	TaskSeq int           `json:"task_seq"`
 }
 
 // capa is one CAPA's workflow state.
 type capa struct {
 	e       *engine
 	rec     opsflow.CAPA
-	board   Board
+	board   opsflow.Board
 	day     time.Duration
 	timings CAPATimings
 	taskSeq int
@@ -108,9 +89,6 @@ func CAPA(ctx workflow.Context, in CAPAInput) error {
 	if err := p.e.register(ctx, p); err != nil {
 		return err
 	}
-	if err := p.handlers(ctx); err != nil {
-		return err
-	}
 	if in.Resume == nil {
 		if err := p.open(ctx, in); err != nil {
 			return err
@@ -131,9 +109,9 @@ func (p *capa) policy() opsflow.TaskPolicy {
 		if i >= len(tiers) {
 			break
 		}
-		esc = append(esc, opsflow.EscalationTier{After: p.days(d), Notify: tiers[i]})
+		esc = append(esc, opsflow.EscalationTier{After: opsflow.Duration(p.days(d)), Notify: tiers[i]})
 	}
-	return opsflow.TaskPolicy{RemindBefore: p.days(p.timings.RemindDays), Escalation: esc}
+	return opsflow.TaskPolicy{RemindBefore: opsflow.Duration(p.days(p.timings.RemindDays)), Escalation: esc}
 }
 
 func (p *capa) days(n int) time.Duration { return time.Duration(n) * p.day }
@@ -226,7 +204,7 @@ func (p *capa) deadline() (time.Time, bool) { return p.board.Deadline() }
 // fire applies reminders, escalations and openings (the effectiveness
 // review opens when its window ends: that is the durable window timer).
 func (p *capa) fire(ctx workflow.Context, now time.Time) error {
-	p.board.tick(ctx, p.e, now, p.resolve)
+	tick(ctx, p.e, &p.board, now, p.resolve)
 	return nil
 }
 
@@ -348,57 +326,33 @@ func (p *capa) requireIndependent(a opsflow.Actor, what string) error {
 	return nil
 }
 
-func (p *capa) handlers(ctx workflow.Context) error {
-	e := p.e
-	regs := []func() error{
-		func() error { return onUpdate(ctx, e, p, UpdateCAPATriage, p.checkTriage, p.applyTriage) },
-		func() error { return onUpdate(ctx, e, p, UpdateCAPADecide, p.checkDecide, p.applyDecide) },
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPAAddContainment, p.checkAddContainment, p.applyAddContainment)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPAVerifyContainment, p.checkVerifyContainment, p.applyVerifyContainment)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPARecordInvestigation, p.checkInvestigation, p.applyInvestigation)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPAProposePlan, p.checkProposePlan, p.applyProposePlan)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPAApprovePlan, p.checkApprovePlan, p.applyApprovePlan)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPACompleteAction, p.checkCompleteAction, p.applyCompleteAction)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPAVerifyImplementation, p.checkVerifyImplementation, p.applyVerifyImplementation)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPARecordEffectiveness, p.checkEffectiveness, p.applyEffectiveness)
-		},
-		func() error { return onUpdate(ctx, e, p, UpdateCAPASignClosure, p.checkSign, p.applySign) },
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPARequestExtension, p.checkRequestExtension, p.applyRequestExtension)
-		},
-		func() error {
-			return onUpdate(ctx, e, p, UpdateCAPADecideExtension, p.checkDecideExtension, p.applyDecideExtension)
-		},
-		func() error { return onUpdate(ctx, e, p, UpdateCAPACancel, p.checkCancel, p.applyCancel) },
-		func() error { return onUpdate(ctx, e, p, UpdateMoveTask, p.checkMove, p.applyMove) },
+// steps binds each of the CAPA's steps (opsflow.CAPAStep) to its check
+// and apply.
+func (p *capa) steps() []handler {
+	s := opsflow.CAPAStep
+	return []handler{
+		on(s.Triage, p.checkTriage, p.applyTriage),
+		on(s.Decide, p.checkDecide, p.applyDecide),
+		on(s.AddContainment, p.checkAddContainment, p.applyAddContainment),
+		on(s.VerifyContainment, p.checkVerifyContainment, p.applyVerifyContainment),
+		on(s.RecordInvestigation, p.checkInvestigation, p.applyInvestigation),
+		on(s.ProposePlan, p.checkProposePlan, p.applyProposePlan),
+		on(s.ApprovePlan, p.checkApprovePlan, p.applyApprovePlan),
+		on(s.CompleteAction, p.checkCompleteAction, p.applyCompleteAction),
+		on(s.VerifyImplementation, p.checkVerifyImplementation, p.applyVerifyImplementation),
+		on(s.RecordEffectiveness, p.checkEffectiveness, p.applyEffectiveness),
+		on(s.SignClosure, p.checkSign, p.applySign),
+		on(s.RequestExtension, p.checkRequestExtension, p.applyRequestExtension),
+		on(s.DecideExtension, p.checkDecideExtension, p.applyDecideExtension),
+		on(s.Cancel, p.checkCancel, p.applyCancel),
+		onTask(p.checkMove, p.applyMove),
 	}
-	for _, r := range regs {
-		if err := r(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ---- triage
 
 func (p *capa) checkTriage(in opsflow.TriageInput) error {
-	if err := opsflow.CheckStep(UpdateCAPATriage, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.Triage.Name, p.rec.State); err != nil {
 		return err
 	}
 	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {
@@ -419,7 +373,7 @@ func (p *capa) applyTriage(ctx workflow.Context, in opsflow.TriageInput) error {
 }
 
 func (p *capa) checkDecide(in opsflow.DecideInput) error {
-	if err := opsflow.CheckStep(UpdateCAPADecide, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.Decide.Name, p.rec.State); err != nil {
 		return err
 	}
 	if err := p.requireIndependent(in.Actor, "decide whether a CAPA is required"); err != nil {
@@ -448,7 +402,7 @@ func (p *capa) applyDecide(ctx workflow.Context, in opsflow.DecideInput) error {
 // ---- containment
 
 func (p *capa) checkAddContainment(in opsflow.ContainmentInput) error {
-	if err := opsflow.CheckStep(UpdateCAPAAddContainment, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.AddContainment.Name, p.rec.State); err != nil {
 		return err
 	}
 	if err := p.requireOwner(in.Actor, "add containment actions"); err != nil {
@@ -463,7 +417,7 @@ func (p *capa) applyAddContainment(ctx workflow.Context, in opsflow.ContainmentI
 }
 
 func (p *capa) checkVerifyContainment(in opsflow.VerifyContainmentInput) error {
-	if err := opsflow.CheckStep(UpdateCAPAVerifyContainment, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.VerifyContainment.Name, p.rec.State); err != nil {
 		return err
 	}
 	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {
@@ -510,7 +464,7 @@ func (p *capa) applyVerifyContainment(ctx workflow.Context, in opsflow.VerifyCon
 // ---- investigation
 
 func (p *capa) checkInvestigation(in opsflow.InvestigationInput) error {
-	if err := opsflow.CheckStep(UpdateCAPARecordInvestigation, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.RecordInvestigation.Name, p.rec.State); err != nil {
 		return err
 	}
 	if err := p.requireOwner(in.Actor, "record the investigation"); err != nil {
@@ -541,7 +495,7 @@ func (p *capa) applyInvestigation(ctx workflow.Context, in opsflow.Investigation
 // ---- action plan
 
 func (p *capa) checkProposePlan(in opsflow.PlanInput) error {
-	if err := opsflow.CheckStep(UpdateCAPAProposePlan, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.ProposePlan.Name, p.rec.State); err != nil {
 		return err
 	}
 	if p.rec.PlanProposedBy != "" {
@@ -579,7 +533,7 @@ func (p *capa) applyProposePlan(ctx workflow.Context, in opsflow.PlanInput) erro
 }
 
 func (p *capa) checkApprovePlan(in opsflow.ApprovePlanInput) error {
-	if err := opsflow.CheckStep(UpdateCAPAApprovePlan, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.ApprovePlan.Name, p.rec.State); err != nil {
 		return err
 	}
 	if p.rec.PlanProposedBy == "" {
@@ -630,7 +584,7 @@ func (p *capa) findAction(id string) (*opsflow.Action, *opsflow.Task, error) {
 }
 
 func (p *capa) checkCompleteAction(in opsflow.CompleteActionInput) error {
-	if err := opsflow.CheckStep(UpdateCAPACompleteAction, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.CompleteAction.Name, p.rec.State); err != nil {
 		return err
 	}
 	if err := in.Validate(); err != nil {
@@ -656,7 +610,7 @@ func (p *capa) applyCompleteAction(ctx workflow.Context, in opsflow.CompleteActi
 func (p *capa) completeAction(ctx workflow.Context, actor opsflow.Actor, id string, ev opsflow.Evidence) {
 	a, _, _ := p.findAction(id)
 	now := p.e.now(ctx).UTC()
-	p.board.move(ctx, p.e, TaskMove{Actor: actor, TaskID: id, State: opsflow.TaskDone, Evidence: ev.Refs})
+	moveTask(ctx, p.e, &p.board, opsflow.TaskMove{Actor: actor, TaskID: id, State: opsflow.TaskDone, Evidence: ev.Refs})
 	a.Evidence, a.ImplementedBy, a.ImplementedAt, a.Status = &ev, actor.ID, &now, opsflow.TaskDone
 	p.e.record(ctx, change{Actor: actor, Action: "capa.action_completed", Field: "actions." + id + ".evidence", New: ev})
 	p.advanceImplementation(ctx, actor)
@@ -689,11 +643,11 @@ func (p *capa) advanceImplementation(ctx workflow.Context, actor opsflow.Actor) 
 // ---- task moves: containment and action tasks are worked on the board;
 // phase tasks finish through their step.
 
-func (p *capa) checkMove(m TaskMove) error {
+func (p *capa) checkMove(m opsflow.TaskMove) error {
 	if p.rec.State.Final() {
 		return opsflow.Conflict(string(p.rec.State), "the CAPA is %s and takes no more changes", p.rec.State)
 	}
-	if err := p.board.checkMove(m); err != nil {
+	if err := p.board.CheckMove(m); err != nil {
 		return err
 	}
 	t, _ := p.board.Find(m.TaskID)
@@ -709,7 +663,7 @@ func (p *capa) checkMove(m TaskMove) error {
 	return nil
 }
 
-func (p *capa) applyMove(ctx workflow.Context, m TaskMove) error {
+func (p *capa) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
 	t, _ := p.board.Find(m.TaskID)
 	if t.Kind == taskAction && m.State == opsflow.TaskDone {
 		ev := opsflow.Evidence{Text: m.Reason, Refs: m.Evidence}
@@ -719,7 +673,7 @@ func (p *capa) applyMove(ctx workflow.Context, m TaskMove) error {
 		p.completeAction(ctx, m.Actor, m.TaskID, ev)
 		return nil
 	}
-	p.board.move(ctx, p.e, m)
+	moveTask(ctx, p.e, &p.board, m)
 	if t.Kind == taskAction {
 		p.advanceImplementation(ctx, m.Actor)
 	}
@@ -729,7 +683,7 @@ func (p *capa) applyMove(ctx workflow.Context, m TaskMove) error {
 // ---- verification
 
 func (p *capa) checkVerifyImplementation(in opsflow.VerifyImplementationInput) error {
-	if err := opsflow.CheckStep(UpdateCAPAVerifyImplementation, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.VerifyImplementation.Name, p.rec.State); err != nil {
 		return err
 	}
 	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {
@@ -791,7 +745,7 @@ func (p *capa) reviewTask() *opsflow.Task {
 }
 
 func (p *capa) checkEffectiveness(in opsflow.EffectivenessInput) error {
-	if err := opsflow.CheckStep(UpdateCAPARecordEffectiveness, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.RecordEffectiveness.Name, p.rec.State); err != nil {
 		return err
 	}
 	t := p.reviewTask()
@@ -856,7 +810,7 @@ func (p *capa) reopen(ctx workflow.Context, actor opsflow.Actor, res opsflow.Eff
 // ---- closure signature
 
 func (p *capa) checkSign(in opsflow.SignInput) error {
-	if err := opsflow.CheckStep(UpdateCAPASignClosure, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.SignClosure.Name, p.rec.State); err != nil {
 		return err
 	}
 	res := p.rec.Effectiveness.Results
@@ -926,7 +880,7 @@ func (p *capa) pendingExtension() *opsflow.Extension {
 // checkRequestExtension: a new due date must be later than the current one
 // (an extension, never a way to shorten someone's time silently).
 func (p *capa) checkRequestExtension(in opsflow.ExtensionInput) error {
-	if err := opsflow.CheckStep(UpdateCAPARequestExtension, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.RequestExtension.Name, p.rec.State); err != nil {
 		return err
 	}
 	if p.pendingExtension() != nil {
@@ -966,7 +920,7 @@ func (p *capa) applyRequestExtension(ctx workflow.Context, in opsflow.ExtensionI
 }
 
 func (p *capa) checkDecideExtension(in opsflow.DecideExtensionInput) error {
-	if err := opsflow.CheckStep(UpdateCAPADecideExtension, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.DecideExtension.Name, p.rec.State); err != nil {
 		return err
 	}
 	x := p.pendingExtension()
@@ -1010,7 +964,7 @@ func (p *capa) applyDecideExtension(ctx workflow.Context, in opsflow.DecideExten
 // ---- cancel
 
 func (p *capa) checkCancel(in opsflow.CancelInput) error {
-	if err := opsflow.CheckStep(UpdateCAPACancel, p.rec.State); err != nil {
+	if err := opsflow.CheckStep(opsflow.CAPAStep.Cancel.Name, p.rec.State); err != nil {
 		return err
 	}
 	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {

@@ -40,6 +40,33 @@ type process interface {
 	// halt ends the process because an operator cancelled its workflow
 	// from Temporal's own tools: it records why and closes open tasks.
 	halt(ctx workflow.Context, reason string)
+	// steps binds each of the process's steps to its check and apply.
+	steps() []handler
+}
+
+// handler is one step of a process, bound to the workflow's check (the
+// update's validator, which changes nothing) and apply (which makes and
+// records the change).
+type handler struct {
+	name     string
+	register func(ctx workflow.Context, e *engine, p process) error
+}
+
+// on binds a step of the domain's step table to its check and apply: the
+// step's name is the update's, and its input type is theirs, so a step
+// cannot be served with one input and handled with another.
+func on[B, In any](d opsflow.StepDef[B, In], check func(In) error, apply func(workflow.Context, In) error) handler {
+	return handler{name: d.Name, register: func(ctx workflow.Context, e *engine, p process) error {
+		return onUpdate(ctx, e, p, d.Name, check, apply)
+	}}
+}
+
+// onTask binds the task steps every process shares (one update,
+// opsflow.UpdateMoveTask, whatever the target state).
+func onTask(check func(opsflow.TaskMove) error, apply func(workflow.Context, opsflow.TaskMove) error) handler {
+	return handler{name: opsflow.UpdateMoveTask, register: func(ctx workflow.Context, e *engine, p process) error {
+		return onUpdate(ctx, e, p, opsflow.UpdateMoveTask, check, apply)
+	}}
 }
 
 // Engine versions, chosen once per workflow run by workflow.GetVersion so
@@ -456,10 +483,15 @@ type AdminAction struct {
 	Reason string        `json:"reason,omitempty"`
 }
 
-// register installs the handlers every process has: the open update used by
-// Update-with-Start, the live-state query and, from engine v2, the admin
-// updates for a stalled process.
+// register installs the process's step handlers and the handlers every
+// process has: the open update used by Update-with-Start, the live-state
+// query and, from engine v2, the admin updates for a stalled process.
 func (e *engine) register(ctx workflow.Context, p process) error {
+	for _, h := range p.steps() {
+		if err := h.register(ctx, e, p); err != nil {
+			return err
+		}
+	}
 	if err := workflow.SetUpdateHandler(ctx, UpdateOpen, func(ctx workflow.Context) (opsflow.Ack, error) {
 		// The open update may run before the workflow body has recorded
 		// anything: wait for the first projection (Version > 0, carried

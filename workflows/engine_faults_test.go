@@ -61,7 +61,7 @@ func TestEngineStallsThenRetries(t *testing.T) {
 	}
 	var moved, blocked, early, retried, finished updateResult
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateMoveTask, "u1", &moved, TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskSkipped, Reason: "poison"})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "u1", &moved, opsflow.TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskSkipped, Reason: "poison"})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow("finish", "u2", &blocked, finish{Actor: alice, Note: "while stalled"})
@@ -114,7 +114,7 @@ func TestEngineAbandonsAStalledProcess(t *testing.T) {
 	alice := opsflow.Actor{ID: "alice", Name: "Alice", Roles: []opsflow.Role{opsflow.RoleOwner}}
 	var moved, noReason, abandoned updateResult
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateMoveTask, "u1", &moved, TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskSkipped, Reason: "n/a"})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "u1", &moved, opsflow.TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskSkipped, Reason: "n/a"})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(UpdateAbandon, "u2", &noReason, AdminAction{Actor: admin})
@@ -163,7 +163,7 @@ func TestEngineResyncsADivergedTrail(t *testing.T) {
 	alice := opsflow.Actor{ID: "alice", Name: "Alice", Roles: []opsflow.Role{opsflow.RoleOwner}}
 	var finished updateResult
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateMoveTask, "u1", &updateResult{}, TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskDone})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "u1", &updateResult{}, opsflow.TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskDone})
 	}, 30*time.Hour)
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow("finish", "u2", &finished, finish{Actor: alice, Note: "done"})

@@ -18,7 +18,7 @@ import (
 // It exercises the engine the way every real process uses it.
 type probe struct {
 	e        *engine
-	Board    Board
+	Board    opsflow.Board
 	State    string
 	Finished bool
 }
@@ -29,10 +29,11 @@ func (p *probe) row() (opsflow.Process, []opsflow.Task) {
 }
 func (p *probe) deadline() (time.Time, bool) { return p.Board.Deadline() }
 func (p *probe) fire(ctx workflow.Context, now time.Time) error {
-	p.Board.tick(ctx, p.e, now, func(rel string, t opsflow.Task) string { return "user-" + rel })
+	tick(ctx, p.e, &p.Board, now, func(rel string, t opsflow.Task) string { return "user-" + rel })
 	return nil
 }
-func (p *probe) done() bool { return p.Finished }
+func (p *probe) done() bool       { return p.Finished }
+func (p *probe) steps() []handler { return nil } // registers its own, below
 func (p *probe) halt(ctx workflow.Context, reason string) {
 	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "probe.halted", Field: "state", Old: p.State, New: "halted", Reason: reason})
 	p.State, p.Finished = "halted", true
@@ -45,7 +46,7 @@ type finish struct {
 
 func probeWorkflow(ctx workflow.Context, due time.Duration) error {
 	p := &probe{e: newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: "probe"}), State: "open"}
-	p.Board.Policy = opsflow.TaskPolicy{RemindBefore: time.Hour, Escalation: []opsflow.EscalationTier{{After: 0, Notify: "owner"}, {After: 24 * time.Hour, Notify: "approver"}}}
+	p.Board.Policy = opsflow.TaskPolicy{RemindBefore: opsflow.Duration(time.Hour), Escalation: []opsflow.EscalationTier{{After: 0, Notify: "owner"}, {After: opsflow.Duration(24 * time.Hour), Notify: "approver"}}}
 	d := workflow.Now(ctx).Add(due)
 	_ = p.Board.Add(opsflow.Task{ID: "t1", Title: "do it", Assignee: "alice", State: opsflow.TaskOpen, DueAt: &d, Weight: 1})
 	if err := p.e.register(ctx, p); err != nil {
@@ -66,8 +67,8 @@ func probeWorkflow(ctx workflow.Context, due time.Duration) error {
 	}); err != nil {
 		return err
 	}
-	if err := onUpdate(ctx, p.e, p, UpdateMoveTask, p.Board.checkMove, func(ctx workflow.Context, m TaskMove) error {
-		p.Board.move(ctx, p.e, m)
+	if err := onUpdate(ctx, p.e, p, opsflow.UpdateMoveTask, p.Board.CheckMove, func(ctx workflow.Context, m opsflow.TaskMove) error {
+		moveTask(ctx, p.e, &p.Board, m)
 		return nil
 	}); err != nil {
 		return err
@@ -133,10 +134,10 @@ func TestEngineEscalatesAndFinishes(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow("finish", "u1", &rejected, finish{Actor: alice})
 		env.UpdateWorkflow("finish", "u2", &early, finish{Actor: alice, Note: "too early"})
-		env.UpdateWorkflow(UpdateMoveTask, "u3", &wrongUser, TaskMove{Actor: opsflow.Actor{ID: "bob"}, TaskID: "t1", State: opsflow.TaskDone})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "u3", &wrongUser, opsflow.TaskMove{Actor: opsflow.Actor{ID: "bob"}, TaskID: "t1", State: opsflow.TaskDone})
 	}, time.Hour)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateMoveTask, "u4", &moved, TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskDone, Evidence: []string{"doc-1"}})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "u4", &moved, opsflow.TaskMove{Actor: alice, TaskID: "t1", State: opsflow.TaskDone, Evidence: []string{"doc-1"}})
 	}, 72*time.Hour)
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow("finish", "u5", &finished, finish{Actor: alice, Note: "all done"})

@@ -13,18 +13,8 @@ import (
 	"github.com/opsflow/opsflow"
 )
 
-// Kaizen activity and update names.
-const (
-	ActivityMeasureKPI = "MeasureKPI"
-
-	UpdateKaizenTriage      = "triage"
-	UpdateKaizenSubmitPlan  = "submit-plan"
-	UpdateKaizenApprovePlan = "approve-plan"
-	UpdateKaizenObserve     = "record-observations"
-	UpdateKaizenAct         = "act"
-	UpdateKaizenImpact      = "record-impact"
-	UpdateKaizenCancel      = "cancel"
-)
+// ActivityMeasureKPI reads a KPI's measurements over a window.
+const ActivityMeasureKPI = "MeasureKPI"
 
 // Task kinds on a Kaizen board. Decision tasks sit in someone's inbox until
 // they take the matching action; they cannot be moved by hand.
@@ -62,7 +52,7 @@ type KaizenInput struct {
 type KaizenState struct {
 	Engine EngineState    `json:"engine"`
 	Record opsflow.Kaizen `json:"record"`
-	Board  Board          `json:"board"`
+	Board  opsflow.Board  `json:"board"`
 }
 
 // MeasureWindow is the input of the MeasureKPI activity (its JSON matches
@@ -72,41 +62,6 @@ type MeasureWindow struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 }
-
-// Update inputs. Actor is always the authenticated user, set by the server.
-type (
-	KaizenTriage struct {
-		Actor    opsflow.Actor `json:"actor"`
-		Decision string        `json:"decision"` // accept, defer, reject
-		Reason   string        `json:"reason"`
-		Until    *time.Time    `json:"until,omitempty"` // defer: when to reconsider
-	}
-	KaizenPlanInput struct {
-		Actor opsflow.Actor `json:"actor"`
-		Plan  opsflow.A3    `json:"plan"` // baseline resolved by the server
-	}
-	KaizenReview struct {
-		Actor    opsflow.Actor `json:"actor"`
-		Decision string        `json:"decision"` // approve, return
-		Reason   string        `json:"reason,omitempty"`
-	}
-	KaizenObservation struct {
-		Actor opsflow.Actor `json:"actor"`
-		Text  string        `json:"text"`
-	}
-	KaizenActInput struct {
-		Actor    opsflow.Actor       `json:"actor"`
-		Decision opsflow.ActDecision `json:"decision"`
-	}
-	KaizenImpactInput struct {
-		Actor opsflow.Actor       `json:"actor"`
-		Entry opsflow.ImpactEntry `json:"entry"`
-	}
-	KaizenCancel struct {
-		Actor  opsflow.Actor `json:"actor"`
-		Reason string        `json:"reason"`
-	}
-)
 
 // measureOptions: reading measurements is harmless to repeat, and a result
 // must not be lost to a database outage, so it retries until it succeeds.
@@ -124,7 +79,7 @@ type kaizen struct {
 	e     *engine
 	ctx   workflow.Context // the root context, for workflow time in validators
 	K     opsflow.Kaizen
-	Board Board
+	Board opsflow.Board
 	day   time.Duration
 	// newCycle is set by an adjust decision: this run finishes its handlers
 	// and continues as new with the next cycle.
@@ -148,8 +103,8 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 	} else {
 		p.e = newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindKaizen})
 		p.Board.Policy = opsflow.TaskPolicy{
-			RemindBefore: p.day,
-			Escalation:   []opsflow.EscalationTier{{After: 0, Notify: "owner"}, {After: 2 * p.day, Notify: "sponsor"}},
+			RemindBefore: opsflow.Duration(p.day),
+			Escalation:   []opsflow.EscalationTier{{After: 0, Notify: "owner"}, {After: opsflow.Duration(2 * p.day), Notify: "sponsor"}},
 		}
 		r := in.Request
 		p.K = opsflow.Kaizen{
@@ -174,9 +129,6 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 		p.toTriage(ctx, "awaiting the sponsor's triage")
 	}
 	if err := p.e.register(ctx, p); err != nil {
-		return err
-	}
-	if err := p.handlers(ctx); err != nil {
 		return err
 	}
 	next := func() error { return workflow.NewContinueAsNewError(ctx, WorkflowKaizen, p.resume(in)) }
@@ -217,7 +169,7 @@ func (p *kaizen) halt(ctx workflow.Context, reason string) {
 	if p.K.Phase.Final() {
 		return
 	}
-	_ = p.applyCancel(ctx, KaizenCancel{Actor: opsflow.SystemActor, Reason: reason})
+	_ = p.applyCancel(ctx, opsflow.KaizenCancelInput{Actor: opsflow.SystemActor, Reason: reason})
 }
 
 func (p *kaizen) deadline() (time.Time, bool) {
@@ -259,7 +211,7 @@ func (p *kaizen) resolve(rel string, _ opsflow.Task) string {
 }
 
 func (p *kaizen) fire(ctx workflow.Context, now time.Time) error {
-	p.Board.tick(ctx, p.e, now, p.resolve)
+	tick(ctx, p.e, &p.Board, now, p.resolve)
 	switch p.K.Phase {
 	case opsflow.KaizenDeferred:
 		if u := p.K.Triage.Until; u != nil && !now.Before(*u) {
@@ -459,57 +411,39 @@ func (p *kaizen) open(what string, phases ...opsflow.KaizenPhase) error {
 	return opsflow.Conflict(string(p.K.Phase), "%s is possible in %s, not %s", what, strings.Join(names, " or "), p.K.Phase)
 }
 
-func (p *kaizen) handlers(ctx workflow.Context) error {
-	if err := onUpdate(ctx, p.e, p, UpdateKaizenTriage, p.checkTriage, p.applyTriage); err != nil {
-		return err
+// steps binds each of the initiative's steps (opsflow.KaizenStep) to its
+// check and apply.
+func (p *kaizen) steps() []handler {
+	s := opsflow.KaizenStep
+	return []handler{
+		on(s.Triage, p.checkTriage, p.applyTriage),
+		on(s.SubmitPlan, p.checkPlan, p.applyPlan),
+		on(s.ApprovePlan, p.checkReview, p.applyReview),
+		on(s.Observe, p.checkObservation, p.applyObservation),
+		on(s.Act, p.checkAct, p.applyAct),
+		on(s.RecordImpact, p.checkImpact, p.applyImpact),
+		on(s.Cancel, p.checkCancel, p.applyCancel),
+		onTask(p.checkMove, p.applyMove),
 	}
-	if err := onUpdate(ctx, p.e, p, UpdateKaizenSubmitPlan, p.checkPlan, p.applyPlan); err != nil {
-		return err
-	}
-	if err := onUpdate(ctx, p.e, p, UpdateKaizenApprovePlan, p.checkReview, p.applyReview); err != nil {
-		return err
-	}
-	if err := onUpdate(ctx, p.e, p, UpdateKaizenObserve, p.checkObservation, p.applyObservation); err != nil {
-		return err
-	}
-	if err := onUpdate(ctx, p.e, p, UpdateKaizenAct, p.checkAct, p.applyAct); err != nil {
-		return err
-	}
-	if err := onUpdate(ctx, p.e, p, UpdateKaizenImpact, p.checkImpact, p.applyImpact); err != nil {
-		return err
-	}
-	if err := onUpdate(ctx, p.e, p, UpdateKaizenCancel, p.checkCancel, p.applyCancel); err != nil {
-		return err
-	}
-	return onUpdate(ctx, p.e, p, UpdateMoveTask, p.checkMove, p.applyMove)
 }
 
-func (p *kaizen) checkTriage(in KaizenTriage) error {
+func (p *kaizen) checkTriage(in opsflow.KaizenTriageInput) error {
 	if err := p.open("triage", opsflow.KaizenTriage); err != nil {
 		return err
 	}
 	if err := p.K.CheckSponsorAct(in.Actor, "triage"); err != nil {
 		return err
 	}
-	switch in.Decision {
-	case "accept", "reject":
-	case "defer":
-		if in.Until == nil {
-			return opsflow.Invalid("until", "a deferral needs the date to reconsider (until)")
-		}
-		if !in.Until.After(p.now()) {
-			return opsflow.Invalid("until", "until must be in the future")
-		}
-	default:
-		return opsflow.Invalid("decision", "decision must be accept, defer or reject")
+	if err := in.Validate(); err != nil {
+		return err
 	}
-	if strings.TrimSpace(in.Reason) == "" {
-		return opsflow.Invalid("reason", "a triage decision needs a reason")
+	if in.Decision == "defer" && !in.Until.After(p.now()) {
+		return opsflow.Invalid("until", "until must be in the future")
 	}
 	return nil
 }
 
-func (p *kaizen) applyTriage(ctx workflow.Context, in KaizenTriage) error {
+func (p *kaizen) applyTriage(ctx workflow.Context, in opsflow.KaizenTriageInput) error {
 	now := p.e.now(ctx).UTC()
 	d := &opsflow.Decision{Decision: in.Decision, Reason: in.Reason, By: in.Actor.ID, At: now}
 	p.closeTasks(ctx, kaizenTaskTriage, in.Actor)
@@ -543,7 +477,7 @@ func (p *kaizen) planFigures(a3 opsflow.A3) (*opsflow.Baseline, *opsflow.Target)
 	return b, t
 }
 
-func (p *kaizen) checkPlan(in KaizenPlanInput) error {
+func (p *kaizen) checkPlan(in opsflow.KaizenPlanInput) error {
 	if err := p.open("submitting a plan", opsflow.KaizenPlan); err != nil {
 		return err
 	}
@@ -566,7 +500,7 @@ func (p *kaizen) checkPlan(in KaizenPlanInput) error {
 	return opsflow.CheckTarget(p.K.KPI.Direction, *b.Value, *t, now)
 }
 
-func (p *kaizen) applyPlan(ctx workflow.Context, in KaizenPlanInput) error {
+func (p *kaizen) applyPlan(ctx workflow.Context, in opsflow.KaizenPlanInput) error {
 	b, t := p.planFigures(in.Plan)
 	if in.Plan.Baseline != nil {
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.baseline_set", Field: "baseline", Old: p.K.Baseline, New: b})
@@ -590,7 +524,7 @@ func (p *kaizen) applyPlan(ctx workflow.Context, in KaizenPlanInput) error {
 	return nil
 }
 
-func (p *kaizen) checkReview(in KaizenReview) error {
+func (p *kaizen) checkReview(in opsflow.KaizenReviewInput) error {
 	if err := p.open("approving a plan", opsflow.KaizenPlan); err != nil {
 		return err
 	}
@@ -600,19 +534,10 @@ func (p *kaizen) checkReview(in KaizenReview) error {
 	if err := p.K.CheckSponsorAct(in.Actor, "plan approval"); err != nil {
 		return err
 	}
-	switch in.Decision {
-	case "approve":
-	case "return":
-		if strings.TrimSpace(in.Reason) == "" {
-			return opsflow.Invalid("reason", "say what the plan needs before it can be approved")
-		}
-	default:
-		return opsflow.Invalid("decision", "decision must be approve or return")
-	}
-	return nil
+	return in.Validate()
 }
 
-func (p *kaizen) applyReview(ctx workflow.Context, in KaizenReview) error {
+func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput) error {
 	p.K.PlanApproval = &opsflow.Decision{Decision: in.Decision, Reason: in.Reason, By: in.Actor.ID, At: p.e.now(ctx).UTC()}
 	p.closeTasks(ctx, kaizenTaskApproval, in.Actor)
 	if in.Decision == "return" {
@@ -633,7 +558,7 @@ func (p *kaizen) applyReview(ctx workflow.Context, in KaizenReview) error {
 	return nil
 }
 
-func (p *kaizen) checkMove(m TaskMove) error {
+func (p *kaizen) checkMove(m opsflow.TaskMove) error {
 	t, err := p.Board.Find(m.TaskID)
 	if err != nil {
 		return err
@@ -642,11 +567,11 @@ func (p *kaizen) checkMove(m TaskMove) error {
 	case kaizenTaskTriage, kaizenTaskPlan, kaizenTaskApproval:
 		return opsflow.Conflict(string(p.K.Phase), "task %s closes when its decision is taken (triage, submit-plan or approve-plan), not by hand", t.ID)
 	}
-	return p.Board.checkMove(m)
+	return p.Board.CheckMove(m)
 }
 
-func (p *kaizen) applyMove(ctx workflow.Context, m TaskMove) error {
-	p.Board.move(ctx, p.e, m)
+func (p *kaizen) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
+	moveTask(ctx, p.e, &p.Board, m)
 	switch p.K.Phase {
 	case opsflow.KaizenDo:
 		prefix := fmt.Sprintf("c%d-", p.K.Cycle)
@@ -666,33 +591,30 @@ func (p *kaizen) applyMove(ctx workflow.Context, m TaskMove) error {
 	return nil
 }
 
-func (p *kaizen) checkObservation(in KaizenObservation) error {
+func (p *kaizen) checkObservation(in opsflow.ObservationInput) error {
 	if err := p.open("recording observations", opsflow.KaizenCheck, opsflow.KaizenAct); err != nil {
 		return err
 	}
 	if !p.K.CanManage(in.Actor) {
 		return opsflow.Forbidden("only the owner, %s, records observations", p.K.Owner)
 	}
-	if strings.TrimSpace(in.Text) == "" {
-		return opsflow.Invalid("text", "text is required")
-	}
-	return nil
+	return in.Validate()
 }
 
-func (p *kaizen) applyObservation(ctx workflow.Context, in KaizenObservation) error {
+func (p *kaizen) applyObservation(ctx workflow.Context, in opsflow.ObservationInput) error {
 	p.K.Observations = append(p.K.Observations, opsflow.Observation{Text: in.Text, By: in.Actor.ID, At: p.e.now(ctx).UTC()})
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.observation_recorded", Field: "observations", New: in.Text})
 	return nil
 }
 
-func (p *kaizen) checkAct(in KaizenActInput) error {
+func (p *kaizen) checkAct(in opsflow.KaizenActInput) error {
 	if err := p.open("deciding how to act", opsflow.KaizenAct); err != nil {
 		return err
 	}
 	if !p.K.CanManage(in.Actor) {
 		return opsflow.Forbidden("only the owner, %s, decides how to act", p.K.Owner)
 	}
-	if err := in.Decision.Check(); err != nil {
+	if err := in.Validate(); err != nil {
 		return err
 	}
 	if len(p.K.Observations) == 0 {
@@ -701,7 +623,7 @@ func (p *kaizen) checkAct(in KaizenActInput) error {
 	return nil
 }
 
-func (p *kaizen) applyAct(ctx workflow.Context, in KaizenActInput) error {
+func (p *kaizen) applyAct(ctx workflow.Context, in opsflow.KaizenActInput) error {
 	now := p.e.now(ctx).UTC()
 	d := in.Decision
 	p.K.Act = &opsflow.Decision{Decision: d.Decision, Reason: d.Reason, By: in.Actor.ID, At: now}
@@ -730,17 +652,17 @@ func (p *kaizen) applyAct(ctx workflow.Context, in KaizenActInput) error {
 	return nil
 }
 
-func (p *kaizen) checkImpact(in KaizenImpactInput) error {
+func (p *kaizen) checkImpact(in opsflow.KaizenImpactInput) error {
 	if p.K.Phase.Final() {
 		return opsflow.Conflict(string(p.K.Phase), "the initiative is %s: impact is locked", p.K.Phase)
 	}
 	if !p.K.CanManage(in.Actor) && in.Actor.ID != p.K.Sponsor {
 		return opsflow.Forbidden("only the owner or the sponsor records impact")
 	}
-	return in.Entry.Check()
+	return in.Validate()
 }
 
-func (p *kaizen) applyImpact(ctx workflow.Context, in KaizenImpactInput) error {
+func (p *kaizen) applyImpact(ctx workflow.Context, in opsflow.KaizenImpactInput) error {
 	en := in.Entry
 	en.RecordedBy, en.RecordedAt, en.LockedAt = in.Actor.ID, p.e.now(ctx).UTC(), nil
 	var old any
@@ -757,20 +679,17 @@ func (p *kaizen) applyImpact(ctx workflow.Context, in KaizenImpactInput) error {
 	return nil
 }
 
-func (p *kaizen) checkCancel(in KaizenCancel) error {
+func (p *kaizen) checkCancel(in opsflow.KaizenCancelInput) error {
 	if p.K.Phase.Final() {
 		return opsflow.Conflict(string(p.K.Phase), "the initiative is already %s", p.K.Phase)
 	}
 	if !p.K.CanManage(in.Actor) && in.Actor.ID != p.K.Sponsor {
 		return opsflow.Forbidden("only the owner or the sponsor cancels an initiative")
 	}
-	if strings.TrimSpace(in.Reason) == "" {
-		return opsflow.Invalid("reason", "a cancellation needs a reason")
-	}
-	return nil
+	return in.Validate()
 }
 
-func (p *kaizen) applyCancel(ctx workflow.Context, in KaizenCancel) error {
+func (p *kaizen) applyCancel(ctx workflow.Context, in opsflow.KaizenCancelInput) error {
 	now := p.e.now(ctx).UTC()
 	for i := range p.Board.Tasks {
 		t := &p.Board.Tasks[i]

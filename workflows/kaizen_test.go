@@ -103,32 +103,32 @@ func TestKaizenDeferTwoCyclesAndFollowUps(t *testing.T) {
 	env := kzEnv(t, st, fake, kzT0)
 	var notSponsor, deferred, accepted, ownApproval, wrongTarget, plan, approved, cm, early, observed, adjusted updateResult
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateKaizenTriage, "t0", &notSponsor, KaizenTriage{Actor: kzErin, Decision: "accept", Reason: "yes"})
+		env.UpdateWorkflow(opsflow.KaizenStep.Triage.Name, "t0", &notSponsor, opsflow.KaizenTriageInput{Actor: kzErin, Decision: "accept", Reason: "yes"})
 		until := kzT0.Add(10 * kzDay)
-		env.UpdateWorkflow(UpdateKaizenTriage, "t1", &deferred, KaizenTriage{Actor: kzBob, Decision: "defer", Reason: "after the line move", Until: &until})
+		env.UpdateWorkflow(opsflow.KaizenStep.Triage.Name, "t1", &deferred, opsflow.KaizenTriageInput{Actor: kzBob, Decision: "defer", Reason: "after the line move", Until: &until})
 	}, time.Hour)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateKaizenTriage, "t2", &accepted, KaizenTriage{Actor: kzBob, Decision: "accept", Reason: "top scrap driver"})
+		env.UpdateWorkflow(opsflow.KaizenStep.Triage.Name, "t2", &accepted, opsflow.KaizenTriageInput{Actor: kzBob, Decision: "accept", Reason: "top scrap driver"})
 	}, 11*kzDay)
 	env.RegisterDelayedCallback(func() {
 		now := env.Now()
 		bad := kzPlan(now, "vents")
 		later := now.Add(100 * kzDay)
 		bad.Target = &opsflow.Target{Value: f64(6), Date: &later}
-		env.UpdateWorkflow(UpdateKaizenSubmitPlan, "p0", &wrongTarget, KaizenPlanInput{Actor: kzAlice, Plan: bad})
-		env.UpdateWorkflow(UpdateKaizenSubmitPlan, "p1", &plan, KaizenPlanInput{Actor: kzAlice, Plan: kzPlan(now, "vents")})
+		env.UpdateWorkflow(opsflow.KaizenStep.SubmitPlan.Name, "p0", &wrongTarget, opsflow.KaizenPlanInput{Actor: kzAlice, Plan: bad})
+		env.UpdateWorkflow(opsflow.KaizenStep.SubmitPlan.Name, "p1", &plan, opsflow.KaizenPlanInput{Actor: kzAlice, Plan: kzPlan(now, "vents")})
 	}, 11*kzDay+time.Hour)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateKaizenApprovePlan, "a0", &ownApproval, KaizenReview{Actor: opsflow.Actor{ID: "alice", Roles: []opsflow.Role{opsflow.RoleApprover, opsflow.RoleOwner}}, Decision: "approve"})
-		env.UpdateWorkflow(UpdateKaizenApprovePlan, "a1", &approved, KaizenReview{Actor: kzBob, Decision: "approve"})
+		env.UpdateWorkflow(opsflow.KaizenStep.ApprovePlan.Name, "a0", &ownApproval, opsflow.KaizenReviewInput{Actor: opsflow.Actor{ID: "alice", Roles: []opsflow.Role{opsflow.RoleApprover, opsflow.RoleOwner}}, Decision: "approve"})
+		env.UpdateWorkflow(opsflow.KaizenStep.ApprovePlan.Name, "a1", &approved, opsflow.KaizenReviewInput{Actor: kzBob, Decision: "approve"})
 	}, 11*kzDay+2*time.Hour)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateKaizenAct, "x0", &early, KaizenActInput{Actor: kzAlice, Decision: opsflow.ActDecision{Decision: opsflow.ActAdjust, Reason: "r"}})
-		env.UpdateWorkflow(UpdateMoveTask, "m1", &cm, TaskMove{Actor: kzDave, TaskID: "c1-vents", State: opsflow.TaskDone, Evidence: []string{"checklist-17"}})
+		env.UpdateWorkflow(opsflow.KaizenStep.Act.Name, "x0", &early, opsflow.KaizenActInput{Actor: kzAlice, Decision: opsflow.ActDecision{Decision: opsflow.ActAdjust, Reason: "r"}})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "m1", &cm, opsflow.TaskMove{Actor: kzDave, TaskID: "c1-vents", State: opsflow.TaskDone, Evidence: []string{"checklist-17"}})
 	}, 12*kzDay)
 	env.RegisterDelayedCallback(func() { // the window ends at day 26
-		env.UpdateWorkflow(UpdateKaizenObserve, "o1", &observed, KaizenObservation{Actor: kzAlice, Text: "flash down only on cavity 1"})
-		env.UpdateWorkflow(UpdateKaizenAct, "x1", &adjusted, KaizenActInput{Actor: kzAlice, Decision: opsflow.ActDecision{Decision: opsflow.ActAdjust, Reason: "cavity 2 needs its own vent"}})
+		env.UpdateWorkflow(opsflow.KaizenStep.Observe.Name, "o1", &observed, opsflow.ObservationInput{Actor: kzAlice, Text: "flash down only on cavity 1"})
+		env.UpdateWorkflow(opsflow.KaizenStep.Act.Name, "x1", &adjusted, opsflow.KaizenActInput{Actor: kzAlice, Decision: opsflow.ActDecision{Decision: opsflow.ActAdjust, Reason: "cavity 2 needs its own vent"}})
 	}, 27*kzDay)
 	env.ExecuteWorkflow(Kaizen, kzInput())
 
@@ -168,23 +168,23 @@ func TestKaizenDeferTwoCyclesAndFollowUps(t *testing.T) {
 	env = kzEnv(t, st, fake, start2)
 	var plan2, approved2, cm2, observed2, standardised, impact, regression updateResult
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateKaizenSubmitPlan, "p2", &plan2, KaizenPlanInput{Actor: kzAlice, Plan: kzPlan(env.Now(), "vent-cavity-2")})
+		env.UpdateWorkflow(opsflow.KaizenStep.SubmitPlan.Name, "p2", &plan2, opsflow.KaizenPlanInput{Actor: kzAlice, Plan: kzPlan(env.Now(), "vent-cavity-2")})
 	}, time.Hour)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateKaizenApprovePlan, "a2", &approved2, KaizenReview{Actor: kzBob, Decision: "approve"})
+		env.UpdateWorkflow(opsflow.KaizenStep.ApprovePlan.Name, "a2", &approved2, opsflow.KaizenReviewInput{Actor: kzBob, Decision: "approve"})
 	}, 2*time.Hour)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateMoveTask, "m2", &cm2, TaskMove{Actor: kzDave, TaskID: "c2-vent-cavity-2", State: opsflow.TaskDone})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "m2", &cm2, opsflow.TaskMove{Actor: kzDave, TaskID: "c2-vent-cavity-2", State: opsflow.TaskDone})
 	}, kzDay)
 	env.RegisterDelayedCallback(func() { // window: days 1–15
-		env.UpdateWorkflow(UpdateKaizenObserve, "o2", &observed2, KaizenObservation{Actor: kzAlice, Text: "flash gone on both cavities"})
-		env.UpdateWorkflow(UpdateKaizenAct, "x2", &standardised, KaizenActInput{Actor: kzAlice, Decision: opsflow.ActDecision{Decision: opsflow.ActStandardise,
+		env.UpdateWorkflow(opsflow.KaizenStep.Observe.Name, "o2", &observed2, opsflow.ObservationInput{Actor: kzAlice, Text: "flash gone on both cavities"})
+		env.UpdateWorkflow(opsflow.KaizenStep.Act.Name, "x2", &standardised, opsflow.KaizenActInput{Actor: kzAlice, Decision: opsflow.ActDecision{Decision: opsflow.ActStandardise,
 			Standard: &opsflow.Standard{SOPRef: "SOP-MLD-12", SOPVersion: "4", Training: []string{"moulding shift leads"}, RollOut: []string{"line 5", "line 7"}, TolerancePct: 20}}})
-		env.UpdateWorkflow(UpdateKaizenImpact, "i1", &impact, KaizenImpactInput{Actor: kzAlice, Entry: opsflow.ImpactEntry{ID: "scrap-cost", Category: opsflow.ImpactHardSavings,
+		env.UpdateWorkflow(opsflow.KaizenStep.RecordImpact.Name, "i1", &impact, opsflow.KaizenImpactInput{Actor: kzAlice, Entry: opsflow.ImpactEntry{ID: "scrap-cost", Category: opsflow.ImpactHardSavings,
 			Unit: "EUR", Forecast: f64(40000), Actual: f64(36500), Recurrence: opsflow.Recurring}})
 	}, 16*kzDay)
 	env.RegisterDelayedCallback(func() { // the day-60 follow-up (day 76) regressed
-		env.UpdateWorkflow(UpdateMoveTask, "r1", &regression, TaskMove{Actor: kzAlice, TaskID: "regression-day-60", State: opsflow.TaskDone, Evidence: []string{"vent cleaning restarted"}})
+		env.UpdateWorkflow(opsflow.UpdateMoveTask, "r1", &regression, opsflow.TaskMove{Actor: kzAlice, TaskID: "regression-day-60", State: opsflow.TaskDone, Evidence: []string{"vent cleaning restarted"}})
 	}, 80*kzDay)
 	env.ExecuteWorkflow(Kaizen, next)
 	if err := env.GetWorkflowError(); err != nil {
@@ -235,15 +235,15 @@ func TestKaizenRejectedAndCancelled(t *testing.T) {
 		arg    any
 		phase  opsflow.KaizenPhase
 	}{
-		{"rejected", UpdateKaizenTriage, KaizenTriage{Actor: kzBob, Decision: "reject", Reason: "covered by the line 4 rebuild"}, opsflow.KaizenRejected},
-		{"cancelled", UpdateKaizenCancel, KaizenCancel{Actor: kzAlice, Reason: "line closed"}, opsflow.KaizenCancelled},
+		{"rejected", opsflow.KaizenStep.Triage.Name, opsflow.KaizenTriageInput{Actor: kzBob, Decision: "reject", Reason: "covered by the line 4 rebuild"}, opsflow.KaizenRejected},
+		{"cancelled", opsflow.KaizenStep.Cancel.Name, opsflow.KaizenCancelInput{Actor: kzAlice, Reason: "line closed"}, opsflow.KaizenCancelled},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := &store{t: t}
 			env := kzEnv(t, st, &kpiFake{}, kzT0)
 			var res, noReason updateResult
 			env.RegisterDelayedCallback(func() {
-				env.UpdateWorkflow(UpdateKaizenCancel, "c0", &noReason, KaizenCancel{Actor: kzAlice})
+				env.UpdateWorkflow(opsflow.KaizenStep.Cancel.Name, "c0", &noReason, opsflow.KaizenCancelInput{Actor: kzAlice})
 				env.UpdateWorkflow(c.update, "u1", &res, c.arg)
 			}, time.Hour)
 			env.ExecuteWorkflow(Kaizen, kzInput())

@@ -12,20 +12,17 @@ import (
 	"github.com/opsflow/opsflow"
 )
 
-// Onboarding names: the activity the workflow calls and the updates people
-// send. The server uses the update names; the worker registers the activity
-// under ActivityProvision.
+// ActivityProvision calls a provisioning webhook; the worker registers the
+// activity under this name.
+const ActivityProvision = "Provision"
+
+// Provisioning statuses, as the record shows them.
 const (
-	ActivityProvision         = "Provision"
-	UpdateCheckIn             = "check-in"
-	UpdateMoveStartDate       = "move-start-date"
-	UpdateCancelOnboarding    = "cancel-onboarding"
-	UpdateRetryProvisioning   = "retry-provisioning"
-	provisionPending          = "pending"
-	provisionRunning          = "running"
-	provisionSucceeded        = "succeeded"
-	provisionFailed           = "failed"
-	provisionResolvedByPerson = "resolved_by_person"
+	provisionPending          = opsflow.ProvisionPending
+	provisionRunning          = opsflow.ProvisionRunning
+	provisionSucceeded        = opsflow.ProvisionSucceeded
+	provisionFailed           = opsflow.ProvisionFailed
+	provisionResolvedByPerson = opsflow.ProvisionResolvedByPerson
 )
 
 // OnboardingInput starts an onboarding (Template, Hire, Placement, Actor,
@@ -38,58 +35,14 @@ type OnboardingInput struct {
 	// Day is the length of a day offset (24h in production).
 	Day time.Duration `json:"day"`
 
-	Resume *OnboardingRecord `json:"resume,omitempty"`
-	Engine *EngineState      `json:"engine,omitempty"`
+	Resume *opsflow.Onboarding `json:"resume,omitempty"`
+	Engine *EngineState        `json:"engine,omitempty"`
 }
 
-// TemplateRef names the template version an onboarding follows.
-type TemplateRef struct {
-	Role    string `json:"role"`
-	Version int    `json:"version"`
-	Title   string `json:"title"`
-}
-
-// ProvisionStatus is the automatic side of a provisioning task.
-type ProvisionStatus struct {
-	TaskID      string    `json:"task_id"`
-	System      string    `json:"system,omitempty"`
-	Status      string    `json:"status"` // pending, running, succeeded, failed, resolved_by_person
-	Rounds      int       `json:"rounds"` // times the webhook was run (each with its own retries)
-	ExternalID  string    `json:"external_id,omitempty"`
-	Error       string    `json:"error,omitempty"`
-	RequestedAt time.Time `json:"requested_at,omitzero"`
-}
-
-// OnboardingRecord is an onboarding's durable state and, as JSON, its API
-// record. Progress, Day1Ready and OverdueCount are derived at each
-// projection.
-type OnboardingRecord struct {
-	ID        string                  `json:"id"`
-	State     opsflow.OnboardingState `json:"state"`
-	Hire      opsflow.Hire            `json:"hire"`
-	Placement opsflow.Placement       `json:"placement"`
-	Template  TemplateRef             `json:"template"`
-	// Plan is the template's tasks as of the version started with: what
-	// re-planning and provisioning read.
-	Plan []opsflow.TaskTemplate `json:"plan"`
-	Board
-	Provisioning []ProvisionStatus `json:"provisioning"`
-	CheckIns     []opsflow.CheckIn `json:"check_ins"`
-	Progress     float64           `json:"progress"`
-	Day1Ready    bool              `json:"day1_ready"`
-	OverdueCount int               `json:"overdue_count"`
-	PreboardAt   time.Time         `json:"preboard_at"`
-	Day          time.Duration     `json:"day"`
-	OpenedBy     string            `json:"opened_by"`
-	OpenedAt     time.Time         `json:"opened_at"`
-	ClosedAt     *time.Time        `json:"closed_at,omitempty"`
-	Reason       string            `json:"reason,omitempty"`
-}
-
-// onboarding is the process behind one OnboardingRecord.
+// onboarding is the process behind one opsflow.Onboarding.
 type onboarding struct {
 	e   *engine
-	o   *OnboardingRecord
+	o   *opsflow.Onboarding
 	now time.Time // workflow time of the latest change or timer, for derived values
 }
 
@@ -113,9 +66,6 @@ func Onboarding(ctx workflow.Context, in OnboardingInput) error {
 	if err := p.e.register(ctx, p); err != nil {
 		return err
 	}
-	if err := p.handlers(ctx); err != nil {
-		return err
-	}
 	if fresh {
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "onboarding.opened", Field: "state",
 			New: p.o.State, Reason: fmt.Sprintf("template %s v%d, start %s", p.o.Template.Role, p.o.Template.Version, p.o.Placement.StartDate)})
@@ -126,22 +76,22 @@ func Onboarding(ctx workflow.Context, in OnboardingInput) error {
 	})
 }
 
-func newOnboardingRecord(id string, in OnboardingInput, now time.Time) *OnboardingRecord {
+func newOnboardingRecord(id string, in OnboardingInput, now time.Time) *opsflow.Onboarding {
 	day := in.Day
 	if day <= 0 {
 		day = 24 * time.Hour
 	}
-	o := &OnboardingRecord{
+	o := &opsflow.Onboarding{
 		ID: id, State: opsflow.OnboardingPending, Hire: in.Hire, Placement: in.Placement,
-		Template: TemplateRef{Role: in.Template.Role, Version: in.Template.Version, Title: in.Template.Title},
-		Plan:     in.Template.Tasks, Day: day, OpenedBy: in.Actor.ID, OpenedAt: now,
-		Board:    Board{Policy: opsflow.OnboardingTaskPolicy(day)},
-		CheckIns: []opsflow.CheckIn{}, Provisioning: []ProvisionStatus{},
+		Template: opsflow.TemplateRef{Role: in.Template.Role, Version: in.Template.Version, Title: in.Template.Title},
+		Plan:     in.Template.Tasks, Day: opsflow.Duration(day), OpenedBy: in.Actor.ID, OpenedAt: now,
+		Board:    opsflow.Board{Policy: opsflow.OnboardingTaskPolicy(day)},
+		CheckIns: []opsflow.CheckIn{}, Provisioning: []opsflow.ProvisionStatus{},
 	}
 	for _, tt := range in.Template.Tasks {
 		_ = o.Board.Add(opsflow.PlanTask(tt, o.Placement, day)) // IDs are unique: the template was validated
 		if tt.Provision != nil {
-			o.Provisioning = append(o.Provisioning, ProvisionStatus{TaskID: tt.ID, System: tt.Provision.System})
+			o.Provisioning = append(o.Provisioning, opsflow.ProvisionStatus{TaskID: tt.ID, System: tt.Provision.System})
 		}
 	}
 	for _, n := range opsflow.CheckinDays {
@@ -153,12 +103,12 @@ func newOnboardingRecord(id string, in OnboardingInput, now time.Time) *Onboardi
 
 // preboardAt is when pre-boarding begins: the earliest begin offset before
 // the start, or the start itself for a template with no pre-boarding.
-func preboardAt(o *OnboardingRecord) time.Time {
+func preboardAt(o *opsflow.Onboarding) time.Time {
 	first := 0
 	for _, tt := range o.Plan {
 		first = min(first, tt.BeginOffsetDays)
 	}
-	return opsflow.Offset(o.Placement.StartAt, first, o.Day)
+	return opsflow.Offset(o.Placement.StartAt, first, o.Day.D())
 }
 
 func (p *onboarding) template(id string) (opsflow.TaskTemplate, bool) {
@@ -170,7 +120,7 @@ func (p *onboarding) template(id string) (opsflow.TaskTemplate, bool) {
 	return opsflow.TaskTemplate{}, false
 }
 
-func (p *onboarding) provisioning(taskID string) *ProvisionStatus {
+func (p *onboarding) provisioning(taskID string) *opsflow.ProvisionStatus {
 	for i := range p.o.Provisioning {
 		if p.o.Provisioning[i].TaskID == taskID {
 			return &p.o.Provisioning[i]
@@ -187,7 +137,7 @@ func (p *onboarding) row() (opsflow.Process, []opsflow.Task) {
 	view := *o
 	view.Tasks = nil             // they travel beside the record, once
 	rec, _ := json.Marshal(view) // plain data: cannot fail
-	due := opsflow.Offset(o.Placement.StartAt, 90+opsflow.CheckinWindowDays, o.Day)
+	due := opsflow.Offset(o.Placement.StartAt, 90+opsflow.CheckinWindowDays, o.Day.D())
 	return opsflow.Process{
 		State: string(o.State), Title: fmt.Sprintf("Onboarding %s (%s)", o.Hire.Name, o.Template.Role),
 		OwnerID: o.Placement.ManagerID, OpenedAt: o.OpenedAt, ClosedAt: o.ClosedAt, DueAt: &due, Record: rec,
@@ -206,7 +156,7 @@ func (p *onboarding) done() bool { return p.o.State.Final() }
 // outside opsflow.
 func (p *onboarding) halt(ctx workflow.Context, reason string) {
 	if !p.o.State.Final() {
-		p.cancel(ctx, CancelOnboarding{Actor: opsflow.SystemActor, Reason: reason})
+		p.cancel(ctx, opsflow.CancelOnboardingInput{Actor: opsflow.SystemActor, Reason: reason})
 	}
 }
 
@@ -215,7 +165,7 @@ func (p *onboarding) phases() []struct {
 	state opsflow.OnboardingState
 	at    time.Time
 } {
-	start, day := p.o.Placement.StartAt, p.o.Day
+	start, day := p.o.Placement.StartAt, p.o.Day.D()
 	return []struct {
 		state opsflow.OnboardingState
 		at    time.Time
@@ -261,7 +211,7 @@ func (p *onboarding) fire(ctx workflow.Context, now time.Time) error {
 	// the same moment: go round until no provisioning is left to run, so
 	// no deadline stays behind at the instant just fired.
 	for range len(p.o.Tasks) + 1 {
-		p.o.Board.tick(ctx, p.e, p.now, p.resolve)
+		tick(ctx, p.e, &p.o.Board, p.now, p.resolve)
 		for _, ph := range p.phases() {
 			if ph.state.Later(p.o.State) && !p.now.Before(ph.at) {
 				p.setState(ctx, opsflow.SystemActor, ph.state, "")
@@ -371,7 +321,7 @@ func (p *onboarding) startProvision(i int) opsflow.ProvisionRequest {
 // outcome: the task done with the external ID, or blocked with the error.
 func (p *onboarding) provision(ctx workflow.Context, i int, req opsflow.ProvisionRequest) {
 	var res opsflow.ProvisionResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, provisionOptions(p.o.Day)), ActivityProvision, req).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, provisionOptions(p.o.Day.D())), ActivityProvision, req).Get(ctx, &res)
 	if p.e.v2 && p.done() {
 		return // cancelled meanwhile: the outcome no longer matters
 	}
@@ -425,35 +375,6 @@ func causeMessage(err error) string {
 	}
 }
 
-// CheckInInput records a manager's check-in.
-type CheckInInput struct {
-	Actor     opsflow.Actor `json:"actor"`
-	Day       int           `json:"day"`
-	Notes     string        `json:"notes"`
-	Sentiment int           `json:"sentiment"`
-	Risks     []string      `json:"risks"`
-}
-
-// StartDateMove moves the start date; StartAt is the new start moment.
-type StartDateMove struct {
-	Actor     opsflow.Actor `json:"actor"`
-	StartDate string        `json:"start_date"`
-	StartAt   time.Time     `json:"start_at"`
-	Reason    string        `json:"reason"`
-}
-
-// CancelOnboarding cancels an onboarding (offer withdrawn, no-show, …).
-type CancelOnboarding struct {
-	Actor  opsflow.Actor `json:"actor"`
-	Reason string        `json:"reason"`
-}
-
-// RetryProvisioning asks for another round of a failed provisioning task.
-type RetryProvisioning struct {
-	Actor  opsflow.Actor `json:"actor"`
-	TaskID string        `json:"task_id"`
-}
-
 func (p *onboarding) open() error {
 	if p.o.State.Final() {
 		return opsflow.Conflict(string(p.o.State), "the onboarding is %s", p.o.State)
@@ -466,73 +387,80 @@ func (p *onboarding) mayManage(a opsflow.Actor) bool {
 	return a.Has(opsflow.RoleHR) || a.ID == p.o.Placement.ManagerID
 }
 
-func (p *onboarding) handlers(ctx workflow.Context) error {
-	if err := onUpdate(ctx, p.e, p, UpdateMoveTask, p.checkMove, func(ctx workflow.Context, m TaskMove) error {
-		p.now = p.e.now(ctx)
-		t := p.o.Board.move(ctx, p.e, m)
-		if ps := p.provisioning(t.ID); ps != nil && t.State == opsflow.TaskDone && ps.Status != provisionSucceeded {
-			old := ps.Status
-			ps.Status = provisionResolvedByPerson
-			p.e.record(ctx, change{Actor: m.Actor, Role: t.Role, Action: "provision.resolved", Field: "tasks." + t.ID + ".provisioning",
-				Old: old, New: ps.Status, Reason: "completed by hand"})
-		}
-		p.maybeComplete(ctx)
-		return nil
-	}); err != nil {
-		return err
+// steps binds each of the onboarding's steps (opsflow.OnboardingStep) to
+// its check and apply.
+func (p *onboarding) steps() []handler {
+	s := opsflow.OnboardingStep
+	return []handler{
+		on(s.CheckIn, p.checkCheckIn, p.applyCheckIn),
+		on(s.MoveStart, p.checkMoveStart, p.applyMoveStart),
+		on(s.Cancel, p.checkCancel, p.applyCancel),
+		on(s.Retry, p.checkRetry, p.applyRetry),
+		onTask(p.checkMove, p.applyMove),
 	}
-	if err := onUpdate(ctx, p.e, p, UpdateCheckIn, p.checkCheckIn, func(ctx workflow.Context, in CheckInInput) error {
-		p.now = p.e.now(ctx)
-		c := opsflow.CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks, HeldBy: in.Actor.ID, HeldAt: p.now}
-		p.o.CheckIns = append(p.o.CheckIns, c)
-		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleManager, Action: "onboarding.checkin_held",
-			Field: fmt.Sprintf("check_ins.%d", in.Day), New: struct {
-				Notes     string   `json:"notes"`
-				Sentiment int      `json:"sentiment"`
-				Risks     []string `json:"risks,omitempty"`
-			}{c.Notes, c.Sentiment, c.Risks}})
-		t, _ := p.o.Board.Find(opsflow.CheckinTaskID(in.Day))
-		old := t.State
-		t.Move(opsflow.TaskDone, "", nil, in.Actor, p.now)
-		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleManager, Action: "task.done", Field: "tasks." + t.ID + ".state", Old: old, New: opsflow.TaskDone})
-		p.maybeComplete(ctx)
-		return nil
-	}); err != nil {
-		return err
+}
+
+func (p *onboarding) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
+	p.now = p.e.now(ctx)
+	t := moveTask(ctx, p.e, &p.o.Board, m)
+	if ps := p.provisioning(t.ID); ps != nil && t.State == opsflow.TaskDone && ps.Status != provisionSucceeded {
+		old := ps.Status
+		ps.Status = provisionResolvedByPerson
+		p.e.record(ctx, change{Actor: m.Actor, Role: t.Role, Action: "provision.resolved", Field: "tasks." + t.ID + ".provisioning",
+			Old: old, New: ps.Status, Reason: "completed by hand"})
 	}
-	if err := onUpdate(ctx, p.e, p, UpdateMoveStartDate, p.checkMoveStart, func(ctx workflow.Context, in StartDateMove) error {
-		p.now = p.e.now(ctx)
-		p.replan(ctx, in)
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := onUpdate(ctx, p.e, p, UpdateCancelOnboarding, p.checkCancel, func(ctx workflow.Context, in CancelOnboarding) error {
-		p.cancel(ctx, in)
-		return nil
-	}); err != nil {
-		return err
-	}
-	return onUpdate(ctx, p.e, p, UpdateRetryProvisioning, p.checkRetry, func(ctx workflow.Context, in RetryProvisioning) error {
-		p.now = p.e.now(ctx)
-		ps := p.provisioning(in.TaskID)
-		t, _ := p.o.Board.Find(in.TaskID)
-		p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "provision.retry_requested", Field: "tasks." + t.ID + ".provisioning",
-			Old: ps.Status, New: provisionPending, Reason: ps.Error})
-		// The round is due a moment after now: a timer may just have fired
-		// at this very instant, and the engine reads a deadline equal to the
-		// last one fired as a fire that made no progress.
-		ps.Status, ps.RequestedAt = provisionPending, p.now.Add(time.Millisecond)
-		old := t.State
-		t.State, t.Reason = opsflow.TaskOpen, ""
-		p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "task.open", Field: "tasks." + t.ID + ".state", Old: old, New: opsflow.TaskOpen, Reason: "provisioning retried"})
-		return nil
-	})
+	p.maybeComplete(ctx)
+	return nil
+}
+
+func (p *onboarding) applyCheckIn(ctx workflow.Context, in opsflow.CheckInInput) error {
+	p.now = p.e.now(ctx)
+	c := opsflow.CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks, HeldBy: in.Actor.ID, HeldAt: p.now}
+	p.o.CheckIns = append(p.o.CheckIns, c)
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleManager, Action: "onboarding.checkin_held",
+		Field: fmt.Sprintf("check_ins.%d", in.Day), New: struct {
+			Notes     string   `json:"notes"`
+			Sentiment int      `json:"sentiment"`
+			Risks     []string `json:"risks,omitempty"`
+		}{c.Notes, c.Sentiment, c.Risks}})
+	t, _ := p.o.Board.Find(opsflow.CheckinTaskID(in.Day))
+	old := t.State
+	t.Move(opsflow.TaskDone, "", nil, in.Actor, p.now)
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleManager, Action: "task.done", Field: "tasks." + t.ID + ".state", Old: old, New: opsflow.TaskDone})
+	p.maybeComplete(ctx)
+	return nil
+}
+
+func (p *onboarding) applyMoveStart(ctx workflow.Context, in opsflow.MoveStartInput) error {
+	p.now = p.e.now(ctx)
+	p.replan(ctx, in)
+	return nil
+}
+
+func (p *onboarding) applyCancel(ctx workflow.Context, in opsflow.CancelOnboardingInput) error {
+	p.cancel(ctx, in)
+	return nil
+}
+
+func (p *onboarding) applyRetry(ctx workflow.Context, in opsflow.RetryProvisioningInput) error {
+	p.now = p.e.now(ctx)
+	ps := p.provisioning(in.TaskID)
+	t, _ := p.o.Board.Find(in.TaskID)
+	p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "provision.retry_requested", Field: "tasks." + t.ID + ".provisioning",
+		Old: ps.Status, New: provisionPending, Reason: ps.Error})
+	// The round is due a moment after now: a timer may just have fired at
+	// this very instant, and the engine reads a deadline equal to the last
+	// one fired as a fire that made no progress.
+	ps.Status, ps.RequestedAt = provisionPending, p.now.Add(time.Millisecond)
+	old := t.State
+	t.State, t.Reason = opsflow.TaskOpen, ""
+	p.e.record(ctx, change{Actor: in.Actor, Role: t.Role, Action: "task.open", Field: "tasks." + t.ID + ".state", Old: old, New: opsflow.TaskOpen, Reason: "provisioning retried"})
+	return nil
 }
 
 // cancel ends the onboarding: every unfinished task is cancelled, and the
 // onboarding is cancelled (before the start) or terminated early.
-func (p *onboarding) cancel(ctx workflow.Context, in CancelOnboarding) {
+func (p *onboarding) cancel(ctx workflow.Context, in opsflow.CancelOnboardingInput) {
 	p.now = p.e.now(ctx)
 	for i := range p.o.Tasks {
 		t := &p.o.Tasks[i]
@@ -555,11 +483,11 @@ func (p *onboarding) cancel(ctx workflow.Context, in CancelOnboarding) {
 // recorded with their notes, required tasks are never skipped or cancelled
 // (skipped never counts as done, so completion would be out of reach), and
 // a provisioning task whose webhook is running waits for it.
-func (p *onboarding) checkMove(m TaskMove) error {
+func (p *onboarding) checkMove(m opsflow.TaskMove) error {
 	if err := p.open(); err != nil {
 		return err
 	}
-	if err := p.o.Board.checkMove(m); err != nil {
+	if err := p.o.Board.CheckMove(m); err != nil {
 		return err
 	}
 	t, _ := p.o.Board.Find(m.TaskID)
@@ -575,11 +503,11 @@ func (p *onboarding) checkMove(m TaskMove) error {
 	return nil
 }
 
-func (p *onboarding) checkCheckIn(in CheckInInput) error {
+func (p *onboarding) checkCheckIn(in opsflow.CheckInInput) error {
 	if err := p.open(); err != nil {
 		return err
 	}
-	if err := opsflow.ValidateCheckIn(opsflow.CheckIn{Day: in.Day, Notes: in.Notes, Sentiment: in.Sentiment, Risks: in.Risks}); err != nil {
+	if err := in.Validate(); err != nil {
 		return err
 	}
 	if in.Actor.ID != p.o.Placement.ManagerID && !in.Actor.Has(opsflow.RoleHR) {
@@ -595,7 +523,7 @@ func (p *onboarding) checkCheckIn(in CheckInInput) error {
 	return nil
 }
 
-func (p *onboarding) checkMoveStart(in StartDateMove) error {
+func (p *onboarding) checkMoveStart(in opsflow.MoveStartInput) error {
 	if err := p.open(); err != nil {
 		return err
 	}
@@ -605,21 +533,18 @@ func (p *onboarding) checkMoveStart(in StartDateMove) error {
 	if p.o.State.Started() {
 		return opsflow.Conflict(string(p.o.State), "the hire has already started")
 	}
-	if in.StartAt.IsZero() {
-		return opsflow.Invalid("start_date", "start_date is required")
+	if err := in.Validate(); err != nil {
+		return err
 	}
 	if in.StartAt.Equal(p.o.Placement.StartAt) {
 		return opsflow.Invalid("start_date", "the onboarding already starts then")
-	}
-	if in.Reason == "" {
-		return opsflow.Invalid("reason", "a reason is required to move the start date")
 	}
 	return nil
 }
 
 // replan moves the start and every unfinished task's dates with it; each
 // changed date is recorded.
-func (p *onboarding) replan(ctx workflow.Context, in StartDateMove) {
+func (p *onboarding) replan(ctx workflow.Context, in opsflow.MoveStartInput) {
 	pl := &p.o.Placement
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleHR, Action: "onboarding.start_date_moved", Field: "placement.start_date",
 		Old: pl.StartDate + " (" + text(pl.StartAt) + ")", New: in.StartDate + " (" + text(in.StartAt) + ")", Reason: in.Reason})
@@ -630,9 +555,9 @@ func (p *onboarding) replan(ctx workflow.Context, in StartDateMove) {
 		old := t.DueAt
 		var changed bool
 		if tt, ok := p.template(t.ID); ok {
-			changed = opsflow.Replan(t, tt, *pl, p.o.Day)
+			changed = opsflow.Replan(t, tt, *pl, p.o.Day.D())
 		} else if t.Kind == "checkin" && !t.State.Final() {
-			planned := opsflow.PlanCheckin(dayOf(t.ID), *pl, p.o.Day)
+			planned := opsflow.PlanCheckin(dayOf(t.ID), *pl, p.o.Day.D())
 			t.OpenAt, t.DueAt = planned.OpenAt, planned.DueAt
 			t.RemindedAt, t.EscalatedAt, t.EscalatedTo, t.EscalationLevel = nil, nil, "", 0
 			changed = true
@@ -653,20 +578,17 @@ func dayOf(checkinID string) int {
 	return 0
 }
 
-func (p *onboarding) checkCancel(in CancelOnboarding) error {
+func (p *onboarding) checkCancel(in opsflow.CancelOnboardingInput) error {
 	if err := p.open(); err != nil {
 		return err
 	}
 	if !p.mayManage(in.Actor) {
 		return opsflow.Forbidden("only HR or the hire's manager may cancel an onboarding")
 	}
-	if in.Reason == "" {
-		return opsflow.Invalid("reason", "a reason is required (offer withdrawn, no-show, …)")
-	}
-	return nil
+	return in.Validate()
 }
 
-func (p *onboarding) checkRetry(in RetryProvisioning) error {
+func (p *onboarding) checkRetry(in opsflow.RetryProvisioningInput) error {
 	if err := p.open(); err != nil {
 		return err
 	}

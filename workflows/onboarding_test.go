@@ -64,19 +64,19 @@ func TestOnboardingNinetyDays(t *testing.T) {
 	}
 	// Day 1 (T-9): the start moves one week later; every unfinished task moves with it.
 	newStart := start.Add(7 * day)
-	moved := at(1*day, UpdateMoveStartDate, StartDateMove{Actor: hana, StartDate: "d17", StartAt: newStart, Reason: "notice period"})
-	early := at(1*day+time.Hour, UpdateCheckIn, CheckInInput{Actor: maya, Day: 30, Notes: "x", Sentiment: 3})
+	moved := at(1*day, opsflow.OnboardingStep.MoveStart.Name, opsflow.MoveStartInput{Actor: hana, StartDate: "d17", StartAt: newStart, Reason: "notice period"})
+	early := at(1*day+time.Hour, opsflow.OnboardingStep.CheckIn.Name, opsflow.CheckInInput{Actor: maya, Day: 30, Notes: "x", Sentiment: 3})
 	// The contract is late: due T-3 = day 14; HR completes it on day 16, after escalations.
-	skipRequired := at(15*day, UpdateMoveTask, TaskMove{Actor: hana, TaskID: "contract", State: opsflow.TaskSkipped, Reason: "n/a"})
-	contract := at(16*day, UpdateMoveTask, TaskMove{Actor: hana, TaskID: "contract", State: opsflow.TaskDone})
+	skipRequired := at(15*day, opsflow.UpdateMoveTask, opsflow.TaskMove{Actor: hana, TaskID: "contract", State: opsflow.TaskSkipped, Reason: "n/a"})
+	contract := at(16*day, opsflow.UpdateMoveTask, opsflow.TaskMove{Actor: hana, TaskID: "contract", State: opsflow.TaskDone})
 	// The laptop shop is dead: IT orders it by hand.
-	laptop := at(16*day+2*time.Hour, UpdateMoveTask, TaskMove{Actor: ivan, TaskID: "laptop", State: opsflow.TaskDone, Evidence: []string{"PO-7"}})
-	lunch := at(17*day+time.Hour, UpdateMoveTask, TaskMove{Actor: erin, TaskID: "lunch", State: opsflow.TaskSkipped, Reason: "mentor away"})
-	goals := at(19*day, UpdateMoveTask, TaskMove{Actor: maya, TaskID: "goals", State: opsflow.TaskDone})
+	laptop := at(16*day+2*time.Hour, opsflow.UpdateMoveTask, opsflow.TaskMove{Actor: ivan, TaskID: "laptop", State: opsflow.TaskDone, Evidence: []string{"PO-7"}})
+	lunch := at(17*day+time.Hour, opsflow.UpdateMoveTask, opsflow.TaskMove{Actor: erin, TaskID: "lunch", State: opsflow.TaskSkipped, Reason: "mentor away"})
+	goals := at(19*day, opsflow.UpdateMoveTask, opsflow.TaskMove{Actor: maya, TaskID: "goals", State: opsflow.TaskDone})
 	var checkins []*updateResult
 	for _, n := range opsflow.CheckinDays {
-		checkins = append(checkins, at(17*day+time.Duration(n)*day+time.Hour, UpdateCheckIn,
-			CheckInInput{Actor: maya, Day: n, Notes: "settling in", Sentiment: 4, Risks: []string{"commute"}}))
+		checkins = append(checkins, at(17*day+time.Duration(n)*day+time.Hour, opsflow.OnboardingStep.CheckIn.Name,
+			opsflow.CheckInInput{Actor: maya, Day: n, Notes: "settling in", Sentiment: 4, Risks: []string{"commute"}}))
 	}
 	env.ExecuteWorkflow(Onboarding, in)
 	if err := env.GetWorkflowError(); err != nil {
@@ -159,15 +159,15 @@ func TestOnboardingCancelAndRetry(t *testing.T) {
 		Placement: opsflow.Placement{ManagerID: "maya", StartDate: "d", StartAt: env.Now().Add(5 * day)}}
 	var retry, again, forbidden, noReason, cancel updateResult
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateRetryProvisioning, "", &retry, RetryProvisioning{Actor: ivan, TaskID: "laptop"})
+		env.UpdateWorkflow(opsflow.OnboardingStep.Retry.Name, "", &retry, opsflow.RetryProvisioningInput{Actor: ivan, TaskID: "laptop"})
 	}, 4*day)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateRetryProvisioning, "", &again, RetryProvisioning{Actor: ivan, TaskID: "laptop"})
+		env.UpdateWorkflow(opsflow.OnboardingStep.Retry.Name, "", &again, opsflow.RetryProvisioningInput{Actor: ivan, TaskID: "laptop"})
 	}, 4*day+time.Second)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateCancelOnboarding, "", &forbidden, CancelOnboarding{Actor: bob, Reason: "x"})
-		env.UpdateWorkflow(UpdateCancelOnboarding, "", &noReason, CancelOnboarding{Actor: hana})
-		env.UpdateWorkflow(UpdateCancelOnboarding, "", &cancel, CancelOnboarding{Actor: hana, Reason: "offer withdrawn"})
+		env.UpdateWorkflow(opsflow.OnboardingStep.Cancel.Name, "", &forbidden, opsflow.CancelOnboardingInput{Actor: bob, Reason: "x"})
+		env.UpdateWorkflow(opsflow.OnboardingStep.Cancel.Name, "", &noReason, opsflow.CancelOnboardingInput{Actor: hana})
+		env.UpdateWorkflow(opsflow.OnboardingStep.Cancel.Name, "", &cancel, opsflow.CancelOnboardingInput{Actor: hana, Reason: "offer withdrawn"})
 	}, 4*day+time.Minute)
 	env.ExecuteWorkflow(Onboarding, in)
 	if err := env.GetWorkflowError(); err != nil {

@@ -1,0 +1,96 @@
+package opsflow
+
+import (
+	"fmt"
+	"time"
+)
+
+// Board is the human-task board a process carries: its tasks and the
+// reminder and escalation policy that timers apply to them. It is part of
+// the process's durable state; the workflows move it.
+type Board struct {
+	Tasks  []Task     `json:"tasks,omitempty"`
+	Policy TaskPolicy `json:"policy"`
+}
+
+// Find returns the task with the given ID.
+func (b *Board) Find(id string) (*Task, error) {
+	for i := range b.Tasks {
+		if b.Tasks[i].ID == id {
+			return &b.Tasks[i], nil
+		}
+	}
+	return nil, &Error{Code: ENOTFOUND, Field: "task_id", Message: fmt.Sprintf("no task %q in this process", id)}
+}
+
+// Add appends a task; its ID must be new.
+func (b *Board) Add(t Task) error {
+	if _, err := b.Find(t.ID); err == nil {
+		return Invalid("task_id", "task %q already exists", t.ID)
+	}
+	b.Tasks = append(b.Tasks, t)
+	return nil
+}
+
+// DepsDone reports whether every task t depends on is done (or skipped:
+// a step judged not applicable must not hold the rest back).
+func (b *Board) DepsDone(t Task) bool {
+	for _, id := range t.DependsOn {
+		d, err := b.Find(id)
+		if err != nil {
+			continue
+		}
+		if d.State != TaskDone && d.State != TaskSkipped {
+			return false
+		}
+	}
+	return true
+}
+
+// Deadline is the earliest moment a timer must act on any task.
+func (b *Board) Deadline() (time.Time, bool) {
+	var next time.Time
+	found := false
+	for _, t := range b.Tasks {
+		if at, ok := t.NextDeadline(b.Policy); ok && (!found || at.Before(next)) {
+			if t.State == TaskScheduled && !b.DepsDone(t) {
+				continue // it opens when its dependencies are done, which is a change, not a timer
+			}
+			next, found = at, true
+		}
+	}
+	return next, found
+}
+
+// Active reports whether any task is still open, in progress or blocked.
+func (b *Board) Active() bool {
+	for _, t := range b.Tasks {
+		if t.State.Active() || t.State == TaskScheduled {
+			return true
+		}
+	}
+	return false
+}
+
+// TaskMove is the input of a person's task step: move task TaskID to
+// State, with a reason (blocked, skipped, cancelled) and evidence (done).
+type TaskMove struct {
+	Actor    Actor     `json:"actor,omitzero"`
+	TaskID   string    `json:"task_id"`
+	State    TaskState `json:"state"`
+	Reason   string    `json:"reason,omitempty"`
+	Evidence []string  `json:"evidence,omitempty"`
+}
+
+// CheckMove validates m against the board: the task exists, the actor may
+// work it and the transition is allowed.
+func (b *Board) CheckMove(m TaskMove) error {
+	t, err := b.Find(m.TaskID)
+	if err != nil {
+		return err
+	}
+	if !t.CanWork(m.Actor) {
+		return Forbidden("task %s is assigned to %s", t.ID, t.Assignee+string(t.Role))
+	}
+	return t.CheckMove(m.State, m.Reason)
+}
