@@ -20,6 +20,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/activities"
+	api "github.com/opsflow/opsflow/client"
 	"github.com/opsflow/opsflow/internal/testenv"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
@@ -260,6 +261,12 @@ func (a *app) Eventually(what string, within time.Duration, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Client is the API's Go client acting as user, its traffic checked
+// against the document like a.Do's.
+func (a *app) Client(user string) *api.Client {
+	return api.New(a.URL, Token(user), api.WithHTTPClient(&http.Client{Timeout: 60 * time.Second, Transport: contractTransport{a.t}}))
 }
 
 // Token returns a user's API token.

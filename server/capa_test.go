@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/client"
 	"github.com/opsflow/opsflow/server"
 )
 
@@ -75,32 +76,64 @@ func (a *app) step(want int, user, id, step string, body any) capaRecord {
 }
 
 // toImplementation drives a new CAPA owned by owner to implementation and
-// returns its ID and its first action's ID.
+// returns its ID and its first action's ID. It goes through the API's Go
+// client, typed by the domain's step table.
 func (a *app) toImplementation(title, owner string) (string, string) {
 	a.t.Helper()
-	var c capaRecord
-	a.Must(http.StatusCreated, "alice", "POST", "/v1/capas", capaBody(title, owner)).JSON(a.t, &c)
-	id := c.ID
-	if r := a.step(200, owner, id, "triage", map[string]any{"severity": 4, "occurrence": 3, "detection": 4}); r.State != "triage" || r.Risk.Level != "high" || r.Risk.Score != 48 {
+	ctx := context.Background()
+	c := a.Client("alice")
+	created, err := c.CreateCAPA(ctx, opsflow.CAPARequest{Title: title, Type: "corrective",
+		Source:  opsflow.CAPASource{Type: "complaint", Refs: []string{"CMP-1042"}},
+		Problem: opsflow.Problem{What: "housing cracks at the boss", HowMany: 3},
+		Scope:   opsflow.Scope{Site: "Plant A", Line: "L2", Lots: []string{"42"}, QtyAffected: 120}, Owner: owner,
+		Containment: []opsflow.ActionInput{{Description: "quarantine lot 42", Owner: "dave", Due: opsflow.Due{Days: 30}}}})
+	if err != nil {
+		a.t.Fatalf("create: %v", err)
+	}
+	id := created.ID
+	step := func(user string, do func(*client.Client) (opsflow.CAPA, error)) opsflow.CAPA {
+		a.t.Helper()
+		r, err := do(a.Client(user))
+		if err != nil {
+			a.t.Fatalf("%s on %s: %v", user, id, err)
+		}
+		return r
+	}
+	s := opsflow.CAPAStep
+	r := step(owner, func(c *client.Client) (opsflow.CAPA, error) {
+		return client.Step[opsflow.CAPA](ctx, c, s.Triage, id, opsflow.TriageInput{Severity: 4, Occurrence: 3, Detection: 4})
+	})
+	if r.State != opsflow.CAPATriage || r.Risk.Level != "high" || r.Risk.Score != 48 {
 		a.t.Fatalf("after triage: %+v", r)
 	}
-	a.step(200, "bob", id, "decide", map[string]any{"capa_required": true, "rationale": "customer impact"})
-	a.Must(200, "dave", "POST", "/v1/capas/"+id+"/tasks/"+c.Containment[0].ID+"/complete", map[string]any{"evidence": []string{"QN-881"}})
-	a.step(200, owner, id, "verify-containment", map[string]any{"comment": "0 cracked units left in stock"})
-	a.step(200, owner, id, "record-investigation", map[string]any{
-		"problem":      map[string]any{"what": "cracks", "where": "line 2", "when": "week 47", "how_many": 3},
-		"method":       "both",
-		"whys":         []any{map[string]any{"question": "Why did it crack?", "answer": "over-torqued", "evidence": "torque log"}},
-		"fishbone":     []any{map[string]any{"category": "machine", "cause": "torque tool drift"}},
-		"root_causes":  []any{map[string]any{"statement": "torque tool out of calibration", "category": "machine", "verified": true, "evidence": "CAL-2231"}},
-		"escape_point": "final inspection does not check torque", "extent": []string{"line 3 uses the same tool"},
+	yes := true
+	step("bob", func(c *client.Client) (opsflow.CAPA, error) {
+		return client.Step[opsflow.CAPA](ctx, c, s.Decide, id, opsflow.DecideInput{Required: &yes, Rationale: "customer impact"})
 	})
-	a.step(200, owner, id, "propose-plan", map[string]any{
-		"actions":       []any{map[string]any{"kind": "corrective", "description": "calibrate torque tools", "owner": "dave", "due_days": 30}},
-		"effectiveness": map[string]any{"metric": "crack rate", "criterion": "0 in 3 lots", "window_days": 2},
+	if _, err := a.Client("dave").Task(ctx, opsflow.KindCAPA, id, created.Containment[0].ID, "complete", opsflow.TaskAction{Evidence: []string{"QN-881"}}); err != nil {
+		a.t.Fatalf("containment: %v", err)
+	}
+	step(owner, func(c *client.Client) (opsflow.CAPA, error) {
+		return client.Step[opsflow.CAPA](ctx, c, s.VerifyContainment, id, opsflow.VerifyContainmentInput{Comment: "0 cracked units left in stock"})
 	})
-	r := a.step(200, "bob", id, "approve-plan", map[string]any{"approved": true, "comment": "ok"})
-	if r.State != "implementation" || len(r.Actions) != 1 {
+	step(owner, func(c *client.Client) (opsflow.CAPA, error) {
+		return client.Step[opsflow.CAPA](ctx, c, s.RecordInvestigation, id, opsflow.InvestigationInput{Investigation: opsflow.Investigation{
+			Problem: opsflow.Problem{What: "cracks", Where: "line 2", When: "week 47", HowMany: 3}, Method: "both",
+			Whys:        []opsflow.Why{{Question: "Why did it crack?", Answer: "over-torqued", Evidence: "torque log"}},
+			Fishbone:    []opsflow.FishboneCause{{Category: "machine", Cause: "torque tool drift"}},
+			RootCauses:  []opsflow.RootCause{{Statement: "torque tool out of calibration", Category: "machine", Verified: true, Evidence: "CAL-2231"}},
+			EscapePoint: "final inspection does not check torque", Extent: []string{"line 3 uses the same tool"},
+		}})
+	})
+	step(owner, func(c *client.Client) (opsflow.CAPA, error) {
+		return client.Step[opsflow.CAPA](ctx, c, s.ProposePlan, id, opsflow.PlanInput{
+			Actions:       []opsflow.ActionInput{{Kind: opsflow.ActionCorrective, Description: "calibrate torque tools", Owner: "dave", Due: opsflow.Due{Days: 30}}},
+			Effectiveness: opsflow.EffectivenessPlan{Metric: "crack rate", Criterion: "0 in 3 lots", WindowDays: 2}})
+	})
+	r = step("bob", func(c *client.Client) (opsflow.CAPA, error) {
+		return client.Step[opsflow.CAPA](ctx, c, s.ApprovePlan, id, opsflow.ApprovePlanInput{Approved: &yes, Comment: "ok"})
+	})
+	if r.State != opsflow.CAPAImplementation || len(r.Actions) != 1 {
 		a.t.Fatalf("after approval: %+v", r)
 	}
 	return id, r.Actions[0].ID

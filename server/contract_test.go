@@ -80,3 +80,24 @@ func checkContract(t *testing.T, req *http.Request, reqBody []byte, status int, 
 		t.Errorf("contract: %s %s answered %d with what the document does not describe: %v\nbody: %.500s", req.Method, req.URL.Path, status, err, resBody)
 	}
 }
+
+// contractTransport checks every exchange of a client against the
+// document, as a.Do does.
+type contractTransport struct{ t *testing.T }
+
+func (ct contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var sent []byte
+	if req.Body != nil {
+		sent, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(b))
+	checkContract(ct.t, req, sent, res.StatusCode, res.Header, b)
+	return res, nil
+}

@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/client"
 )
 
 // runLoad drives a running API with a bounded number of CAPA lifecycles'
@@ -36,26 +36,8 @@ func runLoad(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute) // the run always ends by itself
 	defer cancel()
-	client := &http.Client{Timeout: 60 * time.Second}
-	post := func(path, body string) (time.Duration, []byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, *url+path, bytes.NewBufferString(body))
-		if err != nil {
-			return 0, nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+*token)
-		req.Header.Set("Content-Type", "application/json")
-		start := time.Now()
-		res, err := client.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode >= 300 {
-			return 0, nil, fmt.Errorf("POST %s: %s: %s", path, res.Status, b)
-		}
-		return time.Since(start), b, nil
-	}
+	api := client.New(*url, *token)
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
 	var mu sync.Mutex
 	var creates, triages []time.Duration
 	var failures int
@@ -68,13 +50,18 @@ func runLoad(ctx context.Context, args []string, stdout io.Writer) error {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				d1, body, err := post("/v1/capas", fmt.Sprintf(`{"title":"load test %d","type":"corrective","source":{"type":"ncr"},"problem":{"what":"load %d"},"owner":"%s"}`, i, i, "load"))
+				key := fmt.Sprintf("load-%s-%d", run, i)
+				t0 := time.Now()
+				created, err := api.CreateCAPA(ctx, opsflow.CAPARequest{Title: fmt.Sprintf("load test %d", i), Type: "corrective",
+					Source: opsflow.CAPASource{Type: "ncr"}, Problem: opsflow.Problem{What: fmt.Sprintf("load %d", i)}, Owner: "load"},
+					client.IdempotencyKey(key), client.Retry(5))
+				d1 := time.Since(t0)
 				var d2 time.Duration
 				if err == nil {
-					var c struct{ ID string }
-					if err = json.Unmarshal(body, &c); err == nil {
-						d2, _, err = post("/v1/capas/"+c.ID+"/triage", `{"severity":3,"occurrence":2,"detection":2}`)
-					}
+					t1 := time.Now()
+					_, err = client.Step[opsflow.CAPA](ctx, api, opsflow.CAPAStep.Triage, created.ID,
+						opsflow.TriageInput{Severity: 3, Occurrence: 2, Detection: 2}, client.IdempotencyKey(key+"-triage"), client.Retry(5))
+					d2 = time.Since(t1)
 				}
 				mu.Lock()
 				if err != nil {
