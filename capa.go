@@ -26,7 +26,8 @@ const (
 	CAPAActionPlan     CAPAState = "action_plan"         // corrective/preventive actions proposed and approved (D5)
 	CAPAImplementation CAPAState = "implementation"      // actions done with evidence (D6, D7)
 	CAPAVerification   CAPAState = "verification"        // implemented as planned, no adverse effect
-	CAPAEffectiveness  CAPAState = "effectiveness_check" // window, independent review, then closure signature
+	CAPAEffectiveness  CAPAState = "effectiveness_check" // window, then the independent review
+	CAPAAwaitingSig    CAPAState = "awaiting_signature"  // judged effective: the closure signature is next
 	CAPAClosed         CAPAState = "closed"              // signed closure (D8)
 	CAPAClosedNoCAPA   CAPAState = "closed_no_capa"      // triage decided no CAPA is needed
 	CAPACancelled      CAPAState = "cancelled"
@@ -34,7 +35,7 @@ const (
 
 // CAPAStates lists every state in lifecycle order.
 var CAPAStates = []CAPAState{CAPAReported, CAPATriage, CAPAContainment, CAPAInvestigation, CAPAActionPlan,
-	CAPAImplementation, CAPAVerification, CAPAEffectiveness, CAPAClosed, CAPAClosedNoCAPA, CAPACancelled}
+	CAPAImplementation, CAPAVerification, CAPAEffectiveness, CAPAAwaitingSig, CAPAClosed, CAPAClosedNoCAPA, CAPACancelled}
 
 // Final reports whether the CAPA takes no more changes.
 func (s CAPAState) Final() bool {
@@ -134,10 +135,10 @@ type Problem struct {
 	What       string     `json:"what"`
 	Where      string     `json:"where,omitempty"`
 	When       string     `json:"when,omitempty"`
-	Who        string     `json:"who,omitempty"`    // who found it
-	How        string     `json:"how,omitempty"`    // how it was detected
-	HowMany    int        `json:"how_many"`         // how many units/occurrences
-	IsNot      string     `json:"is_not,omitempty"` // where/what it is not: bounds the problem
+	Who        string     `json:"who,omitempty"`      // who found it
+	How        string     `json:"how,omitempty"`      // how it was detected
+	HowMany    int        `json:"how_many,omitempty"` // how many units/occurrences
+	IsNot      string     `json:"is_not,omitempty"`   // where/what it is not: bounds the problem
 	DetectedAt *time.Time `json:"detected_at,omitempty"`
 }
 
@@ -148,7 +149,7 @@ type Scope struct {
 	Process     string   `json:"process,omitempty"`
 	Product     string   `json:"product,omitempty"`
 	Lots        []string `json:"lots,omitempty"`
-	QtyAffected int      `json:"qty_affected"`
+	QtyAffected int      `json:"qty_affected,omitempty"`
 }
 
 // Due is a due date given either as a time or as a number of process days
@@ -213,7 +214,7 @@ type CAPARequest struct {
 	Type        string        `json:"type"`
 	Source      CAPASource    `json:"source"`
 	Problem     Problem       `json:"problem"`
-	Scope       Scope         `json:"scope"`
+	Scope       Scope         `json:"scope,omitzero"`
 	Owner       string        `json:"owner,omitempty"` // defaults to the reporter
 	Containment []ActionInput `json:"containment,omitempty"`
 }
@@ -785,7 +786,7 @@ type CAPA struct {
 	State               CAPAState           `json:"state"`
 	Source              CAPASource          `json:"source"`
 	Problem             Problem             `json:"problem"`
-	Scope               Scope               `json:"scope"`
+	Scope               Scope               `json:"scope,omitzero"`
 	ReportedBy          string              `json:"reported_by"`
 	Owner               string              `json:"owner"`
 	Risk                *Risk               `json:"risk,omitempty"`
@@ -829,7 +830,7 @@ var CAPAStepStates = map[string][]CAPAState{
 	"complete-action":       {CAPAImplementation},
 	"verify-implementation": {CAPAVerification},
 	"record-effectiveness":  {CAPAEffectiveness},
-	"sign-closure":          {CAPAEffectiveness},
+	"sign-closure":          {CAPAAwaitingSig, CAPAEffectiveness}, // effectiveness_check: CAPAs judged effective before awaiting_signature existed
 }
 
 // CheckStep returns a conflict unless step is allowed in state s.

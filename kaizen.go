@@ -566,6 +566,14 @@ type (
 		Actor Actor       `json:"actor,omitzero"`
 		Entry ImpactEntry `json:"entry"`
 	}
+	// KaizenRegressionInput is the sponsor's decision after a regression
+	// in a sustain follow-up was investigated: run a new PDCA cycle, or
+	// accept the result as it is.
+	KaizenRegressionInput struct {
+		Actor    Actor  `json:"actor,omitzero"`
+		Decision string `json:"decision"` // new_cycle, accept
+		Reason   string `json:"reason"`
+	}
 	// KaizenCancelInput cancels an initiative.
 	KaizenCancelInput struct {
 		Actor  Actor  `json:"actor,omitzero"`
@@ -622,6 +630,17 @@ func (in KaizenImpactInput) Validate() error { return in.Entry.Check() }
 func (in KaizenCancelInput) Validate() error {
 	if strings.TrimSpace(in.Reason) == "" {
 		return Invalid("reason", "a cancellation needs a reason")
+	}
+	return nil
+}
+
+// Validate checks the decision and its reason.
+func (in KaizenRegressionInput) Validate() error {
+	if in.Decision != "new_cycle" && in.Decision != "accept" {
+		return Invalid("decision", "decision must be new_cycle or accept")
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return Invalid("reason", "say why")
 	}
 	return nil
 }

@@ -91,8 +91,13 @@ type TaskRow struct {
 
 // TaskFilter selects inbox tasks. Zero values do not filter.
 type TaskFilter struct {
-	Assignee    string
-	Role        Role
+	Assignee string
+	Role     Role
+	// Mine, when set, keeps the tasks of one person: assigned to them, or
+	// queued (unassigned) for one of their roles.
+	Mine *User
+	// States keeps tasks in these states; none means every state.
+	States      []TaskState
 	State       TaskState
 	ProcessKind Kind
 	ProcessID   string

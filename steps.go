@@ -112,6 +112,8 @@ var KaizenStep = struct {
 	Act          StepDef[ActDecision, KaizenActInput]
 	RecordImpact StepDef[ImpactBody, KaizenImpactInput]
 	Cancel       StepDef[KaizenCancelInput, KaizenCancelInput]
+	// DecideRegression is the sponsor's decision after a regression.
+	DecideRegression StepDef[KaizenRegressionInput, KaizenRegressionInput]
 }{
 	Triage: asInput(KindKaizen, "triage", "", "Sponsor's triage: accept, defer or reject",
 		"A deferral names the date to reconsider (until); every decision has a reason.",
@@ -143,6 +145,9 @@ var KaizenStep = struct {
 		}),
 	Cancel: asInput(KindKaizen, "cancel", "", "Cancel from any open phase",
 		"", KaizenCancelInput{Reason: "line 4 is being decommissioned"}),
+	DecideRegression: asInput(KindKaizen, "decide-regression", "", "Sponsor decides after a regression: a new cycle, or accept",
+		"When a sustain follow-up shows the KPI slipping back and the owner has investigated (the regression task is done), the sponsor runs a new PDCA cycle or accepts the result; the initiative does not close before that.",
+		KaizenRegressionInput{Decision: "new_cycle", Reason: "the gain halved at day 60; the vents clog again"}),
 }
 
 // ImpactBody is an impact entry as a client sends it: who recorded it,
@@ -162,7 +167,7 @@ type ImpactBody struct {
 func KaizenSteps() []Step {
 	k := KaizenStep
 	return []Step{k.Triage.Step(), k.SubmitPlan.Step(), k.ApprovePlan.Step(), k.Observe.Step(),
-		k.Act.Step(), k.RecordImpact.Step(), k.Cancel.Step()}
+		k.Act.Step(), k.RecordImpact.Step(), k.Cancel.Step(), k.DecideRegression.Step()}
 }
 
 // OnboardingStep holds an onboarding's steps.

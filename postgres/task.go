@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/opsflow/opsflow"
 )
 
@@ -94,6 +95,26 @@ func (db *DB) ListTasks(ctx context.Context, f opsflow.TaskFilter) (opsflow.Page
 	}
 	if f.State != "" {
 		w.add("state = " + w.arg(string(f.State)))
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, st := range f.States {
+			states[i] = string(st)
+		}
+		w.add("state = ANY(" + w.arg(pq.Array(states)) + ")")
+	}
+	if f.Mine != nil {
+		roles := []string{}
+		for _, r := range f.Mine.Roles {
+			roles = append(roles, string(r))
+		}
+		if f.Mine.Has(opsflow.RoleAdmin) {
+			roles = roles[:0]
+			for _, r := range opsflow.Roles {
+				roles = append(roles, string(r))
+			}
+		}
+		w.add("(assignee = " + w.arg(f.Mine.ID) + " OR (assignee = '' AND role = ANY(" + w.arg(pq.Array(roles)) + ")))")
 	}
 	if f.ProcessKind != "" {
 		w.add("process_kind = " + w.arg(string(f.ProcessKind)))

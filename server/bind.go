@@ -29,6 +29,18 @@ func bind(c echo.Context, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var timeErr *time.ParseError
+		if errors.As(err, &timeErr) {
+			field := pathOfValue(body, timeErr.Value)
+			return opsflow.Invalid(field, "%s: %q is not a time: use RFC 3339, e.g. 2026-11-21T09:00:00Z", field, timeErr.Value)
+		}
+		var oe *opsflow.Error
+		if errors.As(err, &oe) && oe.Field == "" {
+			// A custom decoder (a duration) said what was wrong, not where.
+			if field := fieldOfDecodeError(err); field != "" {
+				oe.Field = field
+			}
+		}
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -159,4 +171,14 @@ func bodyLimit(limit int64) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// fieldOfDecodeError is the field encoding/json names in a wrapped error
+// from a custom UnmarshalJSON, when it does.
+func fieldOfDecodeError(err error) string {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return typ.Field
+	}
+	return ""
 }

@@ -176,7 +176,12 @@ func TestCAPALifecycleToSignedClosure(t *testing.T) {
 	a := capaApp(t)
 	id, action := a.toImplementation("Cracked housings, lifecycle", "alice")
 	a.toReview(id, action)
-	a.step(200, "bob", id, "record-effectiveness", map[string]any{"outcome": "effective", "data": "0 cracks in 4 lots", "evidence": map[string]any{"text": "SPC chart", "refs": []string{"SPC-12"}}})
+	if r := a.step(200, "bob", id, "record-effectiveness", map[string]any{"outcome": "effective", "data": "0 cracks in 4 lots", "evidence": map[string]any{"text": "SPC chart", "refs": []string{"SPC-12"}}}); r.State != "awaiting_signature" {
+		t.Errorf("judged effective: state %s, want awaiting_signature", r.State)
+	}
+	if !listed(a, "carol", "/v1/capas?state=awaiting_signature", id) {
+		t.Errorf("the CAPA awaiting its signature is not listed under state=awaiting_signature")
+	}
 	sign := map[string]any{"printed_name": "Bob Chen", "meaning": "approved for closure", "token": Token("bob")}
 	// A wrong token, or another person's, does not sign.
 	bad := map[string]any{"printed_name": "Bob Chen", "meaning": "approved for closure", "token": "opsf_wrong"}

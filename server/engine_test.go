@@ -659,3 +659,91 @@ func (p *tcpProxy) down() {
 type sqlDB = sql.DB
 
 func openSQL(u string) (*sql.DB, error) { return sql.Open("postgres", u) }
+
+// "My inbox" is what a person must do now: tasks assigned to them or
+// queued for one of their roles, still open; filters show the rest.
+func TestInboxIsWhatIMustDoNow(t *testing.T) {
+	a := newApp(t)
+	id := newCAPA(a, "inbox")
+	inbox := func(user, query string) map[string]string {
+		var page struct {
+			Items []struct {
+				ID        string `json:"id"`
+				ProcessID string `json:"process_id"`
+				State     string `json:"state"`
+			} `json:"items"`
+		}
+		a.Must(http.StatusOK, user, "GET", "/v1/tasks"+query, nil).JSON(t, &page)
+		out := map[string]string{}
+		for _, it := range page.Items {
+			if it.ProcessID == id {
+				out[it.ID] = it.State
+			}
+		}
+		return out
+	}
+	if got := inbox("alice", "?assignee=me"); len(got) != 1 {
+		t.Fatalf("alice's inbox before triage: %v (want the triage task)", got)
+	}
+	a.step(http.StatusOK, "alice", id, "triage", map[string]any{"severity": 3, "occurrence": 2, "detection": 2})
+	if got := inbox("alice", "?assignee=me"); len(got) != 0 {
+		t.Errorf("alice's inbox after triage still holds %v", got)
+	}
+	if got := inbox("alice", "?assignee=me&state=all"); len(got) != 1 {
+		t.Errorf("with state=all alice sees %v; want her done triage task", got)
+	}
+	// The decision is queued for the approver role: bob sees it as his,
+	// with or without assignee=me; alice (no approver role) does not.
+	for _, q := range []string{"", "?assignee=me"} {
+		got := inbox("bob", q)
+		if len(got) != 1 {
+			t.Errorf("bob's inbox %q: %v; want the decision queued for approvers", q, got)
+		}
+	}
+	if got := inbox("alice", ""); len(got) != 0 {
+		t.Errorf("alice sees the approvers' queue: %v", got)
+	}
+	if got := inbox("carol", "?process_id="+id+"&state=all"); len(got) != 3 { // triage, decision, containment
+		t.Errorf("all tasks of the process: %v", got)
+	}
+	a.Must(http.StatusUnprocessableEntity, "alice", "GET", "/v1/tasks?state=finished", nil)
+}
+
+// A time that does not parse is a 422 naming its field.
+func TestBadTimesNameTheirField(t *testing.T) {
+	a := newApp(t)
+	id := newCAPA(a, "bad times")
+	e := a.Must(http.StatusUnprocessableEntity, "alice", "POST", "/v1/capas/"+id+"/request-extension",
+		map[string]any{"task_id": "triage-2", "new_due": "next tuesday", "reason": "x"}).Err(t)
+	if e.Field != "new_due" {
+		t.Errorf("request-extension with a bad new_due: %+v", e)
+	}
+	key := "kpi-" + uniq()
+	a.Must(http.StatusCreated, "alice", "POST", "/v1/kpis", map[string]any{"key": key, "name": "Scrap", "unit": "%", "direction": "lower"})
+	e = a.Must(http.StatusUnprocessableEntity, "alice", "POST", "/v1/kpis/"+key+"/measurements",
+		map[string]any{"items": []any{map[string]any{"value": 1, "at": "2026-11-20T10:00:00Z"}, map[string]any{"value": 2, "at": "yesterday"}}}).Err(t)
+	if e.Field != "items[1].at" {
+		t.Errorf("a measurement with a bad at: %+v", e)
+	}
+}
+
+// A create repeated with its Idempotency-Key answers the record as it is
+// now, not as it was created; empty values are left out; durations read as
+// ISO 8601.
+func TestCreateReplayAnswersTheCurrentRecord(t *testing.T) {
+	a := newApp(t)
+	key := "replay-" + uniq()
+	body := map[string]any{"title": "replayed", "type": "corrective", "source": map[string]any{"type": "ncr"}, "problem": map[string]any{"what": "x"}}
+	var first capaRecord
+	a.Must(http.StatusCreated, "alice", "POST", "/v1/capas", body, "Idempotency-Key", key).JSON(t, &first)
+	a.step(http.StatusOK, "alice", first.ID, "triage", map[string]any{"severity": 3, "occurrence": 2, "detection": 2})
+	again := a.Must(http.StatusCreated, "alice", "POST", "/v1/capas", body, "Idempotency-Key", key)
+	var rec capaRecord
+	again.JSON(t, &rec)
+	if rec.ID != first.ID || rec.State != "triage" {
+		t.Errorf("the replayed create answered %s in %s; want %s as it is now (triage)", rec.ID, rec.State, first.ID)
+	}
+	if m := again.Map(t); m["scope"] != nil {
+		t.Errorf("a CAPA without a scope shows scope %v", m["scope"])
+	}
+}

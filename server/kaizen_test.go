@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -371,6 +372,23 @@ func TestKaizenBadInputs(t *testing.T) {
 	t.Logf("own approval: %s", e.Message)
 	a.Must(http.StatusConflict, "erin", "POST", base+"/tasks/plan-approval-1/complete", nil) // decision tasks close with their action
 	a.Must(http.StatusUnprocessableEntity, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "return"})
+	// A returned plan is work for its owner: a task in her inbox.
+	a.Must(http.StatusOK, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "return", "reason": "add a measurement plan"})
+	var inbox struct {
+		Items []struct {
+			ID        string `json:"id"`
+			ProcessID string `json:"process_id"`
+			Title     string `json:"title"`
+		} `json:"items"`
+	}
+	a.Must(http.StatusOK, "erin", "GET", "/v1/tasks?assignee=me", nil).JSON(t, &inbox)
+	var revise bool
+	for _, it := range inbox.Items {
+		revise = revise || (it.ProcessID == first.ID && strings.Contains(it.Title, "Revise the A3 plan") && strings.Contains(it.Title, "add a measurement plan"))
+	}
+	if !revise {
+		t.Errorf("no task to revise the returned plan in the owner's inbox: %+v", inbox.Items)
+	}
 	a.Must(http.StatusOK, "bob", "POST", base+"/cancel", map[string]any{"reason": "line closes"})
 	a.Must(http.StatusConflict, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "approve"})
 }

@@ -137,6 +137,13 @@ func TestOnboardingLifecycle(t *testing.T) {
 	a.Must(http.StatusForbidden, "alice", "POST", "/v1/onboardings", req)
 	key := fmt.Sprintf("noor-%d", time.Now().UnixNano())
 	rec := a.Must(http.StatusCreated, "hana", "POST", "/v1/onboardings", req, "Idempotency-Key", key).Map(t)
+	// Durations read as ISO 8601, not nanoseconds.
+	if day, _ := rec["day"].(string); day != "PT0.3S" {
+		t.Errorf("day = %v, want PT0.3S (the test's day)", rec["day"])
+	}
+	if pol, _ := rec["policy"].(map[string]any); pol == nil || pol["remind_before"] != "PT0.3S" {
+		t.Errorf("policy = %v, want remind_before PT0.3S", rec["policy"])
+	}
 	id := rec["id"].(string)
 	if again := a.Must(http.StatusCreated, "hana", "POST", "/v1/onboardings", req, "Idempotency-Key", key).Map(t); again["id"] != id {
 		t.Fatalf("same Idempotency-Key gave %v and %v", id, again["id"])

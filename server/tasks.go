@@ -9,9 +9,11 @@ import (
 	"github.com/opsflow/opsflow"
 )
 
-// listTasks is the one inbox across processes: GET /v1/tasks with filters
-// assignee ("me" for the caller), role, state, overdue, process_kind,
-// process_id, and keyset pagination.
+// listTasks is the one inbox across processes: GET /v1/tasks. By default
+// it is the caller's: assigned to them or queued for one of their roles,
+// still to do (open, in progress, blocked), soonest due first (so overdue
+// first). Filters: assignee (a user, or me), role, state (or all),
+// overdue, process_kind, process_id; keyset pagination.
 func (s *Server) listTasks(c echo.Context) error {
 	f := opsflow.TaskFilter{
 		Assignee:    c.QueryParam("assignee"),
@@ -22,15 +24,24 @@ func (s *Server) listTasks(c echo.Context) error {
 		Cursor:      c.QueryParam("cursor"),
 		Now:         s.Now().UTC(),
 	}
-	if f.Assignee == "me" {
-		f.Assignee = userOf(c).ID
+	// Without a filter naming whose tasks, or with assignee=me, this is
+	// the caller's inbox: assigned to them or queued for one of their
+	// roles.
+	if f.Assignee == "me" || (f.Assignee == "" && f.Role == "" && f.ProcessID == "") {
+		u := userOf(c)
+		f.Assignee, f.Mine = "", &u
 	}
 	if f.Role != "" && !slices.Contains(opsflow.Roles, f.Role) {
 		return opsflow.Invalid("role", "unknown role %q", f.Role)
 	}
-	states := []opsflow.TaskState{opsflow.TaskScheduled, opsflow.TaskOpen, opsflow.TaskInProgress, opsflow.TaskBlocked, opsflow.TaskDone, opsflow.TaskSkipped, opsflow.TaskCancelled}
-	if f.State != "" && !slices.Contains(states, f.State) {
-		return opsflow.Invalid("state", "unknown task state %q", f.State)
+	// What a person must still do, unless a state (or all) is asked for.
+	switch {
+	case f.State == "all":
+		f.State = ""
+	case f.State == "":
+		f.States = []opsflow.TaskState{opsflow.TaskOpen, opsflow.TaskInProgress, opsflow.TaskBlocked}
+	case !slices.Contains(opsflow.TaskStates, f.State):
+		return opsflow.Invalid("state", "unknown task state %q (or all)", f.State)
 	}
 	if k := f.ProcessKind; k != "" && k != opsflow.KindCAPA && k != opsflow.KindKaizen && k != opsflow.KindOnboarding {
 		return opsflow.Invalid("process_kind", "process_kind must be capa, kaizen or onboarding")

@@ -29,6 +29,36 @@ const (
 // ("containment[0].description"). Malformed JSON is left to the decoder,
 // which reports it better.
 func checkText(body []byte) error {
+	return walkStrings(body, func(field string, raw []byte, v string) error {
+		switch {
+		case !utf8.Valid(raw):
+			return opsflow.Invalid(field, "%s is not valid UTF-8 text", field)
+		case strings.ContainsRune(v, 0):
+			return opsflow.Invalid(field, "%s contains a NUL character, which cannot be stored", field)
+		case len(v) > MaxText:
+			return opsflow.Invalid(field, "%s is %d bytes long; at most %d are accepted", field, len(v), MaxText)
+		}
+		return nil
+	})
+}
+
+// pathOfValue names the first string value in body equal to v ("" when
+// none): the decoder's errors from inside a value (a time that does not
+// parse) do not say where the value was.
+func pathOfValue(body []byte, v string) string {
+	found := ""
+	_ = walkStrings(body, func(field string, _ []byte, s string) error {
+		if s == v && found == "" {
+			found = field
+		}
+		return nil
+	})
+	return found
+}
+
+// walkStrings calls fn with the path, raw bytes and value of every string
+// (keys included) of a JSON body, until fn returns an error.
+func walkStrings(body []byte, fn func(field string, raw []byte, v string) error) error {
 	type frame struct {
 		obj     bool
 		key     string
@@ -94,13 +124,8 @@ func checkText(body []byte) error {
 			if field == "" {
 				field = "body"
 			}
-			switch {
-			case !utf8.Valid(raw):
-				return opsflow.Invalid(field, "%s is not valid UTF-8 text", field)
-			case strings.ContainsRune(t, 0):
-				return opsflow.Invalid(field, "%s contains a NUL character, which cannot be stored", field)
-			case len(t) > MaxText:
-				return opsflow.Invalid(field, "%s is %d bytes long; at most %d are accepted", field, len(t), MaxText)
+			if err := fn(field, raw, t); err != nil {
+				return err
 			}
 			if isKey {
 				f := stack[len(stack)-1]

@@ -11,6 +11,11 @@ import (
 	"github.com/opsflow/opsflow"
 )
 
+// Workflow changes behind workflow.GetVersion (see DESIGN: every change to
+// a command sequence is versioned; the IDs are in every history that took
+// the new path, never reuse or rename one).
+const changeAwaitingSignature = "capa-awaiting-signature"
+
 // CAPATimings are the process's clocks, in process days (multiples of Day):
 // how long each phase may take, when reminders go out and when overdue work
 // escalates (owner → approver → admin).
@@ -782,6 +787,12 @@ func (p *capa) applyEffectiveness(ctx workflow.Context, in opsflow.Effectiveness
 	p.finishPhase(ctx, in.Actor)
 	switch in.Outcome {
 	case opsflow.OutcomeEffective:
+		// A CAPA waiting for its closure signature says so in its state
+		// (and lists can find it); before this change it stayed in
+		// effectiveness_check, and those runs replay that way.
+		if workflow.GetVersion(ctx, changeAwaitingSignature, workflow.DefaultVersion, 1) >= 1 {
+			p.setState(ctx, in.Actor, opsflow.RoleApprover, "capa.awaiting_signature", opsflow.CAPAAwaitingSig, "judged effective")
+		}
 		p.phaseTask(ctx, in.Actor, "closure", "Sign the closure", "", opsflow.RoleApprover, p.timings.ClosureDays)
 	case opsflow.OutcomeInconclusive:
 		eff.Extended = true

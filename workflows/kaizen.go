@@ -24,6 +24,18 @@ const (
 	kaizenTaskApproval       = "plan-approval"
 	kaizenTaskCountermeasure = "countermeasure"
 	kaizenTaskRegression     = "regression"
+	// kaizenTaskRegressionDecision waits for the sponsor's decision after
+	// a regression was investigated.
+	kaizenTaskRegressionDecision = "regression-decision"
+)
+
+// Workflow changes behind workflow.GetVersion (their IDs are in every
+// history that took the new path: never reuse or rename one).
+const (
+	// changePlanReturnTask: a returned plan opens a task for its owner.
+	changePlanReturnTask = "kaizen-plan-return-task"
+	// changeRegressionDecision: after a regression, the sponsor decides.
+	changeRegressionDecision = "kaizen-regression-decision"
 )
 
 // Days given to decision tasks before they are due, and to a regression
@@ -423,6 +435,7 @@ func (p *kaizen) steps() []handler {
 		on(s.Act, p.checkAct, p.applyAct),
 		on(s.RecordImpact, p.checkImpact, p.applyImpact),
 		on(s.Cancel, p.checkCancel, p.applyCancel),
+		on(s.DecideRegression, p.checkRegression, p.applyRegression),
 		onTask(p.checkMove, p.applyMove),
 	}
 }
@@ -542,6 +555,11 @@ func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput)
 	p.closeTasks(ctx, kaizenTaskApproval, in.Actor)
 	if in.Decision == "return" {
 		ev := p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "kaizen.plan_returned", Field: "plan_approval", New: "returned", Reason: in.Reason})
+		if workflow.GetVersion(ctx, changePlanReturnTask, workflow.DefaultVersion, 1) >= 1 {
+			// The owner has work again, in their inbox, with its due date.
+			p.openTask(ctx, kaizenTaskPlan, fmt.Sprintf("Revise the A3 plan (cycle %d): %s", p.K.Cycle, in.Reason), p.K.Owner, "owner", kaizenPlanDays)
+			return nil
+		}
 		p.e.notifyFor(ev, p.K.Owner, "", "Kaizen "+p.K.Title+": plan returned for revision")
 		return nil
 	}
@@ -564,8 +582,8 @@ func (p *kaizen) checkMove(m opsflow.TaskMove) error {
 		return err
 	}
 	switch t.Kind {
-	case kaizenTaskTriage, kaizenTaskPlan, kaizenTaskApproval:
-		return opsflow.Conflict(string(p.K.Phase), "task %s closes when its decision is taken (triage, submit-plan or approve-plan), not by hand", t.ID)
+	case kaizenTaskTriage, kaizenTaskPlan, kaizenTaskApproval, kaizenTaskRegressionDecision:
+		return opsflow.Conflict(string(p.K.Phase), "task %s closes when its decision is taken (triage, submit-plan, approve-plan or decide-regression), not by hand", t.ID)
 	}
 	return p.Board.CheckMove(m)
 }
@@ -586,8 +604,44 @@ func (p *kaizen) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
 		p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.check_started", opsflow.KaizenCheck,
 			fmt.Sprintf("countermeasures finished; the check window ends %s", to.Format(time.RFC3339)))
 	case opsflow.KaizenSustain:
+		if t, _ := p.Board.Find(m.TaskID); t.Kind == kaizenTaskRegression && t.State.Final() &&
+			workflow.GetVersion(ctx, changeRegressionDecision, workflow.DefaultVersion, 1) >= 1 {
+			// The regression was investigated: the sponsor decides whether
+			// to run another cycle or accept; the initiative does not close
+			// on a completed task alone.
+			p.openTask(ctx, kaizenTaskRegressionDecision, fmt.Sprintf("Decide after the regression (%s): new cycle or accept", t.ID), p.K.Sponsor, "sponsor", kaizenDecisionDays)
+			return nil
+		}
 		p.maybeClose(ctx)
 	}
+	return nil
+}
+
+func (p *kaizen) checkRegression(in opsflow.KaizenRegressionInput) error {
+	if err := p.open("deciding after a regression", opsflow.KaizenSustain); err != nil {
+		return err
+	}
+	pending := false
+	for _, t := range p.Board.Tasks {
+		pending = pending || (t.Kind == kaizenTaskRegressionDecision && t.State.Active())
+	}
+	if !pending {
+		return opsflow.Conflict(string(p.K.Phase), "no regression decision is pending")
+	}
+	if err := p.K.CheckSponsorAct(in.Actor, "the regression decision"); err != nil {
+		return err
+	}
+	return in.Validate()
+}
+
+func (p *kaizen) applyRegression(ctx workflow.Context, in opsflow.KaizenRegressionInput) error {
+	p.closeTasks(ctx, kaizenTaskRegressionDecision, in.Actor)
+	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "kaizen.regression_decided", Field: "regression", New: in.Decision, Reason: in.Reason})
+	if in.Decision == "accept" {
+		p.maybeClose(ctx)
+		return nil
+	}
+	p.nextCycle(ctx, in.Actor, opsflow.RoleApprover, "kaizen.regression_new_cycle", in.Reason)
 	return nil
 }
 
@@ -637,19 +691,24 @@ func (p *kaizen) applyAct(ctx workflow.Context, in opsflow.KaizenActInput) error
 		p.setPhase(ctx, in.Actor, opsflow.RoleOwner, "kaizen.phase_changed", opsflow.KaizenSustain, "standardised; follow-ups at +30, +60, +90 days")
 		return nil
 	}
-	// Adjust: this cycle goes to the history and the next starts at plan,
-	// in a fresh run (continue-as-new) once this one has drained.
+	p.nextCycle(ctx, in.Actor, opsflow.RoleOwner, "kaizen.adjusted", d.Reason)
+	return nil
+}
+
+// nextCycle puts this cycle in the history and starts the next at plan, in
+// a fresh run (continue-as-new) once this one has drained.
+func (p *kaizen) nextCycle(ctx workflow.Context, actor opsflow.Actor, role opsflow.Role, action, reason string) {
 	p.K.History = append(p.K.History, opsflow.KaizenCycle{
 		Cycle: p.K.Cycle, Plan: p.K.Plan, PlanApproval: p.K.PlanApproval, Baseline: p.K.Baseline, Target: p.K.Target,
 		Result: p.K.Result, Observations: p.K.Observations, Act: p.K.Act,
 	})
-	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.adjusted", Field: "cycle", Old: p.K.Cycle, New: p.K.Cycle + 1, Reason: d.Reason})
+	p.e.record(ctx, change{Actor: actor, Role: role, Action: action, Field: "cycle", Old: p.K.Cycle, New: p.K.Cycle + 1, Reason: reason})
 	p.K.Cycle++
 	p.K.Plan, p.K.PlanApproval, p.K.CheckFrom, p.K.CheckTo, p.K.Result, p.K.Observations, p.K.Act = nil, nil, nil, nil, nil, nil, nil
-	p.setPhase(ctx, in.Actor, opsflow.RoleOwner, "kaizen.phase_changed", opsflow.KaizenPlan, fmt.Sprintf("cycle %d starts", p.K.Cycle))
+	p.K.Standard, p.K.StandardisedAt, p.K.FollowUps = nil, nil, nil
+	p.setPhase(ctx, actor, role, "kaizen.phase_changed", opsflow.KaizenPlan, fmt.Sprintf("cycle %d starts", p.K.Cycle))
 	p.openTask(ctx, kaizenTaskPlan, fmt.Sprintf("Write the A3 plan (cycle %d): %s", p.K.Cycle, p.K.Title), p.K.Owner, "owner", kaizenPlanDays)
 	p.newCycle = true
-	return nil
 }
 
 func (p *kaizen) checkImpact(in opsflow.KaizenImpactInput) error {

@@ -186,14 +186,22 @@ func TestKaizenDeferTwoCyclesAndFollowUps(t *testing.T) {
 	env.RegisterDelayedCallback(func() { // the day-60 follow-up (day 76) regressed
 		env.UpdateWorkflow(opsflow.UpdateMoveTask, "r1", &regression, opsflow.TaskMove{Actor: kzAlice, TaskID: "regression-day-60", State: opsflow.TaskDone, Evidence: []string{"vent cleaning restarted"}})
 	}, 80*kzDay)
+	var byOwner, decided updateResult
+	env.RegisterDelayedCallback(func() { // investigated: the sponsor, not the task, decides
+		env.UpdateWorkflow(opsflow.KaizenStep.DecideRegression.Name, "d0", &byOwner, opsflow.KaizenRegressionInput{Actor: kzAlice, Decision: "accept", Reason: "fine"})
+		env.UpdateWorkflow(opsflow.KaizenStep.DecideRegression.Name, "d1", &decided, opsflow.KaizenRegressionInput{Actor: kzBob, Decision: "accept", Reason: "tolerable after the vent fix"})
+	}, 81*kzDay)
 	env.ExecuteWorkflow(Kaizen, next)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
-	for name, u := range map[string]*updateResult{"plan": &plan2, "approve": &approved2, "countermeasure": &cm2, "observe": &observed2, "standardise": &standardised, "impact": &impact, "regression task": &regression} {
+	for name, u := range map[string]*updateResult{"plan": &plan2, "approve": &approved2, "countermeasure": &cm2, "observe": &observed2, "standardise": &standardised, "impact": &impact, "regression task": &regression, "regression decision": &decided} {
 		if u.err != nil {
 			t.Fatalf("cycle 2 %s: %v", name, u.err)
 		}
+	}
+	if e, ok := OpsError(byOwner.err); !ok || e.Code != opsflow.EFORBIDDEN {
+		t.Errorf("the owner deciding after the regression: %v; want forbidden (the sponsor decides)", byOwner.err)
 	}
 	k = lastRecord(t, st)
 	if k.Phase != opsflow.KaizenClosed || k.Cycle != 2 || k.ClosedAt == nil || len(k.History) != 1 {
@@ -218,7 +226,7 @@ func TestKaizenDeferTwoCyclesAndFollowUps(t *testing.T) {
 	got := st.actions()
 	for _, want := range []string{"kaizen.submitted", "kaizen.deferred", "kaizen.accepted", "kaizen.plan_submitted", "kaizen.plan_approved",
 		"kaizen.check_started", "kaizen.result_recorded", "kaizen.observation_recorded", "kaizen.adjusted", "kaizen.standardised",
-		"kaizen.follow_up_recorded", "kaizen.regression", "kaizen.impact_recorded", "kaizen.impact_locked", "kaizen.closed"} {
+		"kaizen.follow_up_recorded", "kaizen.regression", "kaizen.regression_decided", "kaizen.impact_recorded", "kaizen.impact_locked", "kaizen.closed"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("audit trail lacks %s: %v", want, got)
 		}

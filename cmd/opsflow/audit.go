@@ -15,6 +15,10 @@ import (
 // the file: no server, no database, so an auditor can check an exported
 // inspection pack on their own machine.
 func runAudit(_ context.Context, args []string, stdout io.Writer) error {
+	if wantsHelp(args) || (len(args) > 1 && args[0] == "verify-pack" && wantsHelp(args[1:])) {
+		fmt.Fprintln(stdout, "Usage: opsflow audit verify-pack FILE\n\nChecks an inspection pack (from GET /v1/capas/{id}/export or /v1/capas/export) offline:\nevery hash chain, every seal and signature. FILE - reads standard input. Exit 0 when it verifies.")
+		return nil
+	}
 	if len(args) < 2 || args[0] != "verify-pack" {
 		return errors.New("usage: opsflow audit verify-pack FILE   (FILE is an inspection pack from GET /v1/capas/{id}/export or /v1/capas/export; - reads standard input)")
 	}

@@ -45,9 +45,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "opsflow:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the usage is printed, which is what was asked
 		}
+		fmt.Fprintln(os.Stderr, "opsflow:", err)
 		os.Exit(1)
 	}
 }
@@ -78,4 +79,10 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'opsflow <command> -h' for its flags and environment variables.")
+}
+
+// wantsHelp reports whether args ask for help (-h, --help, help) before
+// anything else.
+func wantsHelp(args []string) bool {
+	return len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help")
 }

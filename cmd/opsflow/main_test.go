@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"strings"
 	"testing"
 
@@ -75,5 +77,22 @@ func TestDatabaseURLFromEnvironment(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	if _, err := opsflowCmd(t, "migrate"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Fatalf("no database: got %v, want a message naming DATABASE_URL", err)
+	}
+}
+
+// Every command answers -h with its usage (and the binary exits 0: main
+// treats flag.ErrHelp as success).
+func TestEveryCommandAnswersHelp(t *testing.T) {
+	var args [][]string
+	for _, c := range commands() {
+		args = append(args, []string{c.name, "-h"})
+	}
+	args = append(args, []string{"token", "create", "-h"}, []string{"token", "list", "-h"}, []string{"audit", "verify-pack", "-h"}, []string{"-h"})
+	for _, a := range args {
+		var out bytes.Buffer
+		err := run(context.Background(), a, &out)
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("opsflow %s: %v", strings.Join(a, " "), err)
+		}
 	}
 }

@@ -15,6 +15,10 @@ import (
 // runToken manages API tokens. Tokens are shown once, at creation; the
 // database keeps only their SHA-256.
 func runToken(ctx context.Context, args []string, stdout io.Writer) error {
+	if wantsHelp(args) {
+		fmt.Fprintln(stdout, "Usage: opsflow token create|list|revoke [flags]\n\nRun 'opsflow token <command> -h' for its flags.")
+		return nil
+	}
 	if len(args) == 0 {
 		return errors.New("usage: opsflow token create|list|revoke [flags]")
 	}
