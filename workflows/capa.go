@@ -44,17 +44,9 @@ type CAPAInput struct {
 	Request opsflow.CAPARequest `json:"request"`
 	// Day is the length of a process day: 24h in production, a second in
 	// tests. The workflow keeps it for its whole life.
-	Day     time.Duration `json:"day"`
-	Timings *CAPATimings  `json:"timings,omitempty"`
-	Resume  *CAPAResume   `json:"resume,omitempty"`
-}
-
-// CAPAResume is the whole durable state carried across continue-as-new.
-type CAPAResume struct {
-	Engine  EngineState   `json:"engine"`
-	Record  opsflow.CAPA  `json:"record"`
-	Board   opsflow.Board `json:"board"`
-	TaskSeq int           `json:"task_seq"`
+	Day     time.Duration         `json:"day"`
+	Timings *CAPATimings          `json:"timings,omitempty"`
+	Resume  *Resume[opsflow.CAPA] `json:"resume,omitempty"`
 }
 
 // capa is one CAPA's workflow state.
@@ -102,7 +94,7 @@ func CAPA(ctx workflow.Context, in CAPAInput) error {
 	return p.e.run(ctx, p, func() error {
 		return workflow.NewContinueAsNewError(ctx, WorkflowCAPA, CAPAInput{
 			Actor: in.Actor, Day: p.day, Timings: &p.timings,
-			Resume: &CAPAResume{Engine: p.e.EngineState, Record: p.rec, Board: p.board, TaskSeq: p.taskSeq},
+			Resume: &Resume[opsflow.CAPA]{Engine: p.e.EngineState, Record: p.rec, Board: p.board, TaskSeq: p.taskSeq},
 		})
 	})
 }

@@ -25,6 +25,18 @@ type EngineState struct {
 	Version int64        `json:"version"` // last read-model version written
 }
 
+// Resume is a process's whole durable state, carried across
+// continue-as-new: the engine's counters, the record and the task board
+// (TaskSeq numbers a CAPA's tasks). An onboarding's record holds its board
+// and it resumes from (Resume, Engine) of OnboardingInput: that shape is in
+// histories already, so it stays.
+type Resume[R any] struct {
+	Engine  EngineState   `json:"engine"`
+	Record  R             `json:"record"`
+	Board   opsflow.Board `json:"board"`
+	TaskSeq int           `json:"task_seq,omitempty"`
+}
+
 // process is what a workflow exposes to the engine.
 type process interface {
 	// row returns the read-model row (without ID, kind and version, which

@@ -57,14 +57,7 @@ type KaizenInput struct {
 	Day time.Duration `json:"day"`
 	// Resume carries the whole state into a new run: a new PDCA cycle, or a
 	// history Temporal found too long.
-	Resume *KaizenState `json:"resume,omitempty"`
-}
-
-// KaizenState is a Kaizen workflow's durable state.
-type KaizenState struct {
-	Engine EngineState    `json:"engine"`
-	Record opsflow.Kaizen `json:"record"`
-	Board  opsflow.Board  `json:"board"`
+	Resume *Resume[opsflow.Kaizen] `json:"resume,omitempty"`
 }
 
 // MeasureWindow is the input of the MeasureKPI activity (its JSON matches
@@ -155,7 +148,7 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 
 // resume is the input of the next run: everything, nothing re-derived.
 func (p *kaizen) resume(in KaizenInput) KaizenInput {
-	return KaizenInput{KPI: in.KPI, Day: p.day, Resume: &KaizenState{Engine: p.e.EngineState, Record: p.K, Board: p.Board}}
+	return KaizenInput{KPI: in.KPI, Day: p.day, Resume: &Resume[opsflow.Kaizen]{Engine: p.e.EngineState, Record: p.K, Board: p.Board}}
 }
 
 func (p *kaizen) row() (opsflow.Process, []opsflow.Task) {

@@ -121,7 +121,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 opsflow is running.
 
-  API          %s   (OpenAPI: %s/v1/openapi.json)
+  API          %s   (reference: %s/docs)
   Temporal UI  %s
   Temporal     %s  namespace %s
   PostgreSQL   %s
