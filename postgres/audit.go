@@ -182,7 +182,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.Audit
 			hStream, hSeq, hHash = append(hStream, e.Stream), append(hSeq, h.Seq), append(hHash, h.Hash)
 		}
 	}
-	nID, nProc, nTask, nTo, nSubj, nAt := notificationColumns(notify)
+	nc := notificationColumns(notify)
 	err := db.txExec(ctx, tx, `
 		WITH ev AS (
 			INSERT INTO audit_events (`+auditColumns+`)
@@ -193,14 +193,13 @@ func (db *DB) insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.Audit
 			FROM unnest($15::text[], $16::bigint[], $17::text[]) AS u(stream, seq, hash)
 			WHERE h.stream = u.stream
 		)
-		INSERT INTO notifications (id, process_id, task_id, recipient, subject, at)
-		SELECT * FROM unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[])
+		INSERT INTO notifications (id, process_id, task_id, recipient, subject, at, kind, level, reason)
+		SELECT * FROM unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[], $24::text[], $25::int[], $26::text[])
 		ON CONFLICT (id) DO NOTHING`,
-		pq.Array(id), pq.Array(stream), pq.Array(seq), pq.Array(at), pq.Array(actorID), pq.Array(actorName),
-		pq.Array(actorRole), pq.Array(action), pq.Array(field), pq.Array(oldV), pq.Array(newV), pq.Array(reason),
-		pq.Array(prev), pq.Array(hash),
-		pq.Array(hStream), pq.Array(hSeq), pq.Array(hHash),
-		pq.Array(nID), pq.Array(nProc), pq.Array(nTask), pq.Array(nTo), pq.Array(nSubj), pq.Array(nAt))
+		append([]any{pq.Array(id), pq.Array(stream), pq.Array(seq), pq.Array(at), pq.Array(actorID), pq.Array(actorName),
+			pq.Array(actorRole), pq.Array(action), pq.Array(field), pq.Array(oldV), pq.Array(newV), pq.Array(reason),
+			pq.Array(prev), pq.Array(hash),
+			pq.Array(hStream), pq.Array(hSeq), pq.Array(hHash)}, nc.args()...)...)
 	return wrap("insert audit events", err)
 }
 

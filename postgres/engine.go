@@ -39,6 +39,7 @@ func (db *DB) MarkStalled(ctx context.Context, st opsflow.Stall) error {
 			ID:        fmt.Sprintf("%s/stall/%d/%d:%s", st.ID, st.Version, st.Attempts, opsflow.RoleAdmin),
 			ProcessID: st.ID, To: string(opsflow.RoleAdmin), At: since,
 			Subject: storable(fmt.Sprintf("%s %s is stalled: %s", st.Kind, st.ID, msg), 500),
+			Kind:    opsflow.NotifyStalled, Reason: msg,
 		}})
 	})
 }

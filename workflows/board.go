@@ -43,7 +43,17 @@ func tick(ctx workflow.Context, e *engine, b *opsflow.Board, now time.Time, who 
 				c.Reason = fmt.Sprintf("overdue since %s; escalated to %s", t.DueAt.UTC().Format(time.RFC3339), to)
 			}
 			ev := e.record(ctx, c)
-			e.notifyFor(ev, to, t.ID, fmt.Sprintf("%s: %s", te.Kind, t.Title))
+			kind := opsflow.NotifyAssigned
+			switch te.Kind {
+			case opsflow.TaskReminded:
+				kind = opsflow.NotifyReminder
+			case opsflow.TaskEscalated:
+				kind = opsflow.NotifyEscalated
+				if to == t.Assignee || to == string(t.Role) {
+					kind = opsflow.NotifyOverdue // the first tier tells the task's own holder
+				}
+			}
+			e.notifyWith(ev, opsflow.Notification{Kind: kind, To: to, TaskID: t.ID, Subject: fmt.Sprintf("%s: %s", te.Kind, t.Title), Level: te.Level})
 		}
 	}
 }

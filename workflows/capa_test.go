@@ -267,10 +267,10 @@ func TestCAPAWorkflowEscalatesUntouchedTriage(t *testing.T) {
 	}
 	for _, sn := range st.snaps {
 		for _, n := range sn.Notify {
-			to = append(to, n.To)
+			to = append(to, n.To+":"+n.Kind)
 		}
 	}
-	if !equal(to, []string{"alice", "alice", "approver", "admin"}) {
+	if !equal(to, []string{"alice:assigned", "alice:reminder", "alice:overdue", "approver:escalated", "admin:escalated", "alice:process_closed"}) {
 		t.Errorf("notified %v", to)
 	}
 	var escalated bool

@@ -258,11 +258,13 @@ func (p *onboarding) resolve(rel string, t opsflow.Task) string {
 }
 
 func (p *onboarding) setState(ctx workflow.Context, a opsflow.Actor, to opsflow.OnboardingState, reason string) {
-	p.e.record(ctx, change{Actor: a, Role: opsflow.RoleHR, Action: "onboarding." + string(to), Field: "state", Old: p.o.State, New: to, Reason: reason})
+	ev := p.e.record(ctx, change{Actor: a, Role: opsflow.RoleHR, Action: "onboarding." + string(to), Field: "state", Old: p.o.State, New: to, Reason: reason})
 	p.o.State = to
 	if to.Final() {
 		at := p.e.now(ctx)
 		p.o.ClosedAt = &at
+		p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyClosed, To: p.o.Placement.ManagerID,
+			Subject: "Onboarding " + p.o.Hire.Name + " is " + string(to), Reason: reason})
 	}
 }
 
@@ -345,7 +347,8 @@ func (p *onboarding) provision(ctx workflow.Context, i int, req opsflow.Provisio
 			t.State, t.Reason = opsflow.TaskBlocked, "provisioning failed: "+msg
 			ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.blocked", Field: field + ".state",
 				Old: old, New: opsflow.TaskBlocked, Reason: t.Reason})
-			p.e.notifyFor(ev, p.resolve("assignee", *t), t.ID, "provisioning failed: "+t.Title)
+			p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyProvisioningFailed, To: p.resolve("assignee", *t), TaskID: t.ID,
+				Subject: "provisioning failed: " + t.Title, Reason: msg})
 		}
 		return
 	}

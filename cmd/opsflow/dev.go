@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/devstack"
+	"github.com/opsflow/opsflow/internal/mailcatch"
+	"github.com/opsflow/opsflow/notify"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 )
@@ -28,7 +32,8 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 // also die with this process (Pdeathsig), so nothing is left behind.
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache")
+	fs := newFlags("dev", &cfg, append([]string{"database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache"}, notifySettings...)...)
+	mailPort := fs.Int("mail-port", 1025, "port of the mail catcher that receives notification mail when no --smtp-host is set (0: a free port)")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
 	pgPort := fs.Int("pg-port", 0, "port of the private PostgreSQL (0: a free port)")
@@ -96,11 +101,41 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The developer gets mail: what they assign to themselves arrives in
+	// the catcher.
+	if p, err := db.Profile(ctx, devUser.ID); err == nil && p.Email == "" {
+		p.Email = "dev@localhost"
+		if err := db.SetProfile(ctx, p); err != nil {
+			return err
+		}
+	}
 	tc, err := dialTemporal(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { tc.Close(); return nil })
+
+	// Mail goes to a catcher whose page lists it, unless a real SMTP
+	// server is configured; links point at this API.
+	var catcher *mailcatch.Server
+	if cfg.SMTPHost == "" {
+		catcher, err = mailcatch.Start(ctx, fmt.Sprintf("127.0.0.1:%d", *mailPort), mailcatch.WithLogger(log.With("component", "mailcatch")))
+		if err != nil {
+			return fmt.Errorf("mail catcher (choose another --mail-port): %w", err)
+		}
+		stops = append(stops, func(context.Context) error { return catcher.Close() })
+		host, port, _ := net.SplitHostPort(catcher.Addr())
+		cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS = host, port, string(notify.TLSNone)
+	}
+	api := "http://" + hostPort(cfg.HTTPAddr)
+	if cfg.PublicURL == config.Default("public-url") {
+		cfg.PublicURL = api
+	}
+	notifications, err := newDispatcher(&cfg, db, log)
+	if err != nil {
+		return err
+	}
+	notifications.Every = 500 * time.Millisecond
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -109,15 +144,22 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log)
+		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, notifications)
 	}()
-	h := server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	var h http.Handler = server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	mail := "(SMTP server " + cfg.SMTPHost + ")"
+	if catcher != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/dev/mail/", http.StripPrefix("/dev/mail", catcher.Handler()))
+		mux.Handle("/", h)
+		h = mux
+		mail = api + "/dev/mail/   (SMTP " + catcher.Addr() + ")"
+	}
 	go func() {
 		defer wg.Done()
 		errc <- serveAPI(runCtx, cfg.HTTPAddr, h, log)
 	}()
 
-	api := "http://" + hostPort(cfg.HTTPAddr)
 	fmt.Fprintf(stdout, `
 opsflow is running.
 
@@ -125,6 +167,7 @@ opsflow is running.
   Temporal UI  %s
   Temporal     %s  namespace %s
   PostgreSQL   %s
+  Mail         %s
   State        %s   (delete it to start afresh)
 
   Development user "dev" (admin), token:
@@ -133,7 +176,7 @@ opsflow is running.
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
 Press Ctrl-C to stop.
-`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), state, token, token, api)
+`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), mail, state, token, token, api)
 
 	select {
 	case <-ctx.Done():

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -89,23 +90,25 @@ func serveAPI(ctx context.Context, addr string, h http.Handler, log *slog.Logger
 	return srv.Shutdown(shutdown)
 }
 
-// runWorkerUntil runs a worker, and the reconciler beside it, until ctx
-// ends.
-func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *postgres.DB, log *slog.Logger) error {
+// runWorkerUntil runs a worker, and beside it the reconciler and the
+// notification dispatcher, until ctx ends.
+func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *postgres.DB, log *slog.Logger, notifications *worker.Dispatcher) error {
 	w := worker.New(tc, queue, &activities.Activities{Store: db, Logger: log})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", queue, err)
 	}
 	rctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		(&worker.Reconciler{Temporal: tc, Store: db, Log: log.With("component", "reconciler")}).Run(rctx)
-	}()
+	})
+	if notifications != nil {
+		wg.Go(func() { notifications.Run(rctx) })
+	}
 	<-ctx.Done()
 	log.Info("stopping the worker")
 	stop()
-	<-done
+	wg.Wait()
 	w.Stop()
 	return nil
 }
@@ -162,7 +165,7 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 
 func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "worker", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level", "workflow-cache")
+	d, err := connect(ctx, "worker", args, &cfg, append([]string{"database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level", "workflow-cache"}, notifySettings...)...)
 	if err != nil {
 		return err
 	}
@@ -170,8 +173,12 @@ func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	if err := setCacheSize(&cfg); err != nil {
 		return err
 	}
+	notifications, err := newDispatcher(&cfg, d.db, d.log)
+	if err != nil {
+		return err
+	}
 	d.log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
-	return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log)
+	return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log, notifications)
 }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {

@@ -23,6 +23,13 @@ type Config struct {
 	StateDir          string
 	Day               string
 	WorkflowCache     string
+	PublicURL         string
+	SMTPHost          string
+	SMTPPort          string
+	SMTPUsername      string
+	SMTPPassword      string
+	SMTPFrom          string
+	SMTPTLS           string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -46,7 +53,24 @@ var Settings = []Setting{
 	{"log-level", "OPSFLOW_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"day", "OPSFLOW_DAY", "24h", "length of a day in process timers (due dates, windows, offsets); shorten only for demos", func(c *Config) *string { return &c.Day }},
 	{"workflow-cache", "OPSFLOW_WORKFLOW_CACHE", "2000", "workflows a worker keeps in memory between tasks (each holds its record: tens of KB)", func(c *Config) *string { return &c.WorkflowCache }},
+	{"public-url", "OPSFLOW_PUBLIC_URL", "http://localhost:8080", "address people reach opsflow at: the base of every link in notifications", func(c *Config) *string { return &c.PublicURL }},
+	{"smtp-host", "OPSFLOW_SMTP_HOST", "", "SMTP server for e-mail notifications (empty: no e-mail; opsflow dev runs a mail catcher)", func(c *Config) *string { return &c.SMTPHost }},
+	{"smtp-port", "OPSFLOW_SMTP_PORT", "", "SMTP port (empty: 465 with smtp-tls=tls, else 587)", func(c *Config) *string { return &c.SMTPPort }},
+	{"smtp-username", "OPSFLOW_SMTP_USERNAME", "", "SMTP user name (empty: no authentication)", func(c *Config) *string { return &c.SMTPUsername }},
+	{"smtp-password", "OPSFLOW_SMTP_PASSWORD", "", "SMTP password (prefer the environment variable to the flag)", func(c *Config) *string { return &c.SMTPPassword }},
+	{"smtp-from", "OPSFLOW_SMTP_FROM", "opsflow@localhost", "sender address of notification mail", func(c *Config) *string { return &c.SMTPFrom }},
+	{"smtp-tls", "OPSFLOW_SMTP_TLS", "starttls", "SMTP TLS: starttls (required), opportunistic, tls (implicit, port 465) or none", func(c *Config) *string { return &c.SMTPTLS }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
+}
+
+// Default returns the default value of the setting with flag name.
+func Default(flag string) string {
+	for _, s := range Settings {
+		if s.Flag == flag {
+			return s.Default
+		}
+	}
+	return ""
 }
 
 // Register adds the named settings (by flag name) to fs, bound to c.
