@@ -58,10 +58,18 @@ func setup(t *testing.T) {
 	t.Helper()
 	shared.once.Do(func() {
 		ctx := context.Background()
-		if shared.db, shared.err = postgres.Open(ctx, testenv.DatabaseURL()); shared.err != nil {
+		// Migrations run as the owner; the API and the workers as the
+		// application's role, with exactly its production privileges.
+		owner, err := postgres.Open(ctx, testenv.MigrateURL())
+		if err != nil {
+			shared.err = err
 			return
 		}
-		if shared.err = postgres.Migrate(ctx, shared.db); shared.err != nil {
+		defer owner.Close()
+		if shared.err = postgres.Migrate(ctx, owner, postgres.GrantTo(testenv.AppRole)); shared.err != nil {
+			return
+		}
+		if shared.db, shared.err = postgres.Open(ctx, testenv.DatabaseURL()); shared.err != nil {
 			return
 		}
 		shared.tokens = map[string]string{}

@@ -564,11 +564,11 @@ func historyCounts(t *testing.T, a *app, id string) map[enumspb.EventType]int {
 	return counts
 }
 
-// rawDB opens a plain connection to the test database, for what the API
-// must not do (DDL).
+// rawDB opens a plain connection to the test database as a superuser, for
+// what the API must not (and, as the application's role, cannot) do: DDL.
 func rawDB(t *testing.T) *sqlDB {
 	t.Helper()
-	db, err := openSQL(testenv.DatabaseURL())
+	db, err := openSQL(testenv.SuperuserURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,16 +82,19 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	stops = append(stops, stack.Stop)
 	cfg.DatabaseURL, cfg.TemporalAddress = stack.DatabaseURL, stack.Temporal.Address()
+	if stack.MigrateURL != stack.DatabaseURL {
+		cfg.MigrateDatabaseURL = stack.MigrateURL // the private PostgreSQL has an owner and an application role
+	}
 	tmp := stack.Temporal
 
+	if err := migrateSchema(ctx, &cfg, log); err != nil {
+		return err
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { return db.Close() })
-	if err := postgres.Migrate(ctx, db); err != nil {
-		return err
-	}
 	token, err := devToken(ctx, db, filepath.Join(state, "dev-token"))
 	if err != nil {
 		return err
@@ -124,7 +127,8 @@ opsflow is running.
   API          %s   (OpenAPI: %s/v1/openapi.json)
   Temporal UI  %s
   Temporal     %s  namespace %s
-  PostgreSQL   %s
+  PostgreSQL   %s   (the application's role)
+  Migrations   %s   (the schema owner's role)
   State        %s   (delete it to start afresh)
 
   Development user "dev" (admin), token:
@@ -133,7 +137,7 @@ opsflow is running.
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
 Press Ctrl-C to stop.
-`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), state, token, token, api)
+`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), state, token, token, api)
 
 	select {
 	case <-ctx.Done():

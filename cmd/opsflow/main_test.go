@@ -30,7 +30,7 @@ func TestUnknownCommand(t *testing.T) {
 
 func TestMigrateAndTokens(t *testing.T) {
 	url := testenv.DatabaseURL()
-	out, err := opsflowCmd(t, "migrate", "--database-url", url)
+	out, err := opsflowCmd(t, "migrate", "--migrate-database-url", testenv.MigrateURL(), "--database-url", url)
 	if err != nil || !strings.Contains(out, "up to date") {
 		t.Fatalf("migrate: %v %q", err, out)
 	}
@@ -68,12 +68,35 @@ func TestMigrateAndTokens(t *testing.T) {
 }
 
 func TestDatabaseURLFromEnvironment(t *testing.T) {
+	t.Setenv("MIGRATE_DATABASE_URL", testenv.MigrateURL())
 	t.Setenv("DATABASE_URL", testenv.DatabaseURL())
 	if out, err := opsflowCmd(t, "migrate"); err != nil || !strings.Contains(out, "up to date") {
-		t.Fatalf("migrate with DATABASE_URL: %v %q", err, out)
+		t.Fatalf("migrate with MIGRATE_DATABASE_URL and DATABASE_URL: %v %q", err, out)
+	}
+	// One URL, as before there were two roles: it still works (with a
+	// warning) once the schema is up to date.
+	t.Setenv("MIGRATE_DATABASE_URL", "")
+	if out, err := opsflowCmd(t, "migrate"); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate with DATABASE_URL alone: %v %q", err, out)
 	}
 	t.Setenv("DATABASE_URL", "")
 	if _, err := opsflowCmd(t, "migrate"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Fatalf("no database: got %v, want a message naming DATABASE_URL", err)
+	}
+}
+
+// A fresh database cannot be migrated by the application's role: the
+// message says which URL is missing.
+func TestMigrateNeedsTheOwner(t *testing.T) {
+	urls, err := testenv.NewDatabaseWithRoles(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = opsflowCmd(t, "token", "create", "--database-url", urls.App, "--user", "zoe", "--roles", "owner")
+	if err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
+		t.Fatalf("token create on an unmigrated database as the application: %v", err)
+	}
+	if out, err := opsflowCmd(t, "token", "create", "--database-url", urls.App, "--migrate-database-url", urls.Owner, "--user", "zoe", "--roles", "owner"); err != nil || !strings.HasPrefix(out, "opsf_") {
+		t.Fatalf("token create migrating as the owner: %v %q", err, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -37,17 +38,95 @@ func openStore(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
 }
 
 // openMigrated connects to PostgreSQL and brings its schema up to date,
-// for commands that write before any server has migrated.
-func openMigrated(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
+// for commands that write before any server has migrated. The migrations
+// run as the owner (MIGRATE_DATABASE_URL) when it is set; without it, on
+// DATABASE_URL as they always did, which works when that role owns the
+// schema or nothing is pending.
+func openMigrated(ctx context.Context, cfg *config.Config, log *slog.Logger) (*postgres.DB, error) {
+	if cfg.MigrateDatabaseURL != "" {
+		if err := migrateSchema(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+		return openStore(ctx, cfg)
+	}
 	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := postgres.Migrate(ctx, db); err != nil {
 		db.Close()
+		if strings.Contains(err.Error(), "permission denied") {
+			return nil, fmt.Errorf("%w\nthe database needs migrating and DATABASE_URL's role may not: run 'opsflow migrate' with MIGRATE_DATABASE_URL (or --migrate-database-url) set to the schema owner's URL", err)
+		}
 		return nil, err
 	}
 	return db, nil
+}
+
+// migrateSchema applies the migrations. With MIGRATE_DATABASE_URL they run
+// as the schema's owner, and the role of DATABASE_URL, when given, is
+// granted the application's privileges and nothing more (postgres.GrantApp).
+// With DATABASE_URL alone they run as that role, as before there were two,
+// and a warning says what that costs.
+func migrateSchema(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.MigrateDatabaseURL == "" {
+		if cfg.DatabaseURL == "" {
+			return errors.New("no database: set MIGRATE_DATABASE_URL (the schema owner) and DATABASE_URL (the application), or --migrate-database-url and --database-url")
+		}
+		log.Warn("migrating as the application's own role: with one role for both, the application owns the schema and can rewrite the audit trail; " +
+			"give it a role of its own and run the migrations as the owner with MIGRATE_DATABASE_URL (README: Security)")
+		db, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return postgres.Migrate(ctx, db)
+	}
+	owner, err := postgres.Open(ctx, cfg.MigrateDatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer owner.Close()
+	var opts []postgres.MigrateOption
+	if cfg.DatabaseURL == "" {
+		log.Warn("no DATABASE_URL: the application's role was not granted its privileges; run 'opsflow migrate' again with it set")
+	} else {
+		app, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		appRole, err := postgres.CurrentRole(ctx, app)
+		if err != nil {
+			return err
+		}
+		ownerRole, err := postgres.CurrentRole(ctx, owner)
+		if err != nil {
+			return err
+		}
+		if appRole == ownerRole {
+			log.Warn("DATABASE_URL and MIGRATE_DATABASE_URL name the same role: the application owns the schema and can rewrite the audit trail", "role", appRole)
+		} else {
+			opts = append(opts, postgres.GrantTo(appRole))
+		}
+		defer warnRole(ctx, app, log)
+	}
+	return postgres.Migrate(ctx, owner, opts...)
+}
+
+// warnRole logs what is wrong with the role the application connects as
+// (a superuser, an owner, a role that may rewrite the trail), once per
+// start: opsflow still runs, as it did before it had roles, but the
+// operator should know that the database's guarantees do not hold.
+func warnRole(ctx context.Context, db *postgres.DB, log *slog.Logger) {
+	problems, err := postgres.RoleProblems(ctx, db)
+	if err != nil {
+		log.Warn("could not check the database role", "err", err)
+		return
+	}
+	for _, p := range problems {
+		log.Warn(p + ": give the application a role that owns nothing and migrate with MIGRATE_DATABASE_URL (README: Security)")
+	}
 }
 
 // dialTemporal connects to the Temporal frontend.
@@ -137,6 +216,7 @@ func connect(ctx context.Context, name string, args []string, cfg *config.Config
 	if d.db, err = openStore(ctx, cfg); err != nil {
 		return d, err
 	}
+	warnRole(ctx, d.db, d.log)
 	if d.tc, err = dialTemporal(ctx, cfg, d.log); err != nil {
 		d.db.Close()
 		return d, err
@@ -176,11 +256,22 @@ func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("migrate", &cfg, "database-url", "log-level")
+	fs := newFlags("migrate", &cfg, "database-url", "migrate-database-url", "log-level")
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
-	db, err := openMigrated(ctx, &cfg)
+	log, err := cfg.Logger()
+	if err != nil {
+		return err
+	}
+	if err := migrateSchema(ctx, &cfg, log); err != nil {
+		return err
+	}
+	url := cfg.MigrateDatabaseURL
+	if url == "" {
+		url = cfg.DatabaseURL
+	}
+	db, err := postgres.Open(ctx, url)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var cfg config.Config
 	sub, args := args[0], args[1:]
-	fs := newFlags("token "+sub, &cfg, "database-url")
+	fs := newFlags("token "+sub, &cfg, "database-url", "migrate-database-url", "log-level")
 	var user, name, roles, label, id string
 	switch sub {
 	case "create":
@@ -38,7 +38,11 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
-	db, err := openMigrated(ctx, &cfg)
+	log, err := cfg.Logger()
+	if err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}

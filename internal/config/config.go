@@ -14,15 +14,16 @@ import (
 // Config holds every setting of every subcommand; each subcommand registers
 // only the ones it reads.
 type Config struct {
-	DatabaseURL       string
-	TemporalAddress   string
-	TemporalNamespace string
-	TaskQueue         string
-	HTTPAddr          string
-	LogLevel          string
-	StateDir          string
-	Day               string
-	WorkflowCache     string
+	DatabaseURL        string
+	MigrateDatabaseURL string
+	TemporalAddress    string
+	TemporalNamespace  string
+	TaskQueue          string
+	HTTPAddr           string
+	LogLevel           string
+	StateDir           string
+	Day                string
+	WorkflowCache      string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -38,7 +39,8 @@ type Setting struct {
 // Settings lists every setting. docker-compose.yml and the README are
 // checked against it by tests.
 var Settings = []Setting{
-	{"database-url", "DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=disable); opsflow dev starts a private PostgreSQL when empty", func(c *Config) *string { return &c.DatabaseURL }},
+	{"database-url", "DATABASE_URL", "", "PostgreSQL URL of the application's role, which owns nothing (postgres://user:pass@host:5432/db?sslmode=disable); opsflow dev starts a private PostgreSQL when empty", func(c *Config) *string { return &c.DatabaseURL }},
+	{"migrate-database-url", "MIGRATE_DATABASE_URL", "", "PostgreSQL URL of the schema owner's role, for the migrations; when empty they run on DATABASE_URL, one role for all, which can then rewrite the audit trail", func(c *Config) *string { return &c.MigrateDatabaseURL }},
 	{"temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port", func(c *Config) *string { return &c.TemporalAddress }},
 	{"temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace", func(c *Config) *string { return &c.TemporalNamespace }},
 	{"task-queue", "OPSFLOW_TASK_QUEUE", "opsflow", "Temporal task queue the worker polls and the API starts workflows on", func(c *Config) *string { return &c.TaskQueue }},
