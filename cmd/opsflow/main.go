@@ -5,6 +5,7 @@
 //	opsflow worker     the Temporal worker (production)
 //	opsflow migrate    apply database migrations
 //	opsflow token      create, list and revoke API tokens
+//	opsflow user       change a user's roles (audited)
 //	opsflow audit      verify an exported audit pack offline
 //
 // Settings come from flags, with environment variables behind them
@@ -34,6 +35,7 @@ func commands() []command {
 		{"worker", "run the Temporal worker that executes workflows and activities", runWorker},
 		{"migrate", "apply the database migrations and exit", runMigrate},
 		{"token", "manage API tokens: token create|list|revoke", runToken},
+		{"user", "change a user's roles, audited: user roles --user ID --set ROLES --reason TEXT", runUser},
 		{"audit", "verify an exported inspection pack offline: audit verify-pack FILE", runAudit},
 		{"bench", "measure opsflow's create + first step against a no-op Temporal workflow on a private stack", runBench},
 		{"load", "drive a running API with CAPA creates and triages; report throughput and latency", runLoad},
