@@ -214,7 +214,7 @@ func (m CheckpointMark) Compare(e *AuditEvent) *ChainBreak {
 	}
 	if e.Hash != m.Hash {
 		return &ChainBreak{Stream: m.Stream, Seq: m.Seq, EventID: e.ID,
-			Reason: fmt.Sprintf("stream %s: event %d differs from checkpoint %d signed at %s (hash %s, signed %s): the chain was rewritten", m.Stream, m.Seq, m.Number, at, short(e.Hash), short(m.Hash))}
+			Reason: fmt.Sprintf("stream %s: event %d differs from checkpoint %d signed at %s (hash %s, signed %s): the chain was rewritten at or before this event", m.Stream, m.Seq, m.Number, at, short(e.Hash), short(m.Hash))}
 	}
 	return nil
 }
@@ -224,4 +224,16 @@ func short(h string) string {
 		return h[:12] + "…"
 	}
 	return h
+}
+
+// CheckpointReport says what stored chains were compared with: how many
+// signed checkpoints, the last one, where they came from, and how many
+// streams they hold.
+type CheckpointReport struct {
+	Source      string    `json:"source"`
+	Checkpoints int       `json:"checkpoints"`
+	Last        int64     `json:"last,omitempty"`
+	LastAt      time.Time `json:"last_signed_at,omitzero"`
+	KeyID       string    `json:"key_id"`
+	Streams     int       `json:"streams"` // streams with a checkpointed head that were compared
 }

@@ -28,7 +28,8 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 // also die with this process (Pdeathsig), so nothing is left behind.
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache")
+	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache",
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
 	pgPort := fs.Int("pg-port", 0, "port of the private PostgreSQL (0: a free port)")
@@ -99,6 +100,17 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := devCheckpoints(&cfg, state); err != nil {
+		return err
+	}
+	x, err := newWorkerExtras(&cfg, db, log)
+	if err != nil {
+		return err
+	}
+	verifier, err := newCheckpointVerifier(&cfg, db)
+	if err != nil {
+		return err
+	}
 	tc, err := dialTemporal(ctx, &cfg, log)
 	if err != nil {
 		return err
@@ -112,9 +124,13 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log)
+		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, x)
 	}()
-	h := server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	sc := server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day}
+	if verifier != nil {
+		sc.Checkpoints = verifier
+	}
+	h := server.New(sc)
 	go func() {
 		defer wg.Done()
 		errc <- serveAPI(runCtx, cfg.HTTPAddr, h, log)
@@ -129,6 +145,7 @@ opsflow is running.
   Temporal     %s  namespace %s
   PostgreSQL   %s   (the application's role)
   Migrations   %s   (the schema owner's role)
+  Checkpoints  %s   (signed every %s with %s)
   State        %s   (delete it to start afresh)
 
   Development user "dev" (admin), token:
@@ -137,7 +154,7 @@ opsflow is running.
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
 Press Ctrl-C to stop.
-`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), state, token, token, api)
+`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), cfg.CheckpointDir, cfg.CheckpointInterval, cfg.CheckpointKey, state, token, token, api)
 
 	select {
 	case <-ctx.Done():

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -168,25 +169,53 @@ func serveAPI(ctx context.Context, addr string, h http.Handler, log *slog.Logger
 	return srv.Shutdown(shutdown)
 }
 
-// runWorkerUntil runs a worker, and the reconciler beside it, until ctx
-// ends.
-func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *postgres.DB, log *slog.Logger) error {
-	w := worker.New(tc, queue, &activities.Activities{Store: db, Logger: log})
+// workerExtras are what a worker runs with beside its workflows: the
+// checkpointer (nil: none) and the HTTP client of its webhooks.
+type workerExtras struct {
+	checkpointer *worker.Checkpointer
+	http         *http.Client
+}
+
+// runWorkerUntil runs a worker, and the reconciler and checkpointer beside
+// it, until ctx ends. The checkpointer signs once more after the worker
+// stopped, so the last changes are covered.
+func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *postgres.DB, log *slog.Logger, x workerExtras) error {
+	w := worker.New(tc, queue, &activities.Activities{Store: db, Logger: log, HTTP: x.http})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", queue, err)
 	}
 	rctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		(&worker.Reconciler{Temporal: tc, Store: db, Log: log.With("component", "reconciler")}).Run(rctx)
+	})
+	cctx, stopCheckpoints := context.WithCancel(context.WithoutCancel(ctx))
+	checkpointsDone := make(chan struct{})
+	go func() {
+		defer close(checkpointsDone)
+		if x.checkpointer != nil {
+			x.checkpointer.Run(cctx)
+		}
 	}()
 	<-ctx.Done()
 	log.Info("stopping the worker")
 	stop()
-	<-done
+	wg.Wait()
 	w.Stop()
+	stopCheckpoints()
+	<-checkpointsDone
 	return nil
+}
+
+// newWorkerExtras builds the checkpointer and the webhooks' HTTP client
+// from the settings.
+func newWorkerExtras(cfg *config.Config, db *postgres.DB, log *slog.Logger) (workerExtras, error) {
+	var x workerExtras
+	var err error
+	if x.checkpointer, err = newCheckpointer(cfg, db, log); err != nil {
+		return x, err
+	}
+	return x, nil
 }
 
 // deps are what api and worker share: a logger, the store and a Temporal
@@ -226,7 +255,8 @@ func connect(ctx context.Context, name string, args []string, cfg *config.Config
 
 func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "api", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day")
+	d, err := connect(ctx, "api", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
+		"checkpoint-dir", "checkpoint-public-key")
 	if err != nil {
 		return err
 	}
@@ -235,14 +265,21 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h := server.New(server.Config{Store: d.db, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day})
+	sc := server.Config{Store: d.db, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day}
+	if v, err := newCheckpointVerifier(&cfg, d.db); err != nil {
+		return err
+	} else if v != nil {
+		sc.Checkpoints = v
+	}
+	h := server.New(sc)
 	d.log.Info("API listening", "addr", cfg.HTTPAddr)
 	return serveAPI(ctx, cfg.HTTPAddr, h, d.log)
 }
 
 func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "worker", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level", "workflow-cache")
+	d, err := connect(ctx, "worker", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level", "workflow-cache",
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow")
 	if err != nil {
 		return err
 	}
@@ -250,8 +287,12 @@ func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	if err := setCacheSize(&cfg); err != nil {
 		return err
 	}
+	x, err := newWorkerExtras(&cfg, d.db, d.log)
+	if err != nil {
+		return err
+	}
 	d.log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
-	return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log)
+	return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log, x)
 }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {

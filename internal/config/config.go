@@ -24,6 +24,12 @@ type Config struct {
 	StateDir           string
 	Day                string
 	WorkflowCache      string
+
+	CheckpointKey       string
+	CheckpointPublicKey string
+	CheckpointDir       string
+	CheckpointWebhook   string
+	CheckpointInterval  string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -48,6 +54,11 @@ var Settings = []Setting{
 	{"log-level", "OPSFLOW_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"day", "OPSFLOW_DAY", "24h", "length of a day in process timers (due dates, windows, offsets); shorten only for demos", func(c *Config) *string { return &c.Day }},
 	{"workflow-cache", "OPSFLOW_WORKFLOW_CACHE", "2000", "workflows a worker keeps in memory between tasks (each holds its record: tens of KB)", func(c *Config) *string { return &c.WorkflowCache }},
+	{"checkpoint-key", "OPSFLOW_CHECKPOINT_KEY", "", "worker: Ed25519 private key (PEM file, kept outside the database) that signs audit checkpoints; see 'opsflow checkpoint keygen'", func(c *Config) *string { return &c.CheckpointKey }},
+	{"checkpoint-public-key", "OPSFLOW_CHECKPOINT_PUBLIC_KEY", "", "api, audit verify: public key (PEM file) that checks the checkpoints", func(c *Config) *string { return &c.CheckpointPublicKey }},
+	{"checkpoint-dir", "OPSFLOW_CHECKPOINT_DIR", "", "directory the worker publishes checkpoints to, one file each, never overwritten (keep it on append-only storage); the API verifies against it", func(c *Config) *string { return &c.CheckpointDir }},
+	{"checkpoint-webhook", "OPSFLOW_CHECKPOINT_WEBHOOK", "", "worker: URL each checkpoint is also POSTed to (an append-only receiver)", func(c *Config) *string { return &c.CheckpointWebhook }},
+	{"checkpoint-interval", "OPSFLOW_CHECKPOINT_INTERVAL", "5m", "worker: how often heads that moved are signed (and once more at shutdown)", func(c *Config) *string { return &c.CheckpointInterval }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
 }
 
