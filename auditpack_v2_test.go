@@ -26,7 +26,7 @@ func closedCAPA(t testing.TB) (json.RawMessage, []AuditEvent) {
 		"signed_versions": []SignedVersion{{RecordHash: sh, Record: signed}}})
 	fh, _ := RecordHash(rec)
 	steps := []AuditEvent{
-		{ActorID: "alice", ActorRole: "requester", Action: "capa.reported", Field: "state", New: "reported", Reason: "corrective: Housing cracks"},
+		{ActorID: "alice", ActorRole: "requester", Action: "capa.reported", Field: "state", New: "reported", Reason: "corrective: Housing cracks & <burrs>\u2028\t\"q\" é"},
 		{ActorID: "alice", ActorRole: "owner", Action: "capa.risk_scored", Field: "risk", New: `{"level":"high","score":48}`},
 		{ActorID: "alice", ActorRole: "owner", Action: "capa.triaged", Field: "state", Old: "reported", New: "triage"},
 		{ActorID: "bob", ActorRole: "approver", Action: "capa.effectiveness_recorded", Field: "state", Old: "triage", New: "effectiveness_check"},
