@@ -20,6 +20,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/activities"
+	"github.com/opsflow/opsflow/internal/outbound"
 	"github.com/opsflow/opsflow/internal/testenv"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
@@ -101,7 +102,14 @@ type app struct {
 	Queue  string
 	worker sdkworker.Worker
 	mu     sync.Mutex
+	// Outbound is the allowlist of the worker's webhook calls (set it
+	// before StartWorker).
+	Outbound *outbound.Policy
 }
+
+// testOutbound lets the workers call the tests' own webhook receivers, on
+// the loopback interface: explicitly, as an administrator would have to.
+var testOutbound = outbound.MustParse("127.0.0.1, ::1")
 
 var queueSeq struct {
 	sync.Mutex
@@ -122,7 +130,7 @@ func newAppWith(t *testing.T, adjust func(*server.Config)) *app {
 	queueSeq.n++
 	queue := fmt.Sprintf("test-%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "-"), os.Getpid(), queueSeq.n)
 	queueSeq.Unlock()
-	a := &app{t: t, DB: shared.db, TC: shared.tc, Queue: queue}
+	a := &app{t: t, DB: shared.db, TC: shared.tc, Queue: queue, Outbound: testOutbound}
 	a.StartWorker()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -143,7 +151,8 @@ func newAppWith(t *testing.T, adjust func(*server.Config)) *app {
 func (a *app) StartWorker() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	w := worker.New(a.TC, a.Queue, &activities.Activities{Store: a.DB, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	w := worker.New(a.TC, a.Queue, &activities.Activities{Store: a.DB, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTP: a.Outbound.Client(30 * time.Second)})
 	if err := w.Start(); err != nil {
 		a.t.Fatalf("start worker: %v", err)
 	}

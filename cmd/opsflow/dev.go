@@ -146,6 +146,7 @@ opsflow is running.
   PostgreSQL   %s   (the application's role)
   Migrations   %s   (the schema owner's role)
   Checkpoints  %s   (signed every %s with %s)
+  Webhooks     may call %s   (OPSFLOW_OUTBOUND_ALLOW)
   State        %s   (delete it to start afresh)
 
   Development user "dev" (admin), token:
@@ -154,7 +155,7 @@ opsflow is running.
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
 Press Ctrl-C to stop.
-`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), cfg.CheckpointDir, cfg.CheckpointInterval, cfg.CheckpointKey, state, token, token, api)
+`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), cfg.CheckpointDir, cfg.CheckpointInterval, cfg.CheckpointKey, orNone(cfg.OutboundAllow), state, token, token, api)
 
 	select {
 	case <-ctx.Done():

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsflow/opsflow/activities"
 	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/outbound"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 	"github.com/opsflow/opsflow/worker"
@@ -215,6 +216,16 @@ func newWorkerExtras(cfg *config.Config, db *postgres.DB, log *slog.Logger) (wor
 	if x.checkpointer, err = newCheckpointer(cfg, db, log); err != nil {
 		return x, err
 	}
+	allow, err := outbound.Parse(cfg.OutboundAllow)
+	if err != nil {
+		return x, fmt.Errorf("OPSFLOW_OUTBOUND_ALLOW: %w", err)
+	}
+	if allow.Empty() {
+		log.Warn("no outbound host is allowed (OPSFLOW_OUTBOUND_ALLOW is empty): provisioning webhooks will be refused and their tasks blocked")
+	} else {
+		log.Info("outbound calls allowed", "allow", allow.String())
+	}
+	x.http = allow.Client(30 * time.Second)
 	return x, nil
 }
 

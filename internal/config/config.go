@@ -30,6 +30,7 @@ type Config struct {
 	CheckpointDir       string
 	CheckpointWebhook   string
 	CheckpointInterval  string
+	OutboundAllow       string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -59,6 +60,7 @@ var Settings = []Setting{
 	{"checkpoint-dir", "OPSFLOW_CHECKPOINT_DIR", "", "directory the worker publishes checkpoints to, one file each, never overwritten (keep it on append-only storage); the API verifies against it", func(c *Config) *string { return &c.CheckpointDir }},
 	{"checkpoint-webhook", "OPSFLOW_CHECKPOINT_WEBHOOK", "", "worker: URL each checkpoint is also POSTed to (an append-only receiver)", func(c *Config) *string { return &c.CheckpointWebhook }},
 	{"checkpoint-interval", "OPSFLOW_CHECKPOINT_INTERVAL", "5m", "worker: how often heads that moved are signed (and once more at shutdown)", func(c *Config) *string { return &c.CheckpointInterval }},
+	{"outbound-allow", "OPSFLOW_OUTBOUND_ALLOW", "", "worker: hosts webhooks may call, comma-separated: host, host:port, *.domain, IP or CIDR; private, loopback and link-local addresses only when listed as an IP or CIDR; empty: none", func(c *Config) *string { return &c.OutboundAllow }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
 }
 
