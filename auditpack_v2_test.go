@@ -231,7 +231,7 @@ func TestVerifyCheckpoints(t *testing.T) {
 		prev = &chain[len(chain)-1]
 	}
 	idx, err := VerifyCheckpoints(chain, pub)
-	if err != nil || idx.Count != 3 || idx.Heads["capa-1"].Seq != 3 || idx.Heads["capa-1"].Number != 3 {
+	if err != nil || idx.Count != 3 || len(idx.Marks["capa-1"]) != 3 || idx.Marks["capa-1"][2].Seq != 3 || idx.Marks["capa-1"][2].Number != 3 {
 		t.Fatalf("index %+v %v", idx, err)
 	}
 	forged, _ := NewCheckpoint(otherKey, &chain[1], chain[2].Heads, at)

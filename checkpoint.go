@@ -127,19 +127,22 @@ func (c Checkpoint) MarshalIndent() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// CheckpointMark is the latest checkpointed head of one stream and the
-// checkpoint that signed it.
+// CheckpointMark is one stream's head as a checkpoint signed it.
 type CheckpointMark struct {
 	CheckpointHead
 	Number   int64     `json:"checkpoint"`
 	SignedAt time.Time `json:"signed_at"`
 }
 
-// CheckpointIndex is what a set of verified checkpoints says: for each
-// stream, the latest signed head. One head per stream is enough, since
-// each event's hash covers every event before it.
+// CheckpointIndex is what a set of verified checkpoints says: every head
+// each stream was signed at, oldest first.
+//
+// Every mark counts, not only a stream's latest: a chain rewritten inside
+// the database after one checkpoint would have its forged head signed by
+// the next (the worker signs what it finds), and only the earlier mark
+// still shows the chain as it was.
 type CheckpointIndex struct {
-	Heads  map[string]CheckpointMark
+	Marks  map[string][]CheckpointMark
 	Count  int       // checkpoints verified
 	Last   int64     // number of the last one
 	LastAt time.Time // when the last one was signed
@@ -150,7 +153,7 @@ type CheckpointIndex struct {
 // the Digest of the checkpoint before. It returns their index, or an error
 // naming the first checkpoint that fails.
 func VerifyCheckpoints(cps []Checkpoint, pub ed25519.PublicKey) (CheckpointIndex, error) {
-	idx := CheckpointIndex{Heads: map[string]CheckpointMark{}}
+	idx := CheckpointIndex{Marks: map[string][]CheckpointMark{}}
 	if len(pub) != ed25519.PublicKeySize {
 		return idx, errors.New("checkpoints: no valid Ed25519 public key to check them with")
 	}
@@ -180,7 +183,7 @@ func VerifyCheckpoints(cps []Checkpoint, pub ed25519.PublicKey) (CheckpointIndex
 			return idx, fmt.Errorf("checkpoint 1 names a previous checkpoint")
 		}
 		for _, h := range cp.Heads {
-			idx.Heads[h.Stream] = CheckpointMark{CheckpointHead: h, Number: cp.Number, SignedAt: cp.SignedAt}
+			idx.Marks[h.Stream] = append(idx.Marks[h.Stream], CheckpointMark{CheckpointHead: h, Number: cp.Number, SignedAt: cp.SignedAt})
 		}
 		idx.Count, idx.Last, idx.LastAt = idx.Count+1, cp.Number, cp.SignedAt
 		prev = cp
@@ -188,20 +191,30 @@ func VerifyCheckpoints(cps []Checkpoint, pub ed25519.PublicKey) (CheckpointIndex
 	return idx, nil
 }
 
-// Check compares one stream's events (ordered by seq, from 1) with the
-// latest checkpointed head of that stream, and names the difference: a
-// chain shorter than the checkpoint, or an event that is not the one
-// signed. It returns nil when the stream has no checkpoint.
+// Latest is the last head a checkpoint signed for stream, if any.
+func (idx CheckpointIndex) Latest(stream string) (CheckpointMark, bool) {
+	ms := idx.Marks[stream]
+	if len(ms) == 0 {
+		return CheckpointMark{}, false
+	}
+	return ms[len(ms)-1], true
+}
+
+// Check compares one stream's events (ordered by seq, from 1) with every
+// head a checkpoint signed for that stream, and names the first
+// difference: a chain shorter than a checkpoint, or an event that is not
+// the one signed. It returns nil when the stream has no checkpoint.
 func (idx CheckpointIndex) Check(stream string, events []AuditEvent) *ChainBreak {
-	m, ok := idx.Heads[stream]
-	if !ok {
-		return nil
+	for _, m := range idx.Marks[stream] {
+		var got *AuditEvent
+		if m.Seq >= 1 && m.Seq <= int64(len(events)) {
+			got = &events[m.Seq-1]
+		}
+		if brk := m.Compare(got); brk != nil {
+			return brk
+		}
 	}
-	var got *AuditEvent
-	if m.Seq >= 1 && m.Seq <= int64(len(events)) {
-		got = &events[m.Seq-1]
-	}
-	return m.Compare(got)
+	return nil
 }
 
 // Compare names how the stored event at the mark's seq (nil when there is

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -38,13 +37,26 @@ type StoredCheckpoint struct {
 	PublishError string
 }
 
+// CheckpointResult is what CreateCheckpoint did.
+type CheckpointResult struct {
+	// Checkpoint is the checkpoint signed, nil when none was: no head
+	// moved, or another worker was making one.
+	Checkpoint *opsflow.Checkpoint
+	// Rewritten are the streams left out because their chains no longer
+	// hold the head the last checkpoint signed: someone rewrote them
+	// inside the database. Signing their new heads would vouch for the
+	// rewrite; they stay out until an administrator has looked.
+	Rewritten []opsflow.ChainBreak
+}
+
 // CreateCheckpoint signs the heads that moved since the last checkpoint
-// (every head, for the first) and logs the checkpoint. It returns nil when
-// no head moved — unless always is set — or when another worker is making
-// one at this moment.
-func (db *DB) CreateCheckpoint(ctx context.Context, sign SignFunc, always bool) (*opsflow.Checkpoint, error) {
-	var made *opsflow.Checkpoint
+// (every head, for the first) and logs the checkpoint. No checkpoint is
+// made when no head moved — unless always is set — or when another worker
+// is making one at this moment.
+func (db *DB) CreateCheckpoint(ctx context.Context, sign SignFunc, always bool) (CheckpointResult, error) {
+	var res CheckpointResult
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res = CheckpointResult{}
 		var got bool
 		if err := tx.GetContext(ctx, &got, `SELECT pg_try_advisory_xact_lock($1::int, 0)`, checkpointLockClass); err != nil {
 			return wrap("lock checkpoints", err)
@@ -66,12 +78,44 @@ func (db *DB) CreateCheckpoint(ctx context.Context, sign SignFunc, always bool) 
 			}
 			prev = &cp
 		}
-		var heads []opsflow.CheckpointHead
-		if err := tx.SelectContext(ctx, &heads, `
-			SELECT h.stream, h.seq, h.hash FROM audit_heads h LEFT JOIN audit_checkpointed c ON c.stream = h.stream
+		// The heads that moved, and for each whether the event the last
+		// checkpoint signed is still there, unchanged.
+		var moved []struct {
+			opsflow.CheckpointHead
+			SignedSeq  *int64     `db:"signed_seq"`
+			SignedHash *string    `db:"signed_hash"`
+			SignedIn   *int64     `db:"signed_in"`
+			SignedAt   *time.Time `db:"signed_at"`
+			StoredHash *string    `db:"stored_hash"`
+		}
+		if err := tx.SelectContext(ctx, &moved, `
+			SELECT h.stream, h.seq, h.hash, c.seq AS signed_seq, c.hash AS signed_hash, c.checkpoint AS signed_in,
+				k.signed_at, e.hash AS stored_hash
+			FROM audit_heads h
+			LEFT JOIN audit_checkpointed c ON c.stream = h.stream
+			LEFT JOIN audit_checkpoints k ON k.number = c.checkpoint
+			LEFT JOIN audit_events e ON e.stream = c.stream AND e.seq = c.seq
 			WHERE h.seq > 0 AND (c.stream IS NULL OR c.seq <> h.seq OR c.hash <> h.hash)
 			ORDER BY h.stream`); err != nil {
 			return wrap("read moved heads", err)
+		}
+		var heads []opsflow.CheckpointHead
+		for _, m := range moved {
+			if m.SignedSeq != nil && (m.StoredHash == nil || *m.StoredHash != *m.SignedHash) {
+				mark := opsflow.CheckpointMark{CheckpointHead: opsflow.CheckpointHead{Stream: m.Stream, Seq: *m.SignedSeq, Hash: *m.SignedHash}, Number: *m.SignedIn}
+				var stored *opsflow.AuditEvent
+				if m.StoredHash != nil {
+					stored = &opsflow.AuditEvent{ID: opsflow.EventID(m.Stream, *m.SignedSeq), Seq: *m.SignedSeq, Hash: *m.StoredHash}
+				}
+				if m.SignedAt != nil {
+					mark.SignedAt = *m.SignedAt
+				}
+				if brk := mark.Compare(stored); brk != nil {
+					res.Rewritten = append(res.Rewritten, *brk)
+				}
+				continue
+			}
+			heads = append(heads, m.CheckpointHead)
 		}
 		if len(heads) == 0 && !always && prev != nil {
 			return nil
@@ -100,10 +144,10 @@ func (db *DB) CreateCheckpoint(ctx context.Context, sign SignFunc, always bool) 
 			pq.Array(streams), pq.Array(seqs), pq.Array(hashes), cp.Number); err != nil {
 			return wrap("log checkpointed heads", err)
 		}
-		made = &cp
+		res.Checkpoint = &cp
 		return nil
 	})
-	return made, err
+	return res, err
 }
 
 // UnpublishedCheckpoints lists the logged checkpoints not yet published
@@ -154,43 +198,56 @@ func (db *DB) MarkPublished(ctx context.Context, number int64, cause error) erro
 // per query.
 const compareBatch = 1000
 
-// CompareCheckpoints compares the stored chains with the latest signed
-// head of each stream in idx (of one stream when stream is not ""): the
+// CompareCheckpoints compares the stored chains with every head the
+// checkpoints in idx signed (of one stream when stream is not ""): the
 // event at each checkpointed seq must exist and carry the signed hash. It
-// returns the first difference in stream order — a chain shorter than its
-// checkpoint, or an event rewritten since — and how many streams it
-// compared. Together with VerifyAudit, which checks that each chain holds
-// together, it proves a chain unchanged up to its last checkpoint.
+// returns the first difference in stream order — a chain shorter than a
+// checkpoint, or an event rewritten since — and how many streams it found
+// intact before it. Together with VerifyAudit, which checks that each
+// chain holds together, it proves each chain unchanged up to its last
+// checkpoint.
 func (db *DB) CompareCheckpoints(ctx context.Context, idx opsflow.CheckpointIndex, stream string) (*opsflow.ChainBreak, int, error) {
-	var marks []opsflow.CheckpointMark
-	for s, m := range idx.Heads {
+	var streams []string
+	for s := range idx.Marks {
 		if stream == "" || s == stream {
-			marks = append(marks, m)
+			streams = append(streams, s)
 		}
 	}
-	slices.SortFunc(marks, func(a, b opsflow.CheckpointMark) int { return cmp.Compare(a.Stream, b.Stream) })
+	slices.Sort(streams)
+	var marks []opsflow.CheckpointMark
+	for _, s := range streams {
+		marks = append(marks, idx.Marks[s]...)
+	}
+	intact := 0
 	for start := 0; start < len(marks); start += compareBatch {
 		batch := marks[start:min(start+compareBatch, len(marks))]
-		streams, seqs := make([]string, len(batch)), make([]int64, len(batch))
+		names, seqs := make([]string, len(batch)), make([]int64, len(batch))
 		for i, m := range batch {
-			streams[i], seqs[i] = m.Stream, m.Seq
+			names[i], seqs[i] = m.Stream, m.Seq
 		}
 		var found []opsflow.AuditEvent
 		if err := db.db.SelectContext(ctx, &found, `
-			SELECT `+auditColumns+` FROM audit_events e
+			SELECT DISTINCT `+auditColumns+` FROM audit_events e
 			JOIN unnest($1::text[], $2::bigint[]) AS u(s, q) ON e.stream = u.s AND e.seq = u.q`,
-			pq.Array(streams), pq.Array(seqs)); err != nil {
-			return nil, 0, wrap("compare checkpoints", err)
+			pq.Array(names), pq.Array(seqs)); err != nil {
+			return nil, intact, wrap("compare checkpoints", err)
 		}
-		byStream := make(map[string]*opsflow.AuditEvent, len(found))
+		type key struct {
+			stream string
+			seq    int64
+		}
+		stored := make(map[key]*opsflow.AuditEvent, len(found))
 		for i := range found {
-			byStream[found[i].Stream] = &found[i]
+			stored[key{found[i].Stream, found[i].Seq}] = &found[i]
 		}
-		for _, m := range batch {
-			if brk := m.Compare(byStream[m.Stream]); brk != nil {
-				return brk, start, nil
+		for i, m := range batch {
+			if brk := m.Compare(stored[key{m.Stream, m.Seq}]); brk != nil {
+				return brk, intact, nil
+			}
+			if start+i+1 == len(marks) || marks[start+i+1].Stream != m.Stream {
+				intact++
 			}
 		}
 	}
-	return nil, len(marks), nil
+	return nil, intact, nil
 }

@@ -83,21 +83,23 @@ func TestCheckpointsNameARewrittenTail(t *testing.T) {
 	if err := testDB.AppendAudit(ctx, append(events(s, 1, 5), events(other, 1, 2)...)); err != nil {
 		t.Fatal(err)
 	}
-	first, err := testDB.CreateCheckpoint(ctx, sign, false)
+	res, err := testDB.CreateCheckpoint(ctx, sign, false)
+	first := res.Checkpoint
 	if err != nil || first == nil {
-		t.Fatalf("first checkpoint: %+v %v", first, err)
+		t.Fatalf("first checkpoint: %+v %v", res, err)
 	}
 	// Nothing moved: no checkpoint. One stream moved: a checkpoint of it alone.
-	if cp, err := testDB.CreateCheckpoint(ctx, sign, false); err != nil || cp != nil {
-		t.Fatalf("checkpoint with nothing moved: %+v %v", cp, err)
+	if res, err := testDB.CreateCheckpoint(ctx, sign, false); err != nil || res.Checkpoint != nil {
+		t.Fatalf("checkpoint with nothing moved: %+v %v", res, err)
 	}
 	if err := testDB.AppendAudit(ctx, events(s, 6, 1)); err != nil {
 		t.Fatal(err)
 	}
-	second, err := testDB.CreateCheckpoint(ctx, sign, false)
+	res, err = testDB.CreateCheckpoint(ctx, sign, false)
+	second := res.Checkpoint
 	if err != nil || second == nil || second.Number != first.Number+1 || second.Prev != first.Digest() ||
 		len(second.Heads) != 1 || second.Heads[0].Stream != s || second.Heads[0].Seq != 6 {
-		t.Fatalf("second checkpoint: %+v %v", second, err)
+		t.Fatalf("second checkpoint: %+v %v", res, err)
 	}
 	idx := checkpointIndex(t, pub)
 	if brk, n, err := testDB.CompareCheckpoints(ctx, idx, ""); err != nil || brk != nil || n < 2 {
@@ -113,8 +115,10 @@ func TestCheckpointsNameARewrittenTail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "stream " + s + ": event 6 differs from checkpoint " + itoa(second.Number) + " signed at "
-		if brk == nil || brk.Stream != s || brk.Seq != 6 || !strings.HasPrefix(brk.Reason, want) {
+		// The earliest signed head the rewrite touched: seq 5, in the first
+		// checkpoint (and seq 6 differs from the second too).
+		want := "stream " + s + ": event 5 differs from checkpoint " + itoa(first.Number) + " signed at "
+		if brk == nil || brk.Stream != s || brk.Seq != 5 || !strings.HasPrefix(brk.Reason, want) {
 			t.Fatalf("stream %q: break %+v, want %q", stream, brk, want)
 		}
 		t.Logf("named: %s", brk.Reason)
@@ -124,13 +128,48 @@ func TestCheckpointsNameARewrittenTail(t *testing.T) {
 		t.Fatalf("untouched stream: %+v %v", brk, err)
 	}
 
+	// The worker does not sign the rewritten head: it says so instead.
+	res, err = testDB.CreateCheckpoint(ctx, sign, true)
+	if err != nil || len(res.Rewritten) != 1 || res.Rewritten[0].Stream != s || !strings.Contains(res.Rewritten[0].Reason, "event 6 differs from checkpoint "+itoa(second.Number)) {
+		t.Fatalf("checkpoint after the rewrite: %+v %v", res, err)
+	}
+	for _, h := range res.Checkpoint.Heads {
+		if h.Stream == s {
+			t.Fatalf("the rewritten head was signed: %+v", h)
+		}
+	}
+	// A superuser who also rewrites the worker's log of what it signed
+	// gets the forged head signed; the earlier, published checkpoint still
+	// names the rewrite.
+	last, err := superDB.AuditEvents(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := superDB.db.ExecContext(ctx, `UPDATE audit_checkpointed SET hash = $2 WHERE stream = $1`, s, last[len(last)-1].Hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := testDB.AppendAudit(ctx, events(s, 7, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = testDB.CreateCheckpoint(ctx, sign, false); err != nil || len(res.Rewritten) != 0 || res.Checkpoint == nil {
+		t.Fatalf("checkpoint with the log rewritten too: %+v %v", res, err)
+	}
+	idx = checkpointIndex(t, pub)
+	if m, _ := idx.Latest(s); m.Seq != 7 {
+		t.Fatalf("the forged chain's head was not signed: %+v", m)
+	}
+	brk, _, err := testDB.CompareCheckpoints(ctx, idx, s)
+	if err != nil || brk == nil || !strings.Contains(brk.Reason, "event 5 differs from checkpoint "+itoa(first.Number)) {
+		t.Fatalf("with the forged head signed later: %+v %v", brk, err)
+	}
+
 	// Cut the tail instead: the chain is shorter than signed.
 	rewriteTail(t, s, 99, 4)
 	if rep, err := testDB.VerifyAudit(ctx, s); err != nil || !rep.OK {
 		t.Fatalf("the cut chain should hold together: %+v %v", rep, err)
 	}
-	brk, _, err := testDB.CompareCheckpoints(ctx, idx, s)
-	if err != nil || brk == nil || !strings.Contains(brk.Reason, "chain shorter than checkpoint "+itoa(second.Number)) {
+	brk, _, err = testDB.CompareCheckpoints(ctx, idx, s)
+	if err != nil || brk == nil || !strings.Contains(brk.Reason, "chain shorter than checkpoint "+itoa(first.Number)) {
 		t.Fatalf("cut chain: %+v %v", brk, err)
 	}
 	t.Logf("named: %s", brk.Reason)

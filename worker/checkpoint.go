@@ -14,7 +14,7 @@ import (
 
 // CheckpointStore is what the checkpointer needs from the store.
 type CheckpointStore interface {
-	CreateCheckpoint(ctx context.Context, sign postgres.SignFunc, always bool) (*opsflow.Checkpoint, error)
+	CreateCheckpoint(ctx context.Context, sign postgres.SignFunc, always bool) (postgres.CheckpointResult, error)
 	UnpublishedCheckpoints(ctx context.Context) ([]postgres.StoredCheckpoint, error)
 	MarkPublished(ctx context.Context, number int64, cause error) error
 }
@@ -72,10 +72,16 @@ func (c *Checkpointer) Once(ctx context.Context, always bool) (*opsflow.Checkpoi
 	if len(c.Publishers) == 0 {
 		return nil, errors.New("checkpoint: nowhere to publish (set a checkpoint directory or webhook)")
 	}
-	made, err := c.Store.CreateCheckpoint(ctx, c.Sign, always)
+	res, err := c.Store.CreateCheckpoint(ctx, c.Sign, always)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	for _, brk := range res.Rewritten {
+		// Every pass says it again until someone looks: this is the
+		// trail being rewritten inside the database.
+		c.Log.Error("audit chain rewritten since it was checkpointed: its new head is not signed", "stream", brk.Stream, "seq", brk.Seq, "reason", brk.Reason)
+	}
+	made := res.Checkpoint
 	if made != nil {
 		c.Log.Info("checkpoint signed", "number", made.Number, "heads", len(made.Heads), "key_id", made.KeyID)
 	}

@@ -62,7 +62,7 @@ func TestKeysAndDirectory(t *testing.T) {
 		t.Fatalf("a second checkpoint 1: %v", err)
 	}
 	idx, err := Verified(string(out), pub)
-	if err != nil || idx.Count != 2 || idx.Heads["capa-1"].Seq != 2 {
+	if err != nil || idx.Count != 2 || len(idx.Marks["capa-1"]) != 2 || idx.Marks["capa-1"][1].Seq != 2 {
 		t.Fatalf("verified %+v %v", idx, err)
 	}
 	// Edit one, remove one: both are named.
