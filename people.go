@@ -142,16 +142,17 @@ func (p Profile) Validate() error {
 	if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "" || strings.EqualFold(p.Timezone, "local") {
 		return Invalid("timezone", "timezone must be an IANA name such as Europe/Paris")
 	}
-	if p.Preferences.Email != DeliverOff && p.Email == "" && p.Preferences.Email != "" {
-		return Invalid("email", "an e-mail address is needed to receive e-mail (or set preferences.email to off)")
-	}
 	return p.Preferences.Validate()
 }
+
+// MaskedSecret stands for a stored webhook secret in what the API shows;
+// sent back unchanged, it keeps the stored secret.
+const MaskedSecret = "********"
 
 // Public is the profile without write-only secrets, as the API shows it.
 func (p Profile) Public() Profile {
 	if p.Preferences.WebhookSecret != "" {
-		p.Preferences.WebhookSecret = "********"
+		p.Preferences.WebhookSecret = MaskedSecret
 	}
 	return p
 }

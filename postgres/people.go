@@ -55,23 +55,71 @@ func (db *DB) Profile(ctx context.Context, id string) (opsflow.Profile, error) {
 	return r.profile()
 }
 
-// SetProfile stores a user's address, time zone and preferences (not their
-// name or roles). A webhook secret sent as the masked value keeps the
-// stored one.
-func (db *DB) SetProfile(ctx context.Context, p opsflow.Profile) error {
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var old []byte
-		err := tx.GetContext(ctx, &old, `SELECT prefs FROM users WHERE id = $1 FOR UPDATE`, p.ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no user " + p.ID}
-		}
+// SaveProfile stores a user's name, address, time zone and preferences,
+// creating the user when it does not exist and p names roles. Every change
+// is recorded on the user's audit stream, by by. A webhook secret sent
+// back masked (as Public shows it) keeps the stored one. Roles of an
+// existing user are not changed here: that is SetUserRoles, with a reason.
+func (db *DB) SaveProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor) (saved opsflow.Profile, created bool, err error) {
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		at := time.Now()
+		u, found, err := lockUser(ctx, tx, p.ID)
 		if err != nil {
-			return wrap("read preferences", err)
+			return err
 		}
-		if p.Preferences.WebhookSecret == "********" {
-			var prev opsflow.Preferences
-			_ = json.Unmarshal(old, &prev)
-			p.Preferences.WebhookSecret = prev.WebhookSecret
+		if !found {
+			if len(p.Roles) == 0 {
+				return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no user " + p.ID + " (give roles to create one)"}
+			}
+			if u, err = ensureUser(ctx, tx, opsflow.User{ID: p.ID, Name: p.Name, Roles: p.Roles}, by, at); err != nil {
+				return err
+			}
+			created = true
+		}
+		var old profileRow
+		if err := tx.GetContext(ctx, &old, `SELECT id, name, roles, email, timezone, prefs FROM users WHERE id = $1`, p.ID); err != nil {
+			return wrap("read profile", err)
+		}
+		prev, err := old.profile()
+		if err != nil {
+			return err
+		}
+		if p.Preferences.WebhookSecret == opsflow.MaskedSecret {
+			p.Preferences.WebhookSecret = prev.Preferences.WebhookSecret
+		}
+		if p.Name == "" {
+			p.Name = u.Name
+		}
+		if p.Timezone == "" {
+			p.Timezone = prev.Timezone
+		}
+		p.Roles = u.Roles
+		p.Preferences = p.Preferences.WithDefaults()
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		var changes []opsflow.AuditEvent
+		if p.Name != u.Name {
+			changes = append(changes, opsflow.AuditEvent{Action: "user.renamed", Field: "name", Old: u.Name, New: p.Name})
+		}
+		if p.Email != prev.Email {
+			changes = append(changes, opsflow.AuditEvent{Action: "user.profile_changed", Field: "email", Old: prev.Email, New: p.Email})
+		}
+		if p.Timezone != prev.Timezone {
+			changes = append(changes, opsflow.AuditEvent{Action: "user.profile_changed", Field: "timezone", Old: prev.Timezone, New: p.Timezone})
+		}
+		oldPrefs, _ := json.Marshal(prev.Public().Preferences)
+		newPrefs, _ := json.Marshal(p.Public().Preferences)
+		if string(oldPrefs) != string(newPrefs) || p.Preferences.WebhookSecret != prev.Preferences.WebhookSecret {
+			c := opsflow.AuditEvent{Action: "user.preferences_changed", Field: "preferences", Old: string(oldPrefs), New: string(newPrefs)}
+			if p.Preferences.WebhookSecret != prev.Preferences.WebhookSecret {
+				c.Reason = "webhook secret replaced"
+			}
+			changes = append(changes, c)
+		}
+		if len(changes) == 0 {
+			saved = p
+			return nil
 		}
 		prefs, err := json.Marshal(p.Preferences)
 		if err != nil {
@@ -83,12 +131,16 @@ func (db *DB) SetProfile(ctx context.Context, p opsflow.Profile) error {
 		if err != nil {
 			loc = time.UTC
 		}
-		next := opsflow.NextDigest(time.Now(), p.Preferences.DigestHour, loc)
-		_, err = tx.ExecContext(ctx, `UPDATE users SET email = $2, timezone = $3, prefs = $4::jsonb, updated_at = now(),
-			next_digest_at = CASE WHEN next_digest_at IS NULL THEN NULL ELSE $5::timestamptz END WHERE id = $1`,
-			p.ID, p.Email, p.Timezone, string(prefs), next)
-		return wrap("save profile", err)
+		next := opsflow.NextDigest(at, p.Preferences.DigestHour, loc)
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET name = $2, email = $3, timezone = $4, prefs = $5::jsonb, updated_at = now(),
+			next_digest_at = CASE WHEN next_digest_at IS NULL THEN NULL ELSE $6::timestamptz END WHERE id = $1`,
+			p.ID, p.Name, p.Email, p.Timezone, string(prefs), next); err != nil {
+			return wrap("save profile", err)
+		}
+		saved = p
+		return auditUser(ctx, tx, p.ID, by, at, changes...)
 	})
+	return saved, created, err
 }
 
 // UsersWithRole lists the users holding role (by membership, not through

@@ -72,3 +72,11 @@ func moveTask(ctx workflow.Context, e *engine, b *opsflow.Board, m opsflow.TaskM
 	}
 	return t
 }
+
+// reassignTask applies a checked reassignment on b, records it and tells
+// the new assignee.
+func reassignTask(ctx workflow.Context, e *engine, b *opsflow.Board, r opsflow.TaskReassign) {
+	old, t := b.Reassign(r)
+	ev := e.record(ctx, change{Actor: r.Actor, Action: "task.reassigned", Field: "tasks." + t.ID + ".assignee", Old: old, New: r.Assignee, Reason: r.Reason})
+	e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyAssigned, To: r.Assignee, TaskID: t.ID, Subject: "assigned: " + t.Title, Reason: r.Reason})
+}

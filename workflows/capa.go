@@ -353,6 +353,7 @@ func (p *capa) steps() []handler {
 		on(s.DecideExtension, p.checkDecideExtension, p.applyDecideExtension),
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
 }
 
@@ -667,6 +668,18 @@ func (p *capa) checkMove(m opsflow.TaskMove) error {
 	case t.Kind == taskAction && m.State == opsflow.TaskCancelled:
 		return opsflow.Conflict(string(p.rec.State), "an approved action cannot be cancelled; skip it with a reason")
 	}
+	return nil
+}
+
+func (p *capa) checkReassign(r opsflow.TaskReassign) error {
+	if p.rec.State.Final() {
+		return opsflow.Conflict(string(p.rec.State), "the CAPA is %s and takes no more changes", p.rec.State)
+	}
+	return p.board.CheckReassign(r, p.rec.Owner)
+}
+
+func (p *capa) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.board, r)
 	return nil
 }
 

@@ -81,6 +81,13 @@ func onTask(check func(opsflow.TaskMove) error, apply func(workflow.Context, ops
 	}}
 }
 
+// onReassign binds the task reassignment every process shares.
+func onReassign(check func(opsflow.TaskReassign) error, apply func(workflow.Context, opsflow.TaskReassign) error) handler {
+	return handler{name: opsflow.UpdateReassignTask, register: func(ctx workflow.Context, e *engine, p process) error {
+		return onUpdate(ctx, e, p, opsflow.UpdateReassignTask, check, apply)
+	}}
+}
+
 // Engine versions, chosen once per workflow run by workflow.GetVersion so
 // that histories recorded by the first engine keep replaying:
 //

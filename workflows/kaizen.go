@@ -439,6 +439,7 @@ func (p *kaizen) steps() []handler {
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		on(s.DecideRegression, p.checkRegression, p.applyRegression),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
 }
 
@@ -588,6 +589,18 @@ func (p *kaizen) checkMove(m opsflow.TaskMove) error {
 		return opsflow.Conflict(string(p.K.Phase), "task %s closes when its decision is taken (triage, submit-plan, approve-plan or decide-regression), not by hand", t.ID)
 	}
 	return p.Board.CheckMove(m)
+}
+
+func (p *kaizen) checkReassign(r opsflow.TaskReassign) error {
+	if p.K.Phase.Final() {
+		return opsflow.Conflict(string(p.K.Phase), "the initiative is %s and takes no more changes", p.K.Phase)
+	}
+	return p.Board.CheckReassign(r, p.K.Owner, p.K.Sponsor)
+}
+
+func (p *kaizen) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.Board, r)
+	return nil
 }
 
 func (p *kaizen) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {

@@ -400,7 +400,26 @@ func (p *onboarding) steps() []handler {
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		on(s.Retry, p.checkRetry, p.applyRetry),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
+}
+
+// checkReassign: HR, an administrator or the hire's manager hands a task
+// over (HR runs onboardings, so it counts as their owner).
+func (p *onboarding) checkReassign(r opsflow.TaskReassign) error {
+	if err := p.open(); err != nil {
+		return err
+	}
+	owners := []string{p.o.Placement.ManagerID}
+	if r.Actor.Has(opsflow.RoleHR) {
+		owners = append(owners, r.Actor.ID)
+	}
+	return p.o.Board.CheckReassign(r, owners...)
+}
+
+func (p *onboarding) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.o.Board, r)
+	return nil
 }
 
 func (p *onboarding) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {

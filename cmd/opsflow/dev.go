@@ -32,7 +32,8 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 // also die with this process (Pdeathsig), so nothing is left behind.
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("dev", &cfg, append([]string{"database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache"}, notifySettings...)...)
+	fs := newFlags("dev", &cfg, append([]string{"database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache",
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow"}, notifySettings...)...)
 	mailPort := fs.Int("mail-port", 1025, "port of the mail catcher that receives notification mail when no --smtp-host is set (0: a free port)")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
@@ -87,34 +88,26 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	stops = append(stops, stack.Stop)
 	cfg.DatabaseURL, cfg.TemporalAddress = stack.DatabaseURL, stack.Temporal.Address()
+	if stack.MigrateURL != stack.DatabaseURL {
+		cfg.MigrateDatabaseURL = stack.MigrateURL // the private PostgreSQL has an owner and an application role
+	}
 	tmp := stack.Temporal
 
+	if err := migrateSchema(ctx, &cfg, log); err != nil {
+		return err
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { return db.Close() })
-	if err := postgres.Migrate(ctx, db); err != nil {
-		return err
-	}
 	token, err := devToken(ctx, db, filepath.Join(state, "dev-token"))
 	if err != nil {
 		return err
 	}
-	// The developer gets mail: what they assign to themselves arrives in
-	// the catcher.
-	if p, err := db.Profile(ctx, devUser.ID); err == nil && p.Email == "" {
-		p.Email = "dev@localhost"
-		if err := db.SetProfile(ctx, p); err != nil {
-			return err
-		}
-	}
-	tc, err := dialTemporal(ctx, &cfg, log)
-	if err != nil {
+	if err := devCheckpoints(&cfg, state); err != nil {
 		return err
 	}
-	stops = append(stops, func(context.Context) error { tc.Close(); return nil })
-
 	// Mail goes to a catcher whose page lists it, unless a real SMTP
 	// server is configured; links point at this API.
 	var catcher *mailcatch.Server
@@ -131,11 +124,28 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if cfg.PublicURL == config.Default("public-url") {
 		cfg.PublicURL = api
 	}
-	notifications, err := newDispatcher(&cfg, db, log)
+	x, err := newWorkerExtras(&cfg, db, log)
 	if err != nil {
 		return err
 	}
-	notifications.Every = 500 * time.Millisecond
+	x.notifications.Every = 500 * time.Millisecond
+	verifier, err := newCheckpointVerifier(&cfg, db)
+	if err != nil {
+		return err
+	}
+	// The developer gets mail: what they assign to themselves arrives in
+	// the catcher.
+	if p, err := db.Profile(ctx, devUser.ID); err == nil && p.Email == "" {
+		p.Email = "dev@localhost"
+		if _, _, err := db.SaveProfile(ctx, p, opsflow.SystemActor); err != nil {
+			return err
+		}
+	}
+	tc, err := dialTemporal(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(context.Context) error { tc.Close(); return nil })
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -144,9 +154,13 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, notifications)
+		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, x)
 	}()
-	var h http.Handler = server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	sc := server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day}
+	if verifier != nil {
+		sc.Checkpoints = verifier
+	}
+	var h http.Handler = server.New(sc)
 	mail := "(SMTP server " + cfg.SMTPHost + ")"
 	if catcher != nil {
 		mux := http.NewServeMux()
@@ -166,7 +180,10 @@ opsflow is running.
   API          %s   (reference: %s/docs)
   Temporal UI  %s
   Temporal     %s  namespace %s
-  PostgreSQL   %s
+  PostgreSQL   %s   (the application's role)
+  Migrations   %s   (the schema owner's role)
+  Checkpoints  %s   (signed every %s with %s)
+  Webhooks     may call %s   (OPSFLOW_OUTBOUND_ALLOW)
   Mail         %s
   State        %s   (delete it to start afresh)
 
@@ -176,7 +193,7 @@ opsflow is running.
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
 Press Ctrl-C to stop.
-`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), mail, state, token, token, api)
+`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), cfg.CheckpointDir, cfg.CheckpointInterval, cfg.CheckpointKey, orNone(cfg.OutboundAllow), mail, state, token, token, api)
 
 	select {
 	case <-ctx.Done():
