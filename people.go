@@ -39,14 +39,16 @@ const (
 // to go out at once whatever the channel's mode (always_immediate): they
 // are the messages a digest would make late.
 type Preferences struct {
-	Email   string `json:"email"`   // immediate (default), digest, off
-	Slack   string `json:"slack"`   // off (default), immediate, digest
-	Teams   string `json:"teams"`   // off (default), immediate, digest
-	Webhook string `json:"webhook"` // off (default), immediate, digest
-	// DigestHour is the local hour (0–23) the daily digest goes out.
-	DigestHour int `json:"digest_hour"`
-	// AlwaysImmediate lists kinds sent at once even on a digest channel.
-	AlwaysImmediate []string `json:"always_immediate"`
+	Email   string `json:"email,omitempty"`   // immediate (default), digest, off
+	Slack   string `json:"slack,omitempty"`   // off (default), immediate, digest
+	Teams   string `json:"teams,omitempty"`   // off (default), immediate, digest
+	Webhook string `json:"webhook,omitempty"` // off (default), immediate, digest
+	// DigestHour is the local hour (0–23) the daily digest goes out; 7
+	// when not given.
+	DigestHour *int `json:"digest_hour,omitempty"`
+	// AlwaysImmediate lists kinds sent at once even on a digest channel
+	// (escalated and approval_requested when not given; [] for none).
+	AlwaysImmediate []string `json:"always_immediate,omitempty"`
 	// The person's chat and webhook addresses: incoming-webhook URLs of
 	// a Slack or Teams channel (a direct-message channel, typically) and
 	// a receiver of signed JSON. Secrets are write-only in the API.
@@ -59,7 +61,7 @@ type Preferences struct {
 // DefaultPreferences: e-mail at once, chat off, a 07:00 digest when one is
 // chosen, escalations and approval requests always at once.
 func DefaultPreferences() Preferences {
-	return Preferences{Email: DeliverImmediate, Slack: DeliverOff, Teams: DeliverOff, Webhook: DeliverOff, DigestHour: 7,
+	return Preferences{Email: DeliverImmediate, Slack: DeliverOff, Teams: DeliverOff, Webhook: DeliverOff, DigestHour: Ptr(7),
 		AlwaysImmediate: []string{NotifyEscalated, NotifyApproval}}
 }
 
@@ -74,8 +76,22 @@ func (p Preferences) WithDefaults() Preferences {
 	if p.AlwaysImmediate == nil {
 		p.AlwaysImmediate = d.AlwaysImmediate
 	}
+	if p.DigestHour == nil {
+		p.DigestHour = d.DigestHour
+	}
 	return p
 }
+
+// Hour is the digest hour (7 when unset).
+func (p Preferences) Hour() int {
+	if p.DigestHour == nil {
+		return 7
+	}
+	return *p.DigestHour
+}
+
+// Ptr returns a pointer to v, for optional fields.
+func Ptr[T any](v T) *T { return &v }
 
 // Mode returns the delivery mode of channel for a message of kind.
 func (p Preferences) Mode(channel, kind string) string {
@@ -105,7 +121,7 @@ func (p Preferences) Validate() error {
 			return Invalid("preferences."+f.name, "%s must be immediate, digest or off", f.name)
 		}
 	}
-	if p.DigestHour < 0 || p.DigestHour > 23 {
+	if h := p.Hour(); h < 0 || h > 23 {
 		return Invalid("preferences.digest_hour", "digest_hour must be 0–23")
 	}
 	for i, k := range p.AlwaysImmediate {

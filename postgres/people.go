@@ -131,7 +131,7 @@ func (db *DB) SaveProfile(ctx context.Context, p opsflow.Profile, by opsflow.Act
 		if err != nil {
 			loc = time.UTC
 		}
-		next := opsflow.NextDigest(at, p.Preferences.DigestHour, loc)
+		next := opsflow.NextDigest(at, p.Preferences.Hour(), loc)
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET name = $2, email = $3, timezone = $4, prefs = $5::jsonb, updated_at = now(),
 			next_digest_at = CASE WHEN next_digest_at IS NULL THEN NULL ELSE $6::timestamptz END WHERE id = $1`,
 			p.ID, p.Name, p.Email, p.Timezone, string(prefs), next); err != nil {
@@ -273,7 +273,7 @@ func (db *DB) ExpandNotifications(ctx context.Context, now time.Time, limit int)
 							loc = time.UTC
 						}
 						if _, err := tx.ExecContext(ctx, `UPDATE users SET next_digest_at = $2 WHERE id = $1 AND (next_digest_at IS NULL)`,
-							uid, opsflow.NextDigest(now, p.Preferences.DigestHour, loc)); err != nil {
+							uid, opsflow.NextDigest(now, p.Preferences.Hour(), loc)); err != nil {
 							return wrap("schedule digest", err)
 						}
 					}

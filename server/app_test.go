@@ -106,6 +106,9 @@ type app struct {
 	// Outbound is the allowlist of the worker's webhook calls (set it
 	// before StartWorker).
 	Outbound *outbound.Policy
+	// tokens are the users' tokens when the app has a database of its
+	// own (nil: the shared one's).
+	tokens map[string]string
 }
 
 // testOutbound lets the workers call the tests' own webhook receivers, on
@@ -232,7 +235,11 @@ func (a *app) Do(user, method, path string, body any, headers ...string) respons
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if user != "" {
-		tok, ok := shared.tokens[user]
+		tokens := shared.tokens
+		if a.tokens != nil {
+			tokens = a.tokens
+		}
+		tok, ok := tokens[user]
 		if !ok {
 			tok = user // lets a test send a made-up token
 		}

@@ -52,19 +52,19 @@ func (s *Server) checkPeople(ctx context.Context, in any) error {
 
 // profileRequest is what a person may change of their own profile.
 type profileRequest struct {
-	Email       string              `json:"email"`
-	Timezone    string              `json:"timezone"`
-	Preferences opsflow.Preferences `json:"preferences"`
+	Email       string              `json:"email,omitempty"`
+	Timezone    string              `json:"timezone,omitempty"` // empty: unchanged
+	Preferences opsflow.Preferences `json:"preferences,omitzero"`
 }
 
 // userRequest creates a user or changes one (administrators). Roles of an
 // existing user change only with a reason, recorded in the trail.
 type userRequest struct {
-	Name        string              `json:"name"`
+	Name        string              `json:"name,omitempty"` // a new user: default the ID
 	Roles       []opsflow.Role      `json:"roles,omitempty"`
 	Email       string              `json:"email,omitempty"`
-	Timezone    string              `json:"timezone"`
-	Preferences opsflow.Preferences `json:"preferences"`
+	Timezone    string              `json:"timezone,omitempty"` // empty: unchanged (UTC for a new user)
+	Preferences opsflow.Preferences `json:"preferences,omitzero"`
 	Reason      string              `json:"reason,omitempty"`
 }
 

@@ -88,7 +88,7 @@ func (s *Server) apiRoutes() []op {
 		{method: "PUT", path: "/v1/me", id: "putMe", tag: "people", summary: "Set your e-mail address, time zone and notification preferences",
 			doc:  "Per channel (email, slack, teams, webhook): immediate, digest (one message a day at digest_hour, local time) or off. always_immediate lists kinds sent at once even on a digest channel. A webhook needs webhook_url and a webhook_secret of 16+ characters; secrets read back masked, and the masked value sent back keeps the stored one. Audited on the user's stream.",
 			body: typeOf[profileRequest](), example: profileRequest{Email: "ann@example.com", Timezone: "Europe/Berlin",
-				Preferences: opsflow.Preferences{Email: opsflow.DeliverDigest, Slack: opsflow.DeliverOff, Teams: opsflow.DeliverOff, Webhook: opsflow.DeliverOff, DigestHour: 7,
+				Preferences: opsflow.Preferences{Email: opsflow.DeliverDigest, Slack: opsflow.DeliverOff, Teams: opsflow.DeliverOff, Webhook: opsflow.DeliverOff, DigestHour: opsflow.Ptr(7),
 					AlwaysImmediate: []string{opsflow.NotifyEscalated, opsflow.NotifyApproval}}},
 			resp: typeOf[opsflow.Profile](), handler: s.putMe},
 		{method: "GET", path: "/v1/users/:id", id: "getUser", tag: "people", summary: "A user's profile (administrators, or the user)",

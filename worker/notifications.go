@@ -351,7 +351,7 @@ func (d *Dispatcher) digest(ctx context.Context, user string) (int, error) {
 		if err != nil {
 			loc = time.UTC
 		}
-		next = opsflow.NextDigest(now, prof.Preferences.DigestHour, loc)
+		next = opsflow.NextDigest(now, prof.Preferences.Hour(), loc)
 		dg, in, out := digestOf(items, now, next)
 		skipped = append(skipped, out...)
 		if dg.Empty() {

@@ -271,7 +271,7 @@ func runUserProfile(ctx context.Context, sub string, args []string, stdout io.Wr
 		p.Preferences.Email = *mode
 	}
 	if *hour >= 0 {
-		p.Preferences.DigestHour = *hour
+		p.Preferences.DigestHour = hour
 	}
 	saved, created, err := db.SaveProfile(ctx, p, cliActor())
 	if err != nil {
