@@ -206,6 +206,10 @@ func (d *Dispatcher) deliver(ctx context.Context, j postgres.DeliveryJob) postgr
 			return postgres.DeliveryOutcome{State: opsflow.DeliverySkipped, Error: "the task was " + string(j.TaskState) + " before this went out"}
 		}
 	}
+	if j.TaskID == "" && (j.Kind == opsflow.NotifyAssigned || j.Kind == opsflow.NotifyReminder || j.Kind == opsflow.NotifyOverdue || j.Kind == opsflow.NotifyEscalated) {
+		// Written by an older engine that announced work without a task.
+		return postgres.DeliveryOutcome{State: opsflow.DeliverySkipped, Error: "a " + j.Kind + " notification without a task cannot be shown"}
+	}
 	msg := message(j)
 	r, err := d.Renderer.Render(msg)
 	if err != nil {

@@ -29,6 +29,9 @@ func tick(ctx workflow.Context, e *engine, b *opsflow.Board, now time.Time, who 
 			case opsflow.TaskOpened:
 				c.Old, c.New = opsflow.TaskScheduled, opsflow.TaskOpen
 				to = t.Assignee
+				if to == "" { // a role's queue: everyone holding the role
+					to = string(t.Role)
+				}
 			case opsflow.TaskReminded:
 				c.New = fmt.Sprintf("reminder: due %s", t.DueAt.UTC().Format(time.RFC3339))
 			case opsflow.TaskEscalated:
