@@ -17,13 +17,25 @@ WORKFLOWCHECK_VERSION := v0.6.0
 # Tests and `opsflow dev` find the dev server here without PATH tweaks.
 export OPSFLOW_TEMPORAL_BIN := $(BIN)/temporal
 
-.PHONY: tools dev test lint fmt-check vet staticcheck workflowcheck unit chaos bench composecheck build clean-state
+.PHONY: tools dev test lint fmt-check vet staticcheck workflowcheck unit chaos bench composecheck build clean-state temporal-server prod-test
 
-tools: $(BIN)/temporal $(BIN)/staticcheck $(BIN)/workflowcheck
+tools: $(BIN)/temporal $(BIN)/temporal-server $(BIN)/staticcheck $(BIN)/workflowcheck
 
 $(BIN)/temporal:
 	@echo ">> building Temporal CLI $(TEMPORAL_CLI_VERSION) (about 5 minutes, once)"
 	cd / && GOBIN=$(BIN) go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+# The production Temporal server, from source: temporal-server and
+# temporal-sql-tool of go.temporal.io/server at the version
+# tools/temporal-server/go.mod pins (a nested module, so the server's
+# ~200 dependencies stay out of opsflow's go.mod). The same programs and
+# settings as docker-compose.yml; internal/chaos's TestProduction runs them
+# on PostgreSQL. About 6 minutes cold on 2 cores, once.
+temporal-server: $(BIN)/temporal-server
+$(BIN)/temporal-server:
+	@echo ">> building Temporal server from source (tools/temporal-server; about 6 minutes, once)"
+	cd tools/temporal-server && go build -trimpath -ldflags="-s -w" -o $(BIN)/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+	cd tools/temporal-server && go build -trimpath -ldflags="-s -w" -o $(BIN)/temporal-server go.temporal.io/server/cmd/server
 
 $(BIN)/staticcheck:
 	cd / && GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
