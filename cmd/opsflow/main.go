@@ -4,6 +4,7 @@
 //	opsflow api        the HTTP API (production)
 //	opsflow worker     the Temporal worker (production)
 //	opsflow migrate    apply database migrations
+//	opsflow temporal-setup  prepare the namespace on a production Temporal server
 //	opsflow token      create, list and revoke API tokens
 //	opsflow audit      verify an exported audit pack offline
 //
@@ -33,6 +34,7 @@ func commands() []command {
 		{"api", "serve the HTTP API", runAPI},
 		{"worker", "run the Temporal worker that executes workflows and activities", runWorker},
 		{"migrate", "apply the database migrations and exit", runMigrate},
+		{"temporal-setup", "register opsflow's namespace (with its retention) and search attributes on a production Temporal server", runTemporalSetup},
 		{"token", "manage API tokens: token create|list|revoke", runToken},
 		{"audit", "verify an exported inspection pack offline: audit verify-pack FILE", runAudit},
 		{"bench", "measure opsflow's create + first step against a no-op Temporal workflow on a private stack", runBench},

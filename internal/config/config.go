@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/opsflow/opsflow/internal/deploy"
 )
 
 // Config holds every setting of every subcommand; each subcommand registers
@@ -23,6 +25,7 @@ type Config struct {
 	StateDir          string
 	Day               string
 	WorkflowCache     string
+	TemporalRetention string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -46,6 +49,7 @@ var Settings = []Setting{
 	{"log-level", "OPSFLOW_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"day", "OPSFLOW_DAY", "24h", "length of a day in process timers (due dates, windows, offsets); shorten only for demos", func(c *Config) *string { return &c.Day }},
 	{"workflow-cache", "OPSFLOW_WORKFLOW_CACHE", "2000", "workflows a worker keeps in memory between tasks (each holds its record: tens of KB)", func(c *Config) *string { return &c.WorkflowCache }},
+	{"temporal-retention", "OPSFLOW_TEMPORAL_RETENTION", deploy.Retention.String(), "opsflow temporal-setup: how long Temporal keeps a closed process's history (records and audit trails stay in PostgreSQL)", func(c *Config) *string { return &c.TemporalRetention }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
 }
 
