@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/devstack"
+	"github.com/opsflow/opsflow/internal/telemetry"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 )
@@ -28,7 +30,7 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 // also die with this process (Pdeathsig), so nothing is left behind.
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache")
+	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache", "metrics-addr", "otlp-endpoint")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
 	pgPort := fs.Int("pg-port", 0, "port of the private PostgreSQL (0: a free port)")
@@ -39,6 +41,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	log = slog.New(telemetry.LogHandler(log.Handler()))
 	day, err := parseDay(&cfg)
 	if err != nil {
 		return err
@@ -96,22 +99,40 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, &cfg, log)
+	tel, err := newTelemetry(ctx, &cfg, "opsflow-dev", log)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, tel.Shutdown)
+	serveMetrics, err := tel.Listen()
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, &cfg, log, tel)
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { tc.Close(); return nil })
+	watch(tel, db, tc, cfg.TaskQueue, log)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(2)
+	errc := make(chan error, 3)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log)
 	}()
-	h := server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	go func() {
+		defer wg.Done()
+		if err := serveMetrics(runCtx); err != nil { // nil at once when metrics are off
+			errc <- err
+		}
+	}()
+	store := observedStore{DB: db, verify: telemetry.NewVerifyMetrics(tel.Registry())}
+	h := server.New(server.Config{Store: store, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day,
+		Middleware: tel.Middleware()})
 	go func() {
 		defer wg.Done()
 		errc <- serveAPI(runCtx, cfg.HTTPAddr, h, log)

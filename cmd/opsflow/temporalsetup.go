@@ -80,7 +80,7 @@ func runTemporalSetup(ctx context.Context, args []string, stdout io.Writer) erro
 func dialWhenUp(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
 	var tc client.Client
 	err := retryUntil(ctx, func(ctx context.Context) error {
-		c, err := dialTemporal(ctx, cfg, log)
+		c, err := dialTemporal(ctx, cfg, log, nil)
 		if err != nil {
 			return err
 		}

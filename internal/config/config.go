@@ -26,6 +26,8 @@ type Config struct {
 	Day               string
 	WorkflowCache     string
 	TemporalRetention string
+	MetricsAddr       string
+	OTLPEndpoint      string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -50,6 +52,8 @@ var Settings = []Setting{
 	{"day", "OPSFLOW_DAY", "24h", "length of a day in process timers (due dates, windows, offsets); shorten only for demos", func(c *Config) *string { return &c.Day }},
 	{"workflow-cache", "OPSFLOW_WORKFLOW_CACHE", "2000", "workflows a worker keeps in memory between tasks (each holds its record: tens of KB)", func(c *Config) *string { return &c.WorkflowCache }},
 	{"temporal-retention", "OPSFLOW_TEMPORAL_RETENTION", deploy.Retention.String(), "opsflow temporal-setup: how long Temporal keeps a closed process's history (records and audit trails stay in PostgreSQL)", func(c *Config) *string { return &c.TemporalRetention }},
+	{"metrics-addr", "OPSFLOW_METRICS_ADDR", "", "address of the Prometheus endpoint (/metrics), separate from the API; empty: off", func(c *Config) *string { return &c.MetricsAddr }},
+	{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OpenTelemetry collector base URL (OTLP over HTTP, e.g. http://otel-collector:4318) to send traces to; empty: tracing off", func(c *Config) *string { return &c.OTLPEndpoint }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
 }
 
