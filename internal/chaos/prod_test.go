@@ -5,8 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"net"
+	"os"
+	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +40,15 @@ func TestProduction(t *testing.T) {
 		t.Fatalf("TestProduction needs the Temporal server built from source: %v", err)
 	}
 	ctx := context.Background()
-	st := startStack(ctx, t, stackOptions{prod: true, apis: 2, namespace: deploy.Namespace})
-	p := &prodRun{t: t, st: st}
+	p := &prodRun{t: t, otlp: newOTLPReceiver(t), metricsAddrs: map[string]string{}}
+	p.st = startStack(ctx, t, stackOptions{
+		prod: true, apis: 2, namespace: deploy.Namespace,
+		// Every process traces to the test's OTLP receiver, flushing
+		// spans every half second instead of every five.
+		env:        []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + p.otlp.url(), "OTEL_BSP_SCHEDULE_DELAY=500"},
+		perProcess: func(name string) []string { return []string{"OPSFLOW_METRICS_ADDR=" + p.metricsAddr(name)} },
+	})
+	st := p.st
 
 	t.Run("configuration", p.configuration)
 	if t.Failed() {
@@ -57,11 +68,16 @@ func TestProduction(t *testing.T) {
 	}
 	two := p.phase(ctx, "two-workers", *prodCAPAs, *prodClients, nil)
 	fault := p.phase(ctx, "kill-worker-and-api", *prodCAPAs, *prodClients, p.killWorkerAndAPI)
+	p.restartKilled(ctx)
 
-	t.Logf("throughput (%d CAPAs × %d steps, %d clients, %d history shards):\n  %s\n  %s\n  %s",
-		*prodCAPAs, len(steps), *prodClients, deploy.HistoryShards, one, two, fault)
+	t.Run("exactly-once", func(t *testing.T) { p.check(ctx, t) })
+	t.Run("metrics", p.metrics)
+	t.Run("traces", p.traces)
+	t.Run("backup-restore", p.backupRestore)
+	t.Run("history-deleted", p.historyDeleted)
 
-	p.check(ctx)
+	t.Logf("throughput (%d CAPAs × %d steps, %d clients, %d history shards, %d CPUs):\n  %s\n  %s\n  %s",
+		*prodCAPAs, len(steps), *prodClients, deploy.HistoryShards, runtime.NumCPU(), one, two, fault)
 }
 
 var (
@@ -71,10 +87,26 @@ var (
 
 // prodRun is TestProduction's state across its phases.
 type prodRun struct {
-	t     *testing.T
-	st    *stack
-	loads []*load
-	probs problems
+	t            *testing.T
+	st           *stack
+	loads        []*load
+	probs        problems // of the load phases (a failed fault injection)
+	otlp         *otlpReceiver
+	metricsAddrs map[string]string // process name → its metrics address, kept across restarts
+}
+
+// metricsAddr is the metrics address of the named process, picked once.
+func (p *prodRun) metricsAddr(name string) string {
+	if a, ok := p.metricsAddrs[name]; ok {
+		return a
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		p.t.Fatalf("pick a metrics port: %v", err)
+	}
+	defer l.Close()
+	p.metricsAddrs[name] = l.Addr().String()
+	return p.metricsAddrs[name]
 }
 
 // configuration checks that the server runs what deploy says and
@@ -126,14 +158,19 @@ type phaseResult struct {
 	elapsed            time.Duration
 	p50, p99           time.Duration
 	c                  counts
+	cpu                string // by part of the stack; empty when a fault killed a process
 }
 
 func (r phaseResult) String() string {
-	return fmt.Sprintf("%-20s %d worker(s), %d API(s): %4d of %4d requests accepted in %6s = %5.1f steps/s (%4.1f CAPAs/s), step p50 %s p99 %s; retries %d, 503s %d, 202s %d, conn-errors %d",
+	s := fmt.Sprintf("%-20s %d worker(s), %d API(s): %4d of %4d requests accepted in %6s = %5.1f steps/s (%4.1f CAPAs/s), step p50 %s p99 %s; retries %d, 503s %d, 202s %d, conn-errors %d",
 		r.name, r.workers, r.apis, r.accepted, r.logicals, r.elapsed.Round(10*time.Millisecond),
 		float64(r.accepted)/r.elapsed.Seconds(), float64(r.accepted)/float64(len(steps))/r.elapsed.Seconds(),
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
 		r.c.attempts-r.c.logicals, r.c.s503, r.c.s202, r.c.connErrs)
+	if r.cpu != "" {
+		s += "\n" + strings.Repeat(" ", 23) + r.cpu
+	}
+	return s
 }
 
 // phase runs one bounded load over both APIs to its end (at most 5
@@ -148,6 +185,7 @@ func (p *prodRun) phase(ctx context.Context, name string, capas, clients int, fa
 	}
 	ld := newLoad(p.st.apiURLs(), p.st.tokens, name, capas, clients)
 	p.loads = append(p.loads, ld)
+	cpu := p.cpuTimes()
 	loadCtx, stop := context.WithTimeout(ctx, 5*time.Minute)
 	defer stop()
 	began := time.Now()
@@ -161,6 +199,9 @@ func (p *prodRun) phase(ctx context.Context, name string, capas, clients int, fa
 	}
 	<-ld.done
 	res.elapsed = time.Since(began)
+	if fault == nil {
+		res.cpu = cores(cpu, p.cpuTimes(), res.elapsed)
+	}
 	logicals, c := ld.snapshot()
 	res.c, res.logicals = c, len(logicals)
 	var lat []time.Duration
@@ -207,40 +248,145 @@ func (p *prodRun) restartKilled(ctx context.Context) {
 	}
 }
 
-// check runs the fault suite's checks over the CAPAs of every phase.
-func (p *prodRun) check(ctx context.Context) {
-	t, st := p.t, p.st
-	if p.probs == nil {
-		p.probs = problems{}
-	}
-	p.restartKilled(ctx)
-	var capas []*capaRun
+// capas are the CAPAs of every load so far.
+func (p *prodRun) capas() []*capaRun {
+	var out []*capaRun
 	for _, ld := range p.loads {
-		capas = append(capas, ld.capas...)
+		out = append(out, ld.capas...)
+	}
+	return out
+}
+
+// check runs the fault suite's checks over the CAPAs of every phase: what
+// the clients saw, then the workflows and the read model.
+func (p *prodRun) check(ctx context.Context, t *testing.T) {
+	st := p.st
+	probs := problems{}
+	for cat, lines := range p.probs {
+		probs[cat] = append(probs[cat], lines...)
+	}
+	for _, ld := range p.loads {
 		logicals, _ := ld.snapshot()
 		for _, l := range logicals {
 			if l.outcome == gaveUp {
-				p.probs.add(catUnfinish, "%s: no final answer after %d attempts (%s); last: %s", &l, l.attempts, l.history(), l.last)
+				probs.add(catUnfinish, "%s: no final answer after %d attempts (%s); last: %s", &l, l.attempts, l.history(), l.last)
 			}
 		}
 		for cat, lines := range ld.problems {
-			p.probs[cat] = append(p.probs[cat], lines...)
+			probs[cat] = append(probs[cat], lines...)
 		}
 	}
 	for _, d := range st.alive() {
-		p.probs.add(catProcess, "%s", d)
+		probs.add(catProcess, "%s", d)
 	}
-	workflows := settle(ctx, st, *settleFor, &p.probs)
-	rd := &reader{base: st.apis[1].url(), token: st.tokens["carol"], hc: p.loads[0].hc, probs: &p.probs}
-	n := verify(ctx, capas, rd, workflows, &p.probs)
-	t.Logf("checked %d workflows, %d read-model rows and %d audit events", len(workflows), n.rows, n.events)
-	if p.probs.count() > 0 {
-		t.Logf("FAIL (%s)", p.probs.summary())
+	p.verifyAll(ctx, t, &probs)
+	if probs.count() > 0 {
+		t.Logf("FAIL (%s)", probs.summary())
 	}
-	p.probs.report(t)
-	if len(p.probs[cat500]) > 0 {
+	probs.report(t)
+	if len(probs[cat500]) > 0 {
 		if lines := st.apiErrors(10); len(lines) > 0 {
 			t.Logf("the APIs' error logs (first %d lines):\n    %s", len(lines), strings.Join(lines, "\n    "))
 		}
 	}
+}
+
+// verifyAll settles the workflows and checks every CAPA of every load
+// against the read model and its audit trail (the fault suite's verify).
+func (p *prodRun) verifyAll(ctx context.Context, t *testing.T, probs *problems) {
+	workflows := settle(ctx, p.st, *settleFor, probs)
+	rd := &reader{base: p.st.apis[1].url(), token: p.st.tokens["carol"], hc: p.loads[0].hc, probs: probs}
+	n := verify(ctx, p.capas(), rd, workflows, probs)
+	t.Logf("checked %d workflows, %d read-model rows and %d audit events", len(workflows), n.rows, n.events)
+}
+
+// cpuTimes is the CPU time (user + system, including reaped children)
+// used so far by each part of the stack, read from /proc: each child and
+// its descendants, and this test process (the load's clients and the
+// checks).
+type cpuTimes map[string]time.Duration
+
+func (p *prodRun) cpuTimes() cpuTimes {
+	st := p.st
+	// Each part is a child of this process; every process below it
+	// (postgres's backends leave its process group, so ancestry, not the
+	// group, decides) counts for it.
+	parts := map[int]string{os.Getpid(): "load+checks", st.pg.PID(): "postgres", st.temporal.PID(): "temporal"}
+	st.mu.Lock()
+	for _, w := range st.workers {
+		if w != nil && !w.Exited() {
+			parts[w.PID()] = "workers"
+		}
+	}
+	for _, a := range st.apis {
+		if a.child != nil && !a.child.Exited() {
+			parts[a.child.PID()] = "apis"
+		}
+	}
+	st.mu.Unlock()
+	type proc struct {
+		ppid int
+		used time.Duration
+	}
+	procs := map[int]proc{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, used, ok := procCPU(pid); ok {
+			procs[pid] = proc{ppid, used}
+		}
+	}
+	out := cpuTimes{}
+	for pid, pr := range procs {
+		for up, depth := pid, 0; depth < 8; depth++ {
+			if part, ok := parts[up]; ok {
+				out[part] += pr.used
+				break
+			}
+			next, ok := procs[up]
+			if !ok {
+				break
+			}
+			up = next.ppid
+		}
+	}
+	return out
+}
+
+// procCPU reads a process's parent and CPU time from /proc/PID/stat.
+func procCPU(pid int) (ppid int, used time.Duration, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name may hold spaces and parentheses: fields start after
+	// the last ')'. Then: state ppid pgrp … utime(12th) stime cutime cstime.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	var ticks int64
+	for _, k := range []int{11, 12, 13, 14} {
+		n, _ := strconv.ParseInt(f[k], 10, 64)
+		ticks += n
+	}
+	const clockTicks = 100 // USER_HZ: 100 on every Linux architecture Go supports
+	return ppid, time.Duration(ticks) * time.Second / clockTicks, true
+}
+
+// cores is the CPU each part used between two readings, in cores.
+func cores(before, after cpuTimes, elapsed time.Duration) string {
+	var parts []string
+	total := 0.0
+	for _, k := range []string{"temporal", "postgres", "workers", "apis", "load+checks"} {
+		c := (after[k] - before[k]).Seconds() / elapsed.Seconds()
+		total += c
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, c))
+	}
+	return fmt.Sprintf("CPU (cores) %s = %.2f", strings.Join(parts, ", "), total)
 }

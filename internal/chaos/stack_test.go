@@ -66,9 +66,6 @@ type stack struct {
 	apis    []*apiProcess
 	logs    map[string]*os.File
 	tokens  map[string]string
-
-	// perProcess, if set, adds environment for the named process.
-	perProcess func(name string) []string
 }
 
 // stackOptions chooses the shape: the fault suite's (a file-backed dev
@@ -78,7 +75,10 @@ type stackOptions struct {
 	prod      bool
 	apis      int    // API processes, each on its own fixed address; default 1
 	namespace string // default the fault suite's
-	env       []string
+	// env is added to every opsflow process's environment; perProcess,
+	// if set, adds more for the one named (worker-1, api-2, …).
+	env        []string
+	perProcess func(name string) []string
 }
 
 // temporalServer is either Temporal: the dev server or the production one.
@@ -128,17 +128,8 @@ func startStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 	s.dbURL = s.pg.URL(database)
 
 	if opts.prod {
-		s.temporal, err = devstack.StartTemporalServer(ctx, devstack.TemporalServerOptions{
-			PostgresHost: "127.0.0.1", PostgresPort: s.pg.Port(), PostgresUser: "postgres",
-			LogWriter: s.logFile("temporal"), Logger: s.logger,
-		})
-		if err != nil {
-			t.Fatalf("start Temporal on PostgreSQL: %v", err)
-		}
-		// As in production: the namespace, its retention and the search
-		// attributes come from opsflow's own one-shot command.
-		if out, err := s.opsflow(ctx, "temporal-setup"); err != nil {
-			t.Fatalf("opsflow temporal-setup: %v\n%s", err, out)
+		if err := s.startProdTemporal(ctx); err != nil {
+			t.Fatalf("%v", err)
 		}
 	} else {
 		bin, err := devstack.FindTemporal()
@@ -160,12 +151,8 @@ func startStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 			t.Fatalf("%v", err)
 		}
 	}
-	s.tc, err = client.DialContext(ctx, client.Options{
-		HostPort: s.temporal.Address(), Namespace: opts.namespace,
-		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-	})
-	if err != nil {
-		t.Fatalf("dial Temporal: %v", err)
+	if err := s.dial(ctx); err != nil {
+		t.Fatalf("%v", err)
 	}
 
 	if out, err := s.opsflow(ctx, "migrate"); err != nil {
@@ -202,6 +189,46 @@ func startStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 		}
 	}
 	return s
+}
+
+// startProdTemporal starts Temporal from source on the stack's PostgreSQL
+// (creating or upgrading its schema) and, as in production, prepares the
+// namespace, its retention and the search attributes with opsflow's own
+// one-shot command. A restart comes back on the same ports, as a
+// production server does.
+func (s *stack) startProdTemporal(ctx context.Context) error {
+	var ports map[string]int
+	if old, ok := s.temporal.(*devstack.TemporalServer); ok {
+		ports = old.Ports()
+	}
+	ts, err := devstack.StartTemporalServer(ctx, devstack.TemporalServerOptions{
+		PostgresHost: "127.0.0.1", PostgresPort: s.pg.Port(), PostgresUser: "postgres",
+		Ports: ports, LogWriter: s.logFile("temporal"), Logger: s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start Temporal on PostgreSQL: %w", err)
+	}
+	s.temporal = ts
+	if out, err := s.opsflow(ctx, "temporal-setup"); err != nil {
+		return fmt.Errorf("opsflow temporal-setup: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// dial (re)connects the stack's own Temporal client, for the checks.
+func (s *stack) dial(ctx context.Context) error {
+	if s.tc != nil {
+		s.tc.Close()
+	}
+	var err error
+	s.tc, err = client.DialContext(ctx, client.Options{
+		HostPort: s.temporal.Address(), Namespace: s.opts.namespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+	})
+	if err != nil {
+		return fmt.Errorf("dial Temporal: %w", err)
+	}
+	return nil
 }
 
 // apiURLs are the base URLs of every API process, for clients that may
@@ -383,12 +410,12 @@ func (s *stack) startAPI(ctx context.Context, i int) error {
 }
 
 // processEnv is what one process of the stack gets beyond the shared
-// environment; hook for TestProduction (metrics address, service name).
+// environment (TestProduction: its own metrics address).
 func (s *stack) processEnv(name string) []string {
-	if s.perProcess == nil {
+	if s.opts.perProcess == nil {
 		return nil
 	}
-	return s.perProcess(name)
+	return s.opts.perProcess(name)
 }
 
 // ---- faults

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -67,11 +68,14 @@ type TemporalServerOptions struct {
 	PostgresPort     int
 	PostgresUser     string
 	PostgresPassword string
-	// Port of the gRPC frontend; 0 picks a free port. Every other port
-	// (HTTP API, membership, history, matching, worker, metrics) is picked
-	// free: the defaults 7233–7246 and 6933–6939 are often taken on a
-	// shared machine.
-	Port int
+	// Ports maps the server's port settings (FRONTEND_GRPC_PORT, …,
+	// METRICS_PORT) to ports; those not given are picked free, below
+	// 32768: the defaults 7233–7246 and 6933–6939 are often taken on a
+	// shared machine. A restart should pass the first start's Ports():
+	// the cluster's membership table remembers each service's address, and
+	// a server that comes back elsewhere waits for the old entries to
+	// expire (tens of seconds) before it serves every request.
+	Ports map[string]int
 	// LogWriter receives the schema tool's and the server's output.
 	LogWriter io.Writer
 	// ReadyTimeout bounds schema setup and start-up each; default 2 minutes.
@@ -83,6 +87,7 @@ type TemporalServerOptions struct {
 // TemporalServer is a running production-shape Temporal server.
 type TemporalServer struct {
 	proc        *process
+	ports       map[string]int
 	addr        string
 	httpAddr    string
 	metricsAddr string
@@ -138,7 +143,7 @@ func StartTemporalServer(ctx context.Context, opts TemporalServerOptions) (*Temp
 	}
 
 	attempts := 1
-	if opts.Port == 0 {
+	if len(opts.Ports) == 0 {
 		attempts = 3
 	}
 	var lastErr error
@@ -156,10 +161,11 @@ func StartTemporalServer(ctx context.Context, opts TemporalServerOptions) (*Temp
 }
 
 func startTemporalServerOnce(ctx context.Context, opts TemporalServerOptions, env []string, dir string) (*TemporalServer, error) {
-	ports := map[string]int{"FRONTEND_GRPC_PORT": opts.Port}
-	for _, k := range []string{"FRONTEND_GRPC_PORT", "FRONTEND_HTTP_PORT", "FRONTEND_MEMBERSHIP_PORT",
-		"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
-		"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT", "METRICS_PORT"} {
+	ports := maps.Clone(opts.Ports)
+	if ports == nil {
+		ports = map[string]int{}
+	}
+	for _, k := range portSettings {
 		if ports[k] != 0 {
 			continue
 		}
@@ -175,6 +181,7 @@ func startTemporalServerOnce(ctx context.Context, opts TemporalServerOptions, en
 		}
 	}
 	t := &TemporalServer{
+		ports:       ports,
 		addr:        net.JoinHostPort("127.0.0.1", strconv.Itoa(ports["FRONTEND_GRPC_PORT"])),
 		httpAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports["FRONTEND_HTTP_PORT"])),
 		metricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports["METRICS_PORT"])),
@@ -251,6 +258,15 @@ func (t *TemporalServer) probe(ctx context.Context, logger tlog.Logger, hc *http
 	}
 	return nil
 }
+
+// portSettings are the environment variables of the server's ports (and
+// METRICS_PORT, ours, for PROMETHEUS_ENDPOINT).
+var portSettings = []string{"FRONTEND_GRPC_PORT", "FRONTEND_HTTP_PORT", "FRONTEND_MEMBERSHIP_PORT",
+	"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
+	"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT", "METRICS_PORT"}
+
+// Ports are the ports the server listens on, for a restart in place.
+func (t *TemporalServer) Ports() map[string]int { return maps.Clone(t.ports) }
 
 // Address is the gRPC frontend's host:port.
 func (t *TemporalServer) Address() string { return t.addr }
