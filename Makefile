@@ -28,14 +28,17 @@ $(BIN)/temporal:
 # The production Temporal server, from source: temporal-server and
 # temporal-sql-tool of go.temporal.io/server at the version
 # tools/temporal-server/go.mod pins (a nested module, so the server's
-# ~200 dependencies stay out of opsflow's go.mod). The same programs and
-# settings as docker-compose.yml; internal/chaos's TestProduction runs them
-# on PostgreSQL. About 6 minutes cold on 2 cores, once.
+# ~200 dependencies stay out of opsflow's go.mod), built as
+# tools/temporal-server/Dockerfile builds the compose image (static, no
+# cgo). internal/chaos's TestProduction runs them on PostgreSQL. About 6
+# minutes cold on 2 cores, once; delete .bin/temporal-server to rebuild
+# after changing tools/temporal-server/go.mod (TestProduction checks the
+# version the server reports).
 temporal-server: $(BIN)/temporal-server
 $(BIN)/temporal-server:
 	@echo ">> building Temporal server from source (tools/temporal-server; about 6 minutes, once)"
-	cd tools/temporal-server && go build -trimpath -ldflags="-s -w" -o $(BIN)/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
-	cd tools/temporal-server && go build -trimpath -ldflags="-s -w" -o $(BIN)/temporal-server go.temporal.io/server/cmd/server
+	cd tools/temporal-server && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(BIN)/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+	cd tools/temporal-server && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(BIN)/temporal-server go.temporal.io/server/cmd/server
 
 $(BIN)/staticcheck:
 	cd / && GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -85,6 +88,16 @@ CHAOS_RUN ?= TestChaos
 chaos: $(BIN)/temporal
 	@echo ">> fault suite"
 	go test -count=1 -v ./internal/chaos/ -timeout 20m -run '$(CHAOS_RUN)'
+
+# The production shape on this machine (README, Running in production):
+# Temporal from source on PostgreSQL with 4 shards, two workers and two
+# APIs under load, one of each killed, then metrics, traces, backup and
+# restore, and a deleted history. About 2 minutes; it also runs within
+# `make test` (internal/chaos). Raise the load with OPSFLOW_PROD_CAPAS and
+# OPSFLOW_PROD_CLIENTS.
+prod-test: $(BIN)/temporal $(BIN)/temporal-server
+	@echo ">> production shape"
+	go test -count=1 -v ./internal/chaos/ -run '^TestProduction$$' -timeout 15m
 
 # opsflow's create + first step against a no-op Temporal workflow on one
 # private stack, interleaved rounds; prints O/R0 (see README, Performance).

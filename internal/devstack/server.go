@@ -96,7 +96,8 @@ type TemporalServer struct {
 
 // StartTemporalServer creates or upgrades Temporal's schema with
 // tools/temporal-server/setup-schema.sh (temporal-sql-tool), then starts
-// `temporal-server start` with deploy's settings (persistence plugin,
+// the server through the image's tools/temporal-server/entrypoint.sh
+// (`temporal-server start`) with deploy's settings (persistence plugin,
 // history shards) and tools/temporal-server/dynamicconfig.yaml, and returns
 // once the frontend answers GetClusterInfo over gRPC and the container's
 // health check path over HTTP. It registers no namespace: that is `opsflow
@@ -195,9 +196,11 @@ func startTemporalServerOnce(ctx context.Context, opts TemporalServerOptions, en
 		"TEMPORAL_ALLOW_NO_AUTH=true",
 		"LOG_LEVEL=warn",
 	)
-	cmd := exec.Command(opts.Server, "start")
+	// Through the image's entry point, which execs `temporal-server
+	// start`: found on PATH, as in the image.
+	cmd := exec.Command("sh", filepath.Join(dir, "entrypoint.sh"))
 	cmd.Dir = dir
-	cmd.Env = childEnv(env...)
+	cmd.Env = childEnv(append(env, "PATH="+filepath.Dir(opts.Server)+string(os.PathListSeparator)+os.Getenv("PATH"))...)
 	proc, err := startProcess("temporal-server", cmd, opts.LogWriter)
 	if err != nil {
 		return nil, err
