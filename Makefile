@@ -54,7 +54,7 @@ build:
 
 lint: fmt-check vet staticcheck workflowcheck
 
-test: tools lint unit composecheck
+test: tools lint unit prod-test composecheck
 
 fmt-check:
 	@echo ">> gofmt"
@@ -75,10 +75,11 @@ workflowcheck: $(BIN)/workflowcheck
 	@echo ">> workflowcheck"
 	$(BIN)/workflowcheck -config workflows/workflowcheck.config.yaml ./workflows/...
 
-# Includes internal/chaos, the fault suite, with its small default counts.
+# Includes internal/chaos, the fault suite, with its small default counts;
+# its TestProduction runs in prod-test, with a time limit of its own.
 unit:
 	@echo ">> go test"
-	go test -count=1 ./...
+	go test -count=1 -skip '^TestProduction$$' ./...
 
 # The fault suite alone, verbose, with a summary line per scenario: real
 # processes (Temporal, PostgreSQL, two workers, the API) crashed under load.
@@ -92,9 +93,8 @@ chaos: $(BIN)/temporal
 # The production shape on this machine (README, Running in production):
 # Temporal from source on PostgreSQL with 4 shards, two workers and two
 # APIs under load, one of each killed, then metrics, traces, backup and
-# restore, and a deleted history. About 2 minutes; it also runs within
-# `make test` (internal/chaos). Raise the load with OPSFLOW_PROD_CAPAS and
-# OPSFLOW_PROD_CLIENTS.
+# restore, and a deleted history. About 2 minutes; part of `make test`.
+# Raise the load with OPSFLOW_PROD_CAPAS and OPSFLOW_PROD_CLIENTS.
 prod-test: $(BIN)/temporal $(BIN)/temporal-server
 	@echo ">> production shape"
 	go test -count=1 -v ./internal/chaos/ -run '^TestProduction$$' -timeout 15m

@@ -74,8 +74,10 @@ func (p *prodRun) backupRestore(t *testing.T) {
 	st.mark("postgres", "dropped %v; restoring them from the dumps", dbs)
 	began = time.Now()
 	for _, db := range dbs {
-		// --create makes the database from the dump, under its name.
-		args := append(conn, "--create", "--exit-on-error", "--dbname", "postgres", filepath.Join(dir, db+".dump"))
+		// The README's command: --clean --if-exists --create drops the
+		// database if it is there (a fresh compose volume has an empty
+		// opsflow) and makes it from the dump, under its name.
+		args := append(conn, "--clean", "--if-exists", "--create", "--exit-on-error", "--dbname", "postgres", filepath.Join(dir, db+".dump"))
 		if out, err := exec.CommandContext(ctx, filepath.Join(bin, "pg_restore"), args...).CombinedOutput(); err != nil {
 			t.Fatalf("pg_restore %s: %v\n%s", db, err, out)
 		}

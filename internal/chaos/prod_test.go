@@ -200,7 +200,7 @@ func (p *prodRun) phase(ctx context.Context, name string, capas, clients int, fa
 	<-ld.done
 	res.elapsed = time.Since(began)
 	if fault == nil {
-		res.cpu = cores(cpu, p.cpuTimes(), res.elapsed)
+		res.cpu = cores(cpu, p.cpuTimes(), res.elapsed) + "; " + p.memory()
 	}
 	logicals, c := ld.snapshot()
 	res.c, res.logicals = c, len(logicals)
@@ -398,6 +398,41 @@ func procCPU(pid int) (ppid int, used time.Duration, ok bool) {
 	}
 	const clockTicks = 100 // USER_HZ: 100 on every Linux architecture Go supports
 	return ppid, time.Duration(ticks) * time.Second / clockTicks, true
+}
+
+// memory is the resident memory of the Temporal server and of each opsflow
+// process now, in MB (PostgreSQL's is mostly its shared buffers, counted
+// once per backend by the kernel, so it is left out).
+func (p *prodRun) memory() string {
+	st := p.st
+	parts := []string{fmt.Sprintf("temporal %d", rssMB(st.temporal.PID()))}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for i, w := range st.workers {
+		if w != nil && !w.Exited() {
+			parts = append(parts, fmt.Sprintf("worker-%d %d", i+1, rssMB(w.PID())))
+		}
+	}
+	for _, a := range st.apis {
+		if a.child != nil && !a.child.Exited() {
+			parts = append(parts, fmt.Sprintf("%s %d", a.name, rssMB(a.child.PID())))
+		}
+	}
+	return "RSS (MB) " + strings.Join(parts, ", ")
+}
+
+func rssMB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // cores is the CPU each part used between two readings, in cores.
