@@ -60,6 +60,10 @@ type Config struct {
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.
 	RequestTimeout time.Duration
+	// Middleware runs outermost, before the request ID and the access log
+	// (tracing and RED metrics from internal/telemetry): it sees every
+	// request, with its final status.
+	Middleware []echo.MiddlewareFunc
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -101,6 +105,7 @@ func New(cfg Config) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.Use(cfg.Middleware...)
 	e.Use(middleware.RequestID())
 	e.Use(s.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{

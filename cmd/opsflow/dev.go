@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/devstack"
 	"github.com/opsflow/opsflow/internal/mailcatch"
+	"github.com/opsflow/opsflow/internal/telemetry"
 	"github.com/opsflow/opsflow/notify"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
@@ -33,7 +35,7 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
 	fs := newFlags("dev", &cfg, append([]string{"database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache",
-		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow"}, notifySettings...)...)
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow", "metrics-addr", "otlp-endpoint"}, notifySettings...)...)
 	mailPort := fs.Int("mail-port", 1025, "port of the mail catcher that receives notification mail when no --smtp-host is set (0: a free port)")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
@@ -45,6 +47,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	log = slog.New(telemetry.LogHandler(log.Handler()))
 	day, err := parseDay(&cfg)
 	if err != nil {
 		return err
@@ -141,22 +144,39 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	tc, err := dialTemporal(ctx, &cfg, log)
+	tel, err := newTelemetry(ctx, &cfg, "opsflow-dev", log)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, tel.Shutdown)
+	serveMetrics, err := tel.Listen()
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, &cfg, log, tel)
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { tc.Close(); return nil })
+	watch(tel, db, tc, cfg.TaskQueue, log)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(2)
+	errc := make(chan error, 3)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, x)
 	}()
-	sc := server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day}
+	go func() {
+		defer wg.Done()
+		if err := serveMetrics(runCtx); err != nil { // nil at once when metrics are off
+			errc <- err
+		}
+	}()
+	store := observedStore{DB: db, verify: telemetry.NewVerifyMetrics(tel.Registry())}
+	sc := server.Config{Store: store, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day, Middleware: tel.Middleware()}
 	if verifier != nil {
 		sc.Checkpoints = verifier
 	}

@@ -4,6 +4,7 @@
 //	opsflow api        the HTTP API (production)
 //	opsflow worker     the Temporal worker (production)
 //	opsflow migrate    apply database migrations
+//	opsflow temporal-setup  prepare the namespace on a production Temporal server
 //	opsflow token      create, list and revoke API tokens
 //	opsflow user       change a user's roles (audited)
 //	opsflow audit      verify an exported audit pack offline, or the chains in PostgreSQL
@@ -35,6 +36,7 @@ func commands() []command {
 		{"api", "serve the HTTP API", runAPI},
 		{"worker", "run the Temporal worker that executes workflows and activities", runWorker},
 		{"migrate", "apply the database migrations and exit", runMigrate},
+		{"temporal-setup", "register opsflow's namespace (with its retention) and search attributes on a production Temporal server", runTemporalSetup},
 		{"token", "manage API tokens: token create|list|revoke", runToken},
 		{"user", "create and change users, audited: user set|show|roles", runUser},
 		{"audit", "verify an inspection pack offline, or the chains in PostgreSQL: audit verify-pack FILE | audit verify", runAudit},

@@ -16,9 +16,11 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/activities"
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/outbound"
+	"github.com/opsflow/opsflow/internal/telemetry"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 	"github.com/opsflow/opsflow/worker"
@@ -131,13 +133,21 @@ func warnRole(ctx context.Context, db *postgres.DB, log *slog.Logger) {
 	}
 }
 
-// dialTemporal connects to the Temporal frontend.
-func dialTemporal(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+// dialTemporal connects to the Temporal frontend; with tel, the client
+// (and every worker made from it) reports the SDK's metrics and carries
+// traces.
+func dialTemporal(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (client.Client, error) {
+	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-client")),
-	})
+	}
+	if tel != nil {
+		if err := tel.TemporalClient(&opts); err != nil {
+			return nil, err
+		}
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
@@ -238,22 +248,30 @@ func newWorkerExtras(cfg *config.Config, db *postgres.DB, log *slog.Logger) (wor
 	return x, nil
 }
 
-// deps are what api and worker share: a logger, the store and a Temporal
-// client; close releases them.
+// deps are what api and worker share: a logger, telemetry, the store and
+// a Temporal client; close releases them.
 type deps struct {
-	log *slog.Logger
-	db  *postgres.DB
-	tc  client.Client
+	log          *slog.Logger
+	tel          *telemetry.Telemetry
+	db           *postgres.DB
+	tc           client.Client
+	serveMetrics func(context.Context) error
 }
 
 func (d deps) close() {
 	d.tc.Close()
 	d.db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.tel.Shutdown(ctx); err != nil {
+		d.log.Warn("telemetry shutdown", "err", err)
+	}
 }
 
-// connect parses the flags of a production command and opens its store and
-// Temporal client.
-func connect(ctx context.Context, name string, args []string, cfg *config.Config, settings ...string) (deps, error) {
+// connect parses the flags of a production command and opens its
+// telemetry, store and Temporal client. service names the process in
+// traces.
+func connect(ctx context.Context, name, service string, args []string, cfg *config.Config, settings ...string) (deps, error) {
 	var d deps
 	if err := config.Parse(newFlags(name, cfg, settings...), args); err != nil {
 		return d, err
@@ -262,21 +280,77 @@ func connect(ctx context.Context, name string, args []string, cfg *config.Config
 	if d.log, err = cfg.Logger(); err != nil {
 		return d, err
 	}
+	d.log = slog.New(telemetry.LogHandler(d.log.Handler()))
+	if d.tel, err = newTelemetry(ctx, cfg, service, d.log); err != nil {
+		return d, err
+	}
+	// Bind the metrics port before anything else: a taken port fails
+	// the start rather than leaving a process nobody can watch.
+	if d.serveMetrics, err = d.tel.Listen(); err != nil {
+		return d, err
+	}
 	if d.db, err = openStore(ctx, cfg); err != nil {
 		return d, err
 	}
 	warnRole(ctx, d.db, d.log)
-	if d.tc, err = dialTemporal(ctx, cfg, d.log); err != nil {
+	if d.tc, err = dialTemporal(ctx, cfg, d.log, d.tel); err != nil {
 		d.db.Close()
 		return d, err
 	}
 	return d, nil
 }
 
+func newTelemetry(ctx context.Context, cfg *config.Config, service string, log *slog.Logger) (*telemetry.Telemetry, error) {
+	return telemetry.New(ctx, telemetry.Options{
+		Service: service, MetricsAddr: cfg.MetricsAddr,
+		OTLPEndpoint: strings.TrimRight(cfg.OTLPEndpoint, "/"), Logger: log,
+	})
+}
+
+// watch registers the gauges every process serves: what the processes
+// are doing (read model and task queue), read on scrape.
+func watch(tel *telemetry.Telemetry, db *postgres.DB, tc client.Client, queue string, log *slog.Logger) {
+	tel.Registry().MustRegister(&telemetry.Business{Store: db, Temporal: tc, TaskQueue: queue, Logger: log})
+}
+
+// observedStore is the API's store with its audit verifications counted
+// for the "verify failure" alert.
+type observedStore struct {
+	*postgres.DB
+	verify *telemetry.VerifyMetrics
+}
+
+func (s observedStore) VerifyAudit(ctx context.Context, stream string) (opsflow.VerifyReport, error) {
+	rep, err := s.DB.VerifyAudit(ctx, stream)
+	s.verify.Observe(stream, rep, err)
+	return rep, err
+}
+
+// runBeside runs main and, beside it, the metrics endpoint; the first to
+// fail ends both.
+func runBeside(ctx context.Context, serveMetrics, main func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		if err := serveMetrics(ctx); err != nil {
+			errc <- err
+			cancel()
+		}
+	}()
+	err := main(ctx)
+	select {
+	case merr := <-errc:
+		return errors.Join(err, merr)
+	default:
+		return err
+	}
+}
+
 func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "api", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
-		"checkpoint-dir", "checkpoint-public-key")
+	d, err := connect(ctx, "api", "opsflow-api", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
+		"checkpoint-dir", "checkpoint-public-key", "metrics-addr", "otlp-endpoint")
 	if err != nil {
 		return err
 	}
@@ -285,21 +359,23 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sc := server.Config{Store: d.db, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day}
+	watch(d.tel, d.db, d.tc, cfg.TaskQueue, d.log)
+	store := observedStore{DB: d.db, verify: telemetry.NewVerifyMetrics(d.tel.Registry())}
+	sc := server.Config{Store: store, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day, Middleware: d.tel.Middleware()}
 	if v, err := newCheckpointVerifier(&cfg, d.db); err != nil {
 		return err
 	} else if v != nil {
 		sc.Checkpoints = v
 	}
 	h := server.New(sc)
-	d.log.Info("API listening", "addr", cfg.HTTPAddr)
-	return serveAPI(ctx, cfg.HTTPAddr, h, d.log)
+	d.log.Info("API listening", "addr", cfg.HTTPAddr, "metrics", cfg.MetricsAddr, "tracing", d.tel.Tracing())
+	return runBeside(ctx, d.serveMetrics, func(ctx context.Context) error { return serveAPI(ctx, cfg.HTTPAddr, h, d.log) })
 }
 
 func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "worker", args, &cfg, append([]string{"database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level", "workflow-cache",
-		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow"}, notifySettings...)...)
+	d, err := connect(ctx, "worker", "opsflow-worker", args, &cfg, append([]string{"database-url", "temporal-address", "temporal-namespace", "task-queue", "log-level", "workflow-cache",
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow", "metrics-addr", "otlp-endpoint"}, notifySettings...)...)
 	if err != nil {
 		return err
 	}
@@ -311,8 +387,9 @@ func runWorker(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d.log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
-	return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log, x)
+	watch(d.tel, d.db, d.tc, cfg.TaskQueue, d.log)
+	d.log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "metrics", cfg.MetricsAddr, "tracing", d.tel.Tracing())
+	return runBeside(ctx, d.serveMetrics, func(ctx context.Context) error { return runWorkerUntil(ctx, d.tc, cfg.TaskQueue, d.db, d.log, x) })
 }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {

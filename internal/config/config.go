@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/opsflow/opsflow/internal/deploy"
 )
 
 // Config holds every setting of every subcommand; each subcommand registers
@@ -39,6 +41,10 @@ type Config struct {
 	SMTPPassword string
 	SMTPFrom     string
 	SMTPTLS      string
+
+	TemporalRetention string
+	MetricsAddr       string
+	OTLPEndpoint      string
 }
 
 // Setting describes one setting: its flag, its environment variable, its
@@ -76,6 +82,9 @@ var Settings = []Setting{
 	{"smtp-password", "OPSFLOW_SMTP_PASSWORD", "", "SMTP password (prefer the environment variable to the flag)", func(c *Config) *string { return &c.SMTPPassword }},
 	{"smtp-from", "OPSFLOW_SMTP_FROM", "opsflow@localhost", "sender address of notification mail", func(c *Config) *string { return &c.SMTPFrom }},
 	{"smtp-tls", "OPSFLOW_SMTP_TLS", "starttls", "SMTP TLS: starttls (required), opportunistic, tls (implicit, port 465) or none", func(c *Config) *string { return &c.SMTPTLS }},
+	{"temporal-retention", "OPSFLOW_TEMPORAL_RETENTION", deploy.Retention.String(), "opsflow temporal-setup: how long Temporal keeps a closed process's history (records and audit trails stay in PostgreSQL)", func(c *Config) *string { return &c.TemporalRetention }},
+	{"metrics-addr", "OPSFLOW_METRICS_ADDR", "", "address of the Prometheus endpoint (/metrics), separate from the API; empty: off", func(c *Config) *string { return &c.MetricsAddr }},
+	{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OpenTelemetry collector base URL (OTLP over HTTP, e.g. http://otel-collector:4318) to send traces to; empty: tracing off", func(c *Config) *string { return &c.OTLPEndpoint }},
 	{"state-dir", "OPSFLOW_STATE_DIR", ".opsflow", "opsflow dev: folder for the private PostgreSQL and Temporal databases", func(c *Config) *string { return &c.StateDir }},
 }
 
