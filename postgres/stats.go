@@ -90,4 +90,3 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	}
 	return st, nil
 }
-
