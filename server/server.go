@@ -26,6 +26,7 @@ type Store interface {
 	capaStore
 	kaizenStore
 	onboardingStore
+	kpiLoopStore
 }
 
 type coreStore interface {
