@@ -554,7 +554,8 @@ type KPILink struct {
 // CAPA effectiveness review cites it: did the chart move, which way, and
 // on what evidence.
 type ShiftVerdict struct {
-	Verdict  string `json:"verdict"` // shifted_favourably, shifted_unfavourably, no_shift, insufficient_data
+	KPI      string `json:"kpi,omitempty"` // the KPI whose chart it is
+	Verdict  string `json:"verdict"`       // shifted_favourably, shifted_unfavourably, no_shift, insufficient_data
 	Rule     string `json:"rule,omitempty"`
 	Sentence string `json:"sentence"`
 	// The old process: centre line and natural process limits.

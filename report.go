@@ -94,8 +94,8 @@ type ReportProcess struct {
 	State    string     `json:"state"`
 	DueAt    *time.Time `json:"due_at,omitempty"`
 	OpenedAt time.Time  `json:"opened_at"`
-	// CarriedForward: opened before the month, still open after it —
-	// last month's actions, carried forward.
+	// CarriedForward: opened before the month and still open — earlier
+	// months' actions, carried forward.
 	CarriedForward bool   `json:"carried_forward"`
 	Overdue        bool   `json:"overdue"`
 	KPI            string `json:"kpi,omitempty"` // the KPI whose signal opened it
@@ -106,7 +106,7 @@ type ReportProcess struct {
 // effectiveness of actions taken, improvement, and the people figures
 // onboarding gives.
 type ManagementReview struct {
-	CAPAOpen             int     `json:"capa_open"`
+	CAPAOpen             int     `json:"capa_open"` // open when the report was made
 	CAPAOpenedInPeriod   int     `json:"capa_opened_in_period"`
 	CAPAClosedInPeriod   int     `json:"capa_closed_in_period"`
 	CAPAOverdue          int     `json:"capa_overdue"`

@@ -144,12 +144,23 @@ func (a *Activities) monthData(ctx context.Context, p opsflow.Period) (report.In
 	for k, c := range cs {
 		in.Commentary[k] = c.Text
 	}
+	seen := map[string]bool{}
 	for _, k := range []opsflow.Kind{opsflow.KindCAPA, opsflow.KindKaizen, opsflow.KindOnboarding} {
-		ps, err := a.Store.ProcessesActiveIn(ctx, k, p.From, p.To)
+		during, err := a.Store.ProcessesActiveIn(ctx, k, p.From, p.To)
 		if err != nil {
 			return in, err
 		}
-		in.Processes = append(in.Processes, ps...)
+		// And those open now: a report lists what is open when it is made.
+		open, err := a.Store.ProcessesActiveIn(ctx, k, in.Now, in.Now.Add(time.Nanosecond))
+		if err != nil {
+			return in, err
+		}
+		for _, ps := range append(during, open...) {
+			if !seen[ps.ID] {
+				seen[ps.ID] = true
+				in.Processes = append(in.Processes, ps)
+			}
+		}
 	}
 	return in, nil
 }

@@ -199,7 +199,7 @@ func Shift(d opsflow.KPIDefinition, c spc.Chart, beforeEnd, from, to time.Time) 
 	if err != nil {
 		return nil, fmt.Errorf("sustained shift of kpi %s: %w", d.Key, err)
 	}
-	v := &opsflow.ShiftVerdict{Verdict: string(s.Verdict), Rule: s.Rule, BeforeCL: opsflow.Round4(s.BeforeCL),
+	v := &opsflow.ShiftVerdict{KPI: d.Key, Verdict: string(s.Verdict), Rule: s.Rule, BeforeCL: opsflow.Round4(s.BeforeCL),
 		BeforeUNPL: opsflow.Round4(s.BeforeUNPL), BeforeLNPL: opsflow.Round4(s.BeforeLNPL), BeforeN: before.N,
 		After: s.After, Favourable: s.Favourable, Unfavourable: s.Unfavourable,
 		LongestFavourableRun: s.LongestFavourableRun, NewSegment: newSegment}
@@ -250,6 +250,9 @@ func Crop(c spc.Chart, from time.Time) spc.Chart {
 		}
 		ns := s
 		ns.Index = len(out.Segments)
+		if s.First < k {
+			ns.Start = c.Points[k].At // the window starts the picture
+		}
 		ns.First = max(s.First, k) - k
 		ns.Last = s.Last - k
 		segMap[s.Index] = ns.Index

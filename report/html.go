@@ -37,7 +37,8 @@ func num(v float64) string {
 }
 
 var funcs = template.FuncMap{
-	"num": num,
+	"num":   num,
+	"count": func(m map[opsflow.RAG]int, k string) int { return m[opsflow.RAG(k)] },
 	"pnum": func(v *float64) string {
 		if v == nil {
 			return "—"
@@ -91,29 +92,31 @@ var pageTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!do
 <style>
 @page { size: A4 landscape; margin: 8mm; }
 * { box-sizing: border-box; }
-body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; font-size: 8.5pt; color: #222; margin: 0; }
-h1 { font-size: 14pt; margin: 0 0 2pt 0; }
-h2 { font-size: 9.5pt; margin: 6pt 0 3pt 0; border-bottom: 1px solid #999; }
+body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; font-size: 8pt; color: #222; margin: 0; line-height: 1.15; }
+h1 { font-size: 13pt; margin: 0 0 1pt 0; }
+h2 { font-size: 9pt; margin: 4pt 0 2pt 0; border-bottom: 1px solid #999; }
 .meta { color: #555; margin-bottom: 4pt; }
 .counts span { display: inline-block; padding: 1pt 6pt; margin-right: 4pt; border-radius: 3pt; font-weight: bold; color: #fff; }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; vertical-align: middle; padding: 1.5pt 3pt; border-bottom: 1px solid #ddd; }
+th, td { text-align: left; vertical-align: middle; padding: 0.5pt 3pt; border-bottom: 1px solid #ddd; }
 th { font-size: 7.5pt; color: #555; }
 td.n { text-align: right; white-space: nowrap; }
 .rag { font-weight: bold; text-align: center; color: #fff; border-radius: 3pt; padding: 1pt 3pt; white-space: nowrap; }
 .red { background: #c62828; } .amber { background: #ef8f00; } .green { background: #2e7d32; } .no_data { background: #888; }
-img.chart { width: 150pt; height: 62pt; display: block; }
-.why { font-size: 7pt; color: #555; }
+img.chart { width: 94pt; height: 36pt; display: block; }
+.why { font-size: 6.5pt; color: #555; }
 .missing { color: #c62828; font-weight: bold; }
 .cols { display: flex; gap: 10pt; }
 .cols > div { flex: 1; }
 .review td { border: none; padding: 0.5pt 3pt; }
+.review td:first-child { font-weight: bold; white-space: nowrap; }
 .foot { font-size: 6.5pt; color: #777; margin-top: 4pt; }
+td.id { white-space: nowrap; font-size: 7pt; }
 </style></head>
 <body>
 <h1>{{.Content.Title}}</h1>
 <div class="meta">Period {{.Content.Period.Month}} ({{.TimeZone}}) · generated {{ts .GeneratedAt}} ·
-<span class="counts"><span class="red">RED {{index .Content.Counts "red"}}</span><span class="amber">AMBER {{index .Content.Counts "amber"}}</span><span class="green">GREEN {{index .Content.Counts "green"}}</span></span>
+<span class="counts"><span class="red">RED {{count .Content.Counts "red"}}</span><span class="amber">AMBER {{count .Content.Counts "amber"}}</span><span class="green">GREEN {{count .Content.Counts "green"}}</span></span>
 {{if .Content.Missing}}<span class="missing">Commentary missing: {{join .Content.Missing ", "}}</span>{{end}}</div>
 
 <h2>KPIs: actual vs target</h2>
@@ -140,7 +143,7 @@ img.chart { width: 150pt; height: 62pt; display: block; }
 <table>
 <tr><th>ID</th><th>Title</th><th>Owner</th><th>Due</th><th>State</th><th></th></tr>
 {{range .Content.Open}}
-<tr><td>{{.ID}}</td><td>{{.Title}}{{if .KPI}} <span class="why">(KPI {{.KPI}})</span>{{end}}</td><td>{{.Owner}}</td><td>{{date .DueAt}}</td><td>{{.State}}</td>
+<tr><td class="id">{{.ID}}</td><td>{{.Title}}{{if .KPI}} <span class="why">(KPI {{.KPI}})</span>{{end}}</td><td>{{.Owner}}</td><td class="id">{{date .DueAt}}</td><td>{{.State}}</td>
 <td class="why">{{if .Overdue}}<span class="missing">overdue</span> {{end}}{{if .CarriedForward}}carried forward{{end}}</td></tr>
 {{else}}<tr><td colspan="6">None open.</td></tr>
 {{end}}
@@ -150,10 +153,10 @@ img.chart { width: 150pt; height: 62pt; display: block; }
 <h2>Management review inputs (ISO 9001 §9.3.2)</h2>
 {{with .Content.Review}}
 <table class="review">
-<tr><td>CAPAs open at month end</td><td class="n">{{.CAPAOpen}}</td><td>overdue</td><td class="n">{{.CAPAOverdue}}</td></tr>
-<tr><td>CAPAs opened · closed in the month</td><td class="n">{{.CAPAOpenedInPeriod}} · {{.CAPAClosedInPeriod}}</td><td>effectiveness reviews: effective · ineffective</td><td class="n">{{.CAPAEffective}} · {{.CAPAIneffective}}</td></tr>
-<tr><td>Kaizen initiatives open · closed in the month</td><td class="n">{{.KaizenOpen}} · {{.KaizenClosedInPeriod}}</td><td>realised hard savings (closed in the month)</td><td class="n">{{num .ImpactActual}}</td></tr>
-<tr><td>Onboardings started · day-1 ready</td><td class="n">{{.OnboardingsStarted}} · {{.OnboardingsDay1Ready}} ({{pct .OnboardingsDay1Ready .OnboardingsStarted}})</td><td>completed · active</td><td class="n">{{.OnboardingsCompleted}} · {{.OnboardingsActive}}</td></tr>
+<tr><td>CAPAs</td><td><b>{{.CAPAOpen}}</b> open now ({{.CAPAOverdue}} overdue); {{.CAPAOpenedInPeriod}} opened and {{.CAPAClosedInPeriod}} closed in the month</td></tr>
+<tr><td>CAPA effectiveness</td><td>{{.CAPAEffective}} effective, {{.CAPAIneffective}} ineffective reviews in the month</td></tr>
+<tr><td>Improvement</td><td>{{.KaizenOpen}} Kaizen initiatives open; {{.KaizenClosedInPeriod}} closed in the month, realised hard savings {{num .ImpactActual}}</td></tr>
+<tr><td>Onboarding</td><td>{{.OnboardingsStarted}} started in the month, {{.OnboardingsDay1Ready}} day-1 ready ({{pct .OnboardingsDay1Ready .OnboardingsStarted}}); {{.OnboardingsCompleted}} completed, {{.OnboardingsActive}} active</td></tr>
 </table>
 {{end}}
 </div>

@@ -34,7 +34,8 @@ type Input struct {
 	CommentaryDue bool
 	// Links are the processes each KPI's signals opened, by key.
 	Links map[string][]opsflow.KPILink
-	// Processes active at some time in the period, of every kind.
+	// Processes active at some time in the period, or open now, of every
+	// kind.
 	Processes []opsflow.Process
 	Now       time.Time
 }
@@ -80,7 +81,7 @@ func Build(in Input) (Page, error) {
 		row := opsflow.ReportKPI{Key: d.Key, Name: d.Name, Owner: d.OwnerID, Unit: d.Unit, Direction: d.Direction, KPIStatus: st}
 		for _, l := range in.Links[d.Key] {
 			linked[l.ProcessID] = d.Key
-			if l.ClosedAt == nil || l.ClosedAt.After(p.To) {
+			if l.ClosedAt == nil {
 				row.Open++
 			}
 		}
@@ -93,7 +94,7 @@ func Build(in Input) (Page, error) {
 		}
 		var png bytes.Buffer
 		if err := kpichart.Render(&png, chart.PNG, d, kpichart.Crop(ch, windowFrom),
-			kpichart.RenderOptions{Width: 480, Height: 200, Title: " ", Location: p.From.Location()}, p.To); err != nil {
+			kpichart.RenderOptions{Width: 520, Height: 200, Title: " ", Location: p.From.Location()}, p.To); err != nil {
 			return pg, err
 		}
 		pg.Charts[d.Key] = png.Bytes()
@@ -121,7 +122,9 @@ func review(in Input, c *opsflow.ReportContent, linked map[string]string) error 
 	p := in.Period
 	r := &c.Review
 	for _, row := range in.Processes {
-		openAtEnd := row.OpenedAt.Before(p.To) && (row.ClosedAt == nil || !row.ClosedAt.Before(p.To))
+		// Open now, at the report's making: what executives act on is
+		// what is open, including what a late signal opened since.
+		openNow := row.ClosedAt == nil
 		closedIn := row.ClosedAt != nil && p.Contains(*row.ClosedAt)
 		switch row.Kind {
 		case opsflow.KindCAPA:
@@ -150,7 +153,7 @@ func review(in Input, c *opsflow.ReportContent, linked map[string]string) error 
 					r.CAPAIneffective++
 				}
 			}
-			if openAtEnd {
+			if openNow {
 				r.CAPAOpen++
 				pr := openProcess(row, p, linked)
 				if pr.Overdue {
@@ -171,7 +174,7 @@ func review(in Input, c *opsflow.ReportContent, linked map[string]string) error 
 					}
 				}
 			}
-			if openAtEnd {
+			if openNow {
 				r.KaizenOpen++
 				c.Open = append(c.Open, openProcess(row, p, linked))
 			}
@@ -189,7 +192,7 @@ func review(in Input, c *opsflow.ReportContent, linked map[string]string) error 
 			if closedIn && rec.State == opsflow.OnboardingCompleted {
 				r.OnboardingsCompleted++
 			}
-			if openAtEnd {
+			if openNow {
 				r.OnboardingsActive++
 			}
 		}

@@ -793,7 +793,7 @@ func (p *capa) applyEffectiveness(ctx workflow.Context, in opsflow.Effectiveness
 		// What the cited KPI's chart showed, beside the reviewer's
 		// judgement: a record an auditor can weigh one against the other.
 		p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "capa.effectiveness_chart", Field: "effectiveness.chart", New: c.Verdict,
-			Reason: fmt.Sprintf("kpi %s: %s", eff.Plan.KPI, c.Sentence)})
+			Reason: fmt.Sprintf("kpi %s: %s", c.KPI, c.Sentence)})
 	}
 	p.finishPhase(ctx, in.Actor)
 	switch in.Outcome {

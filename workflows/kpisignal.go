@@ -48,7 +48,9 @@ func registerKPISignal(ctx workflow.Context, e *engine, p process, s signalNotes
 			return nil
 		}
 		in.At = in.At.UTC()
-		*s.notes = append(*s.notes, in)
+		kept := in
+		kept.Actor = opsflow.Actor{} // it stamped the change; the record names the KPI, not the system
+		*s.notes = append(*s.notes, kept)
 		e.record(ctx, change{Actor: opsflow.SystemActor, Action: s.action, Field: "kpi_signals", New: in.Key(),
 			Reason: fmt.Sprintf("kpi %s: %s again at %s (value %v, threshold %v)", in.KPI, in.Rule, in.At.Format("2006-01-02"),
 				opsflow.Round4(in.Value), opsflow.Round4(in.Threshold))})
