@@ -10,9 +10,11 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/opsflow ./cmd/opsflow
 
 # Runtime: alpine rather than distroless because busybox wget serves the
-# compose healthcheck on /healthz without relying on a subcommand.
+# compose healthcheck on /healthz without relying on a subcommand. The
+# worker prints the monthly report to PDF with headless Chromium, which
+# needs fonts to print text.
 FROM alpine:3.22
-RUN apk add --no-cache ca-certificates tzdata \
+RUN apk add --no-cache ca-certificates tzdata chromium font-liberation \
  && addgroup -S -g 10001 opsflow \
  && adduser -S -u 10001 -G opsflow -H -h /nonexistent opsflow
 COPY --from=build /out/opsflow /usr/local/bin/opsflow

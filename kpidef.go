@@ -39,9 +39,10 @@ const (
 // Frequencies lists the frequencies.
 var Frequencies = []Frequency{Daily, Weekly, Monthly}
 
-// Next is the moment one period after t: a calendar month for monthly (31
-// January + 1 month is 3 March in Go's arithmetic; a KPI measured at month
-// ends is dated on the 1st by convention, see the README).
+// Next is the moment one period after t: a day, a week, a calendar month.
+// Values are dated at the start of the period they describe (October's on
+// 1 October, as the built-in KPIs and the report read them), so month
+// arithmetic never meets a 31st.
 func (f Frequency) Next(t time.Time) time.Time {
 	switch f {
 	case Daily:
@@ -53,7 +54,10 @@ func (f Frequency) Next(t time.Time) time.Time {
 }
 
 // MissingRule says when a measurement counts as missing: GraceDays after
-// the next one was due (the last measurement plus one period). Disabled,
+// the next one was due. The next value describes the period after the
+// last one's, and can be measured only once that period has ended: it is
+// due two periods after the last value's date (October's value, dated 1
+// October, is followed by November's, due on 1 December). Disabled,
 // nobody is chased.
 type MissingRule struct {
 	Enabled   bool `json:"enabled"`
@@ -63,7 +67,7 @@ type MissingRule struct {
 // Deadline is when a measurement is missing, given the time of the last
 // one (or, before any, when the KPI was defined).
 func (r MissingRule) Deadline(f Frequency, last time.Time) time.Time {
-	return f.Next(last).AddDate(0, 0, r.GraceDays)
+	return f.Next(f.Next(last)).AddDate(0, 0, r.GraceDays)
 }
 
 // Thresholds are the RAG bands around the target, as values of the KPI:

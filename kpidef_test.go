@@ -115,10 +115,12 @@ func TestTargetHistory(t *testing.T) {
 func TestMissingDeadlineAndPeriods(t *testing.T) {
 	last := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 	r := MissingRule{Enabled: true, GraceDays: 5}
-	if got, want := r.Deadline(Monthly, last), time.Date(2026, 10, 6, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
+	// September's value is followed by October's, measurable once October
+	// has ended: due 1 November, missing after five days of grace.
+	if got, want := r.Deadline(Monthly, last), time.Date(2026, 11, 6, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("monthly: %s, want %s", got, want)
 	}
-	if got, want := r.Deadline(Weekly, last), last.AddDate(0, 0, 12); !got.Equal(want) {
+	if got, want := r.Deadline(Weekly, last), last.AddDate(0, 0, 19); !got.Equal(want) {
 		t.Errorf("weekly: %s, want %s", got, want)
 	}
 	berlin, err := time.LoadLocation("Europe/Berlin")

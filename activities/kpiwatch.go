@@ -29,7 +29,7 @@ type kpiStore interface {
 	AllMeasurements(ctx context.Context, key string, to time.Time) ([]opsflow.Measurement, error)
 	Evaluate(ctx context.Context, key string, n int64) (postgres.Evaluation, error)
 	SignalRecord(ctx context.Context, key, rule, pointID string) (string, string, bool, error)
-	SignalHandled(ctx context.Context, key string, b opsflow.KPIBreach, action, processID string, kind opsflow.Kind, at time.Time) (string, string, error)
+	SignalHandled(ctx context.Context, key string, b opsflow.KPIBreach, action, processID string, kind opsflow.Kind, note string, at time.Time) (string, string, error)
 	KPILinks(ctx context.Context, key string) ([]opsflow.KPILink, error)
 	RaiseKPITask(ctx context.Context, key string, t opsflow.Task, at time.Time) (bool, error)
 	CloseKPITasks(ctx context.Context, key, kind, id string, actor opsflow.Actor, reason string, at time.Time) (int, error)
@@ -110,7 +110,7 @@ func (a *Activities) RecordKPISignal(ctx context.Context, r workflows.SignalRequ
 		return out, err
 	}
 	at := now()
-	action, pid, err := a.Store.SignalHandled(ctx, r.KPI.Key, r.Breach, workflows.SignalRecorded, "", "", at)
+	action, pid, err := a.Store.SignalHandled(ctx, r.KPI.Key, r.Breach, workflows.SignalRecorded, "", "", "", at)
 	if err != nil {
 		return workflows.SignalOutcome{}, classify(err)
 	}
@@ -144,7 +144,7 @@ func (a *Activities) NoteKPISignal(ctx context.Context, r workflows.SignalReques
 	if err != nil {
 		return workflows.SignalOutcome{}, fmt.Errorf("add signal %s to %s: %w", note.Key(), r.Link.ProcessID, err)
 	}
-	action, pid, err := a.Store.SignalHandled(ctx, r.KPI.Key, r.Breach, workflows.SignalNoted, r.Link.ProcessID, r.Link.Kind, note.Actor.At)
+	action, pid, err := a.Store.SignalHandled(ctx, r.KPI.Key, r.Breach, workflows.SignalNoted, r.Link.ProcessID, r.Link.Kind, "", note.Actor.At)
 	if err != nil {
 		return workflows.SignalOutcome{}, classify(err)
 	}
@@ -193,7 +193,7 @@ func (a *Activities) OpenKPIProcess(ctx context.Context, r workflows.SignalReque
 			Owner: owner,
 		}
 		if err := req.Validate(); err != nil {
-			return workflows.SignalOutcome{}, temporal.NewNonRetryableApplicationError(err.Error(), "kpi.policy", err)
+			return a.cannotOpen(ctx, r, kind, err)
 		}
 		input = workflows.CAPAInput{Actor: actor, Request: req, Day: r.Day, Signal: link}
 	case opsflow.RespondKaizen:
@@ -207,7 +207,7 @@ func (a *Activities) OpenKPIProcess(ctx context.Context, r workflows.SignalReque
 					b.BaselineFrom.Format(time.DateOnly), b.BaselineTo.Format(time.DateOnly))},
 		}
 		if err := req.Validate(d.KPI, owner, at); err != nil {
-			return workflows.SignalOutcome{}, temporal.NewNonRetryableApplicationError(err.Error(), "kpi.policy", err)
+			return a.cannotOpen(ctx, r, kind, err)
 		}
 		input = workflows.KaizenInput{Request: req, KPI: d.KPI, Actor: actor, Day: r.Day, Signal: link}
 	default:
@@ -238,16 +238,30 @@ func (a *Activities) OpenKPIProcess(ctx context.Context, r workflows.SignalReque
 		// this signal's process.
 	default:
 		if oe, ok := workflows.OpsError(err); ok {
-			return workflows.SignalOutcome{}, temporal.NewNonRetryableApplicationError(oe.Message, "kpi.policy", err)
+			return a.cannotOpen(ctx, r, kind, oe)
 		}
 		return workflows.SignalOutcome{}, fmt.Errorf("open %s %s for kpi %s: %w", kind, id, d.Key, err)
 	}
-	action, pid, err := a.Store.SignalHandled(ctx, d.Key, b, workflows.SignalOpened, id, kind, at)
+	action, pid, err := a.Store.SignalHandled(ctx, d.Key, b, workflows.SignalOpened, id, kind, "", at)
 	if err != nil {
 		return workflows.SignalOutcome{}, classify(err)
 	}
 	a.logger().InfoContext(ctx, "kpi signal opened a process", "kpi", d.Key, "rule", b.Rule, "point", b.PointID, "process", pid)
 	return workflows.SignalOutcome{Action: action, ProcessID: pid, Kind: kind, At: at}, nil
+}
+
+// cannotOpen records a breach the policy could not act on (its Kaizen's
+// sponsor is now its owner, say) on the KPI's trail, with why, instead of
+// failing: the watch goes on, and whoever reads the KPI sees it.
+func (a *Activities) cannotOpen(ctx context.Context, r workflows.SignalRequest, kind opsflow.Kind, cause error) (workflows.SignalOutcome, error) {
+	at := now()
+	note := fmt.Sprintf("the policy could not open a %s (%s)", kind, opsflow.ErrorMessage(cause))
+	a.logger().WarnContext(ctx, "kpi signal not acted on", "kpi", r.KPI.Key, "signal", r.Breach.SignalKey(), "error", cause)
+	action, pid, err := a.Store.SignalHandled(ctx, r.KPI.Key, r.Breach, workflows.SignalRecorded, "", "", note, at)
+	if err != nil {
+		return workflows.SignalOutcome{}, classify(err)
+	}
+	return workflows.SignalOutcome{Action: action, ProcessID: pid, At: at}, nil
 }
 
 func cut(s string, n int) string {

@@ -198,8 +198,7 @@ func (db *DB) DefineKPI(ctx context.Context, k opsflow.KPI, spec opsflow.KPISpec
 			if err := insertTarget(ctx, tx, k.Key, *target); err != nil {
 				return err
 			}
-			changes = append(changes, auditChange{Action: "kpi.target_set", Field: "target", New: target.Value,
-				Reason: target.EffectiveFrom.UTC().Format(time.RFC3339) + ": " + target.Reason})
+			changes = append(changes, auditChange{Action: "kpi.target_set", Field: "target", New: target.Value, Reason: targetReason(*target)})
 		}
 		if err := appendStream(ctx, tx, opsflow.KPIStream(k.Key), actor, opsflow.RoleOwner, actor.At, changes); err != nil {
 			return err
@@ -208,6 +207,14 @@ func (db *DB) DefineKPI(ctx context.Context, k opsflow.KPI, spec opsflow.KPISpec
 		return err
 	})
 	return out, created, err
+}
+
+func targetReason(t opsflow.KPITarget) string {
+	r := "effective from " + t.EffectiveFrom.UTC().Format(time.RFC3339)
+	if t.Reason != "" {
+		r += ": " + t.Reason
+	}
+	return r
 }
 
 func insertTarget(ctx context.Context, tx *sqlx.Tx, key string, t opsflow.KPITarget) error {
@@ -299,8 +306,7 @@ func (db *DB) ChangeKPI(ctx context.Context, key string, actor opsflow.Actor, re
 			if p := old.Target(t.EffectiveFrom); p != nil {
 				prev = p.Value
 			}
-			changes = append(changes, auditChange{Action: "kpi.target_set", Field: "target", Old: prev, New: t.Value,
-				Reason: "effective from " + t.EffectiveFrom.UTC().Format(time.RFC3339) + ": " + t.Reason})
+			changes = append(changes, auditChange{Action: "kpi.target_set", Field: "target", Old: prev, New: t.Value, Reason: targetReason(t)})
 		}
 		for _, dv := range next.Dividers {
 			if slices.ContainsFunc(old.Dividers, func(o opsflow.KPIDivider) bool { return o.At.Equal(dv.At) }) {
@@ -446,10 +452,11 @@ func (db *DB) KPILinks(ctx context.Context, key string) ([]opsflow.KPILink, erro
 }
 
 // SignalHandled records what the KPI's watch did about a breach — opened
-// processID, added the signal to it, or only recorded it — with an audit
-// event on the KPI's stream. It is idempotent: a breach is handled once,
-// and recording it again returns the first record (action and process).
-func (db *DB) SignalHandled(ctx context.Context, key string, b opsflow.KPIBreach, action string, processID string, kind opsflow.Kind, at time.Time) (string, string, error) {
+// processID, added the signal to it, or only recorded it (note says why,
+// when the policy could not act) — with an audit event on the KPI's
+// stream. It is idempotent: a breach is handled once, and recording it
+// again returns the first record (action and process).
+func (db *DB) SignalHandled(ctx context.Context, key string, b opsflow.KPIBreach, action, processID string, kind opsflow.Kind, note string, at time.Time) (string, string, error) {
 	var gotAction, gotProcess string
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := lockKPI(ctx, tx, key); err != nil {
@@ -486,7 +493,11 @@ func (db *DB) SignalHandled(ctx context.Context, key string, b opsflow.KPIBreach
 		case "noted":
 			change.Action, change.Reason = "kpi.signal_noted", "added to "+processID+", already open for this rule: "+change.Reason
 		default:
-			change.Action, change.Reason = "kpi.signal_recorded", "the policy opens nothing: "+change.Reason
+			why := "the policy opens nothing"
+			if note != "" {
+				why = note
+			}
+			change.Action, change.Reason = "kpi.signal_recorded", why+": "+change.Reason
 		}
 		return appendStream(ctx, tx, opsflow.KPIStream(key), opsflow.SystemActor, "", at, []auditChange{change})
 	})

@@ -639,3 +639,20 @@ func (s *Server) prepareEffectiveness(c echo.Context, call opsflow.Call, body an
 	}
 	return in, nil
 }
+
+// prepareCAPAPlan checks that the KPI a CAPA's effectiveness plan cites
+// exists, so a typo is a 422 now rather than a review without a chart.
+func (s *Server) prepareCAPAPlan(c echo.Context, call opsflow.Call, body any) (any, error) {
+	in, err := opsflow.CAPAStep.ProposePlan.Input(call, body.(opsflow.PlanInput))
+	if err != nil {
+		return nil, err
+	}
+	if key := in.Effectiveness.KPI; key != "" {
+		if _, err := s.Store.GetKPI(c.Request().Context(), key); opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
+			return nil, opsflow.Invalid("effectiveness.kpi", "unknown kpi %q", key)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}

@@ -435,9 +435,14 @@ func TestKPISignalCAPAJudgedOnTheChart(t *testing.T) {
 		"method": "5_whys", "whys": []any{map[string]any{"question": "why", "answer": "worn vents"}},
 		"root_causes":  []any{map[string]any{"statement": "vents worn", "category": "machine", "verified": true, "evidence": "teardown"}},
 		"escape_point": "no vent inspection", "extent_review": "lines 1-4 checked"})
-	r := a.step(200, "alice", id, "propose-plan", map[string]any{
+	plan := map[string]any{
 		"actions":       []any{map[string]any{"kind": "corrective", "description": "replace vents", "owner": "dave", "due_days": 30}},
-		"effectiveness": map[string]any{"metric": "scrap rate", "criterion": "a sustained shift below the old centre line", "window_days": 2}})
+		"effectiveness": map[string]any{"metric": "scrap rate", "criterion": "a sustained shift below the old centre line", "window_days": 2, "kpi": "no-such-kpi"}}
+	if e := a.Must(http.StatusUnprocessableEntity, "alice", "POST", "/v1/capas/"+id+"/propose-plan", plan).Err(t); e.Field != "effectiveness.kpi" {
+		t.Errorf("unknown kpi cited: field %q", e.Field)
+	}
+	plan["effectiveness"].(map[string]any)["kpi"] = key
+	r := a.step(200, "alice", id, "propose-plan", plan)
 	r = a.step(200, "bob", id, "approve-plan", map[string]any{"approved": true})
 	a.toReview(id, r.Actions[0].ID)
 	var rec opsflow.CAPA

@@ -105,8 +105,10 @@ func (s *Server) runReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !p.To.Before(s.Now().Add(time.Minute)) && !p.From.Before(s.Now()) {
-		return opsflow.Invalid("period", "%s has not begun", p.Month)
+	if p.To.After(s.Now()) {
+		// A report is stored once and never changed: one made from part
+		// of a month would stand in for the whole month for good.
+		return opsflow.Invalid("period", "%s has not ended yet", p.Month)
 	}
 	if r, err := s.Store.ReportByPeriod(ctx, p.Month); err == nil {
 		return c.JSON(http.StatusOK, r.Report)

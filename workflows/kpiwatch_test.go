@@ -130,8 +130,9 @@ func scrapKPI(policy opsflow.ResponsePolicy) opsflow.KPIDefinition {
 // TestKPIWatchStepChangeOpensOneKaizen: twenty stable months, then the
 // process steps up. The first point beyond the limits opens a Kaizen; the
 // next two, while it is open, are added to it; a value back inside the
-// limits opens nothing; a month and five days after the last value a
-// missing-measurement task is raised. Then the Kaizen closes, and the next
+// limits opens nothing; two months and five days after the last value's
+// date (the next month's value, measured once that month has ended, plus
+// grace) a missing-measurement task is raised. Then the Kaizen closes, and the next
 // breach opens a new one.
 func TestKPIWatchStepChangeOpensOneKaizen(t *testing.T) {
 	f := &watchFake{def: scrapKPI(opsflow.ResponsePolicy{Action: opsflow.RespondKaizen, Sponsor: "bob"}),
@@ -154,14 +155,14 @@ func TestKPIWatchStepChangeOpensOneKaizen(t *testing.T) {
 		}
 	}, 5*time.Hour)
 	env.RegisterDelayedCallback(func() {
-		if want := watchT0.AddDate(0, 24, 5); len(f.missing) != 1 || !f.missing[0].Equal(want) {
+		if want := watchT0.AddDate(0, 25, 5); len(f.missing) != 1 || !f.missing[0].Equal(want) {
 			t.Errorf("missing %v, want one at %s", f.missing, want)
 		}
 		f.closed["kzn-1"] = true
 		f.add(7.2)
 		signal()
-	}, 160*24*time.Hour)
-	env.RegisterDelayedCallback(env.CancelWorkflow, 161*24*time.Hour)
+	}, 190*24*time.Hour)
+	env.RegisterDelayedCallback(env.CancelWorkflow, 191*24*time.Hour)
 	env.ExecuteWorkflow(KPIWatch, KPIWatchInput{KPI: "scrap", Day: 24 * time.Hour})
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("the watch did not end on cancel")
