@@ -866,23 +866,11 @@ func CheckStep(step string, s CAPAState) error {
 	return nil
 }
 
-// CanonicalJSON re-encodes a JSON document with sorted object keys, no
-// insignificant whitespace and numbers as written. Signatures and seals hash
-// this form, so the hash survives a round trip through PostgreSQL's jsonb
-// (which reorders keys) and through any pretty-printer.
-func CanonicalJSON(b []byte) ([]byte, error) {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	return out, nil
-}
+// CanonicalJSON returns the RFC 8785 (JCS) form of a JSON document (see
+// JCS). Signatures and seals hash this form, so the hash survives a round
+// trip through PostgreSQL's jsonb (which reorders keys) and through any
+// pretty-printer, and an auditor can recompute it in any language.
+func CanonicalJSON(b []byte) ([]byte, error) { return JCS(b) }
 
 // RecordHash returns the hex SHA-256 of the canonical form of a JSON record.
 func RecordHash(record []byte) (string, error) {

@@ -23,12 +23,13 @@ const (
 	KindApprovalRequested  Kind = "approval_requested"  // a record awaits your approval or signature
 	KindProcessClosed      Kind = "process_closed"      // a process you take part in was closed
 	KindProvisioningFailed Kind = "provisioning_failed" // an automatic onboarding step failed and needs a person
+	KindStalled            Kind = "stalled"             // a process's changes are refused; an administrator must act
 	KindDigest             Kind = "digest"              // new, due-soon and overdue tasks across processes
 )
 
 // Kinds lists every kind in a stable order.
 var Kinds = []Kind{KindAssigned, KindReminder, KindOverdue, KindEscalated,
-	KindApprovalRequested, KindProcessClosed, KindProvisioningFailed, KindDigest}
+	KindApprovalRequested, KindProcessClosed, KindProvisioningFailed, KindStalled, KindDigest}
 
 // needsTask reports whether a message of kind k is about one task.
 func (k Kind) needsTask() bool {

@@ -26,6 +26,7 @@ type Store interface {
 	capaStore
 	kaizenStore
 	onboardingStore
+	peopleStore
 	kpiLoopStore
 }
 
@@ -53,6 +54,9 @@ type Config struct {
 	// so a 90-day window passes in 90 seconds. It is passed to each new
 	// workflow, which keeps it for its whole life.
 	Day time.Duration
+	// Checkpoints, when set, holds GET /v1/audit/verify's chains against
+	// the signed checkpoints published outside the database.
+	Checkpoints CheckpointVerifier
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.

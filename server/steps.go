@@ -27,6 +27,9 @@ func (s *Server) stepHandler(st opsflow.Step) echo.HandlerFunc {
 				}
 			}
 			body = v.Elem().Interface()
+			if err := s.checkPeople(c.Request().Context(), body); err != nil {
+				return err
+			}
 		}
 		var in any
 		var err error

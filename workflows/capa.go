@@ -264,8 +264,18 @@ func (p *capa) addTask(ctx workflow.Context, by opsflow.Actor, t opsflow.Task) {
 	if who == "" {
 		who = "role " + string(t.Role)
 	}
-	p.e.record(ctx, change{Actor: by, Action: "task.created", Field: "tasks." + t.ID, New: t.Title,
+	ev := p.e.record(ctx, change{Actor: by, Action: "task.created", Field: "tasks." + t.ID, New: t.Title,
 		Reason: fmt.Sprintf("assigned to %s; %s", who, due)})
+	if t.State == opsflow.TaskOpen { // a scheduled task is announced when it opens
+		to, kind := t.Assignee, opsflow.NotifyAssigned
+		if to == "" {
+			to = string(t.Role)
+		}
+		if t.Role == opsflow.RoleApprover {
+			kind = opsflow.NotifyApproval // a decision, an approval, a verification or a signature
+		}
+		p.e.notifyFor(ev, kind, to, t.ID, t.Title)
+	}
 }
 
 // phaseTask opens the task that tracks one phase's due date.
@@ -355,6 +365,7 @@ func (p *capa) steps() []handler {
 		on(s.DecideExtension, p.checkDecideExtension, p.applyDecideExtension),
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
 }
 
@@ -672,6 +683,18 @@ func (p *capa) checkMove(m opsflow.TaskMove) error {
 	return nil
 }
 
+func (p *capa) checkReassign(r opsflow.TaskReassign) error {
+	if p.rec.State.Final() {
+		return opsflow.Conflict(string(p.rec.State), "the CAPA is %s and takes no more changes", p.rec.State)
+	}
+	return p.board.CheckReassign(r, p.rec.Owner)
+}
+
+func (p *capa) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.board, r)
+	return nil
+}
+
 func (p *capa) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
 	t, _ := p.board.Find(m.TaskID)
 	if t.Kind == taskAction && m.State == opsflow.TaskDone {
@@ -885,7 +908,13 @@ func (p *capa) close(ctx workflow.Context) {
 	p.finishTasks(ctx, opsflow.SystemActor, func(opsflow.Task) bool { return true }, opsflow.TaskCancelled, "CAPA "+string(p.rec.State))
 	raw, _ := json.Marshal(p.view())   //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
 	hash, _ := opsflow.RecordHash(raw) //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
-	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: opsflow.ActionSealed, Field: "record_sha256", New: hash, Reason: "final record sealed at " + string(p.rec.State)})
+	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: opsflow.ActionSealed, Field: "record_sha256", New: hash, Reason: "final record sealed at " + string(p.rec.State)})
+	for _, to := range []string{p.rec.Owner, p.rec.ReportedBy} {
+		p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyClosed, To: to, Subject: "CAPA " + p.rec.Title + " is " + string(p.rec.State)})
+		if p.rec.ReportedBy == p.rec.Owner {
+			break
+		}
+	}
 }
 
 // ---- extensions

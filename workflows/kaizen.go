@@ -339,7 +339,7 @@ func (p *kaizen) takeResult(ctx workflow.Context) error {
 	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.result_recorded", Field: "result", New: r, Reason: chartReason(reason, r)})
 	p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.phase_changed", opsflow.KaizenAct, "check window ended")
 	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.act_due", Field: "act", Reason: "standardise or adjust"})
-	p.e.notifyFor(ev, p.K.Owner, "", "Kaizen "+p.K.Title+": check result ready, decide how to act")
+	p.e.notifyFor(ev, opsflow.NotifyApproval, p.K.Owner, "", "Kaizen "+p.K.Title+": check result ready, decide how to act")
 	return nil
 }
 
@@ -377,7 +377,7 @@ func (p *kaizen) followUp(ctx workflow.Context, i int) error {
 				OwnerType: "owner", Assignee: p.K.Owner, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
 			ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.regression", Field: field + ".regressed", Old: achieved.Mean, New: r.Mean,
 				Reason: fmt.Sprintf("lost %v%% of the gain, beyond the %v%% tolerance; task %s raised", opsflow.Round4(lost*100), tol, f.TaskID)})
-			p.e.notifyFor(ev, p.K.Owner, f.TaskID, "Kaizen "+p.K.Title+": KPI regressed")
+			p.e.notifyFor(ev, opsflow.NotifyAssigned, p.K.Owner, f.TaskID, "Kaizen "+p.K.Title+": KPI regressed")
 		}
 	}
 	p.K.FollowUps[i] = f
@@ -406,8 +406,13 @@ func (p *kaizen) maybeClose(ctx workflow.Context) {
 }
 
 func (p *kaizen) setPhase(ctx workflow.Context, a opsflow.Actor, role opsflow.Role, action string, to opsflow.KaizenPhase, reason string) {
-	p.e.record(ctx, change{Actor: a, Role: role, Action: action, Field: "phase", Old: string(p.K.Phase), New: string(to), Reason: reason})
+	ev := p.e.record(ctx, change{Actor: a, Role: role, Action: action, Field: "phase", Old: string(p.K.Phase), New: string(to), Reason: reason})
 	p.K.Phase = to
+	if to.Final() {
+		for _, who := range []string{p.K.Owner, p.K.Sponsor} {
+			p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyClosed, To: who, Subject: "Kaizen " + p.K.Title + " is " + string(to), Reason: reason})
+		}
+	}
 }
 
 // toTriage puts the initiative before its sponsor, with a task.
@@ -428,7 +433,11 @@ func (p *kaizen) openTask(ctx workflow.Context, kind, title, assignee, ownerType
 	due := p.e.now(ctx).UTC().Add(time.Duration(days) * p.day)
 	_ = p.Board.Add(opsflow.Task{ID: id, Kind: kind, Title: title, OwnerType: ownerType, Assignee: assignee, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
 	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.opened", Field: "tasks." + id, New: title})
-	p.e.notifyFor(ev, assignee, id, title)
+	kindOf := opsflow.NotifyAssigned
+	if kind == kaizenTaskTriage || kind == kaizenTaskApproval || kind == kaizenTaskRegressionDecision {
+		kindOf = opsflow.NotifyApproval
+	}
+	p.e.notifyFor(ev, kindOf, assignee, id, title)
 }
 
 // closeTasks marks the open decision tasks of kind done by a, whose action
@@ -473,6 +482,7 @@ func (p *kaizen) steps() []handler {
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		on(s.DecideRegression, p.checkRegression, p.applyRegression),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
 }
 
@@ -596,7 +606,7 @@ func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput)
 			p.openTask(ctx, kaizenTaskPlan, fmt.Sprintf("Revise the A3 plan (cycle %d): %s", p.K.Cycle, in.Reason), p.K.Owner, "owner", kaizenPlanDays)
 			return nil
 		}
-		p.e.notifyFor(ev, p.K.Owner, "", "Kaizen "+p.K.Title+": plan returned for revision")
+		p.e.notifyFor(ev, opsflow.NotifyAssigned, p.K.Owner, "", "Kaizen "+p.K.Title+": plan returned for revision")
 		return nil
 	}
 	p.setPhase(ctx, in.Actor, opsflow.RoleApprover, "kaizen.plan_approved", opsflow.KaizenDo, in.Reason)
@@ -607,7 +617,7 @@ func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput)
 			OwnerType: "countermeasure", Assignee: c.Owner, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
 		ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.opened", Field: "tasks." + id, New: c.Title,
 			Reason: fmt.Sprintf("countermeasure of cycle %d", p.K.Cycle)})
-		p.e.notifyFor(ev, c.Owner, id, "Countermeasure: "+c.Title)
+		p.e.notifyFor(ev, opsflow.NotifyAssigned, c.Owner, id, "Countermeasure: "+c.Title)
 	}
 	return nil
 }
@@ -622,6 +632,18 @@ func (p *kaizen) checkMove(m opsflow.TaskMove) error {
 		return opsflow.Conflict(string(p.K.Phase), "task %s closes when its decision is taken (triage, submit-plan, approve-plan or decide-regression), not by hand", t.ID)
 	}
 	return p.Board.CheckMove(m)
+}
+
+func (p *kaizen) checkReassign(r opsflow.TaskReassign) error {
+	if p.K.Phase.Final() {
+		return opsflow.Conflict(string(p.K.Phase), "the initiative is %s and takes no more changes", p.K.Phase)
+	}
+	return p.Board.CheckReassign(r, p.K.Owner, p.K.Sponsor)
+}
+
+func (p *kaizen) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.Board, r)
+	return nil
 }
 
 func (p *kaizen) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
