@@ -367,6 +367,17 @@ type KPIDefinition struct {
 // Target returns the target in effect at t.
 func (d KPIDefinition) Target(t time.Time) *KPITarget { return TargetAt(d.Targets, t) }
 
+// TaskAssignee is who a KPI's own tasks (a missing value, a report
+// commentary) go to: its owner, or — for a KPI owned by a role, as the
+// built-in KPIs are until an administrator names a person — that role's
+// queue.
+func (d KPIDefinition) TaskAssignee() (assignee string, role Role) {
+	if slices.Contains(Roles, Role(d.OwnerID)) {
+		return "", Role(d.OwnerID)
+	}
+	return d.OwnerID, ""
+}
+
 // PolicyOwner is who owns what the policy opens.
 func (d KPIDefinition) PolicyOwner() string {
 	if d.Spec.Policy.Owner != "" {

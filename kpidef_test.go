@@ -219,3 +219,14 @@ func TestReportSettingsCheck(t *testing.T) {
 }
 
 var errNoZone = Invalid("", "no zone")
+
+func TestKPITasksOfARoleOwnedKPIGoToTheRole(t *testing.T) {
+	d := KPIDefinition{KPI: KPI{OwnerID: "admin"}}
+	if a, r := d.TaskAssignee(); a != "" || r != RoleAdmin {
+		t.Errorf("built-in KPI: %q, %q", a, r)
+	}
+	d.OwnerID = "alice"
+	if a, r := d.TaskAssignee(); a != "alice" || r != "" {
+		t.Errorf("alice's KPI: %q, %q", a, r)
+	}
+}

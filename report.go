@@ -19,6 +19,13 @@ func ReportID(month string) string { return "rpt-" + month }
 // ReportStream is the audit stream of a report.
 func ReportStream(id string) string { return "report/" + id }
 
+// NotifyReport is the outbox kind of a monthly report for one address of
+// its distribution list (recipient: an e-mail address, process
+// "report/<id>"). It is the hook for the notifications dispatcher, which
+// delivers the report (a link to, or the attachment of, its PDF) once it
+// renders this kind; until then such rows are expanded to no one.
+const NotifyReport = "report"
+
 // ReportSettingsStream is the audit stream of the report schedule.
 const ReportSettingsStream = "report-schedule"
 

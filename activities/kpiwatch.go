@@ -295,10 +295,11 @@ func (a *Activities) RaiseMissingMeasurement(ctx context.Context, r workflows.Mi
 		return workflows.MissingOutcome{Next: &dl}, nil
 	}
 	due := t.AddDate(0, 0, 2)
+	assignee, role := d.TaskAssignee()
 	task := opsflow.Task{ID: "missing-" + r.Deadline.UTC().Format("20060102T1504"), Kind: postgres.KPITaskMissing,
 		Title:       cut(fmt.Sprintf("Record %s: no %s measurement since %s", d.Name, d.Spec.Frequency, lastText), 200),
 		Description: fmt.Sprintf("The KPI expects a %s value; none arrived within %d days of grace. Post it to /v1/kpis/%s/measurements.", d.Spec.Frequency, d.Spec.Missing.GraceDays, d.Key),
-		OwnerType:   "owner", Assignee: d.OwnerID, State: opsflow.TaskOpen, DueAt: &due, Weight: 1}
+		OwnerType:   "owner", Assignee: assignee, Role: role, State: opsflow.TaskOpen, DueAt: &due, Weight: 1}
 	raised, err := a.Store.RaiseKPITask(ctx, d.Key, task, t)
 	if err != nil {
 		return workflows.MissingOutcome{}, classify(err)

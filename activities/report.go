@@ -250,10 +250,11 @@ func (a *Activities) OpenCommentaryTasks(ctx context.Context, r workflows.MonthR
 		if st.Status != opsflow.Red && st.Status != opsflow.Amber {
 			continue
 		}
+		assignee, role := d.TaskAssignee()
 		task := opsflow.Task{ID: postgres.CommentaryTaskID(p.Month), Kind: postgres.KPITaskCommentary,
 			Title:       cut(fmt.Sprintf("Comment on %s for %s: %s", d.Name, p.Month, st.Status), 200),
 			Description: fmt.Sprintf("One line for the monthly report (POST /v1/kpis/%s/commentary): %s", d.Key, joinReasons(st.Reasons)),
-			OwnerType:   "owner", Assignee: d.OwnerID, State: opsflow.TaskOpen, DueAt: &due, Weight: 1}
+			OwnerType:   "owner", Assignee: assignee, Role: role, State: opsflow.TaskOpen, DueAt: &due, Weight: 1}
 		raised, err := a.Store.RaiseKPITask(ctx, d.Key, task, t)
 		if err != nil {
 			return workflows.CommentaryOutcome{}, classify(err)

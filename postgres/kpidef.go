@@ -533,12 +533,20 @@ func (db *DB) RaiseKPITask(ctx context.Context, key string, t opsflow.Task, at t
 		}
 		raised = true
 		stream := opsflow.KPIStream(key)
+		who := t.Assignee
+		if who == "" {
+			who = "role " + string(t.Role)
+		}
 		if err := appendStream(ctx, tx, stream, opsflow.SystemActor, "", at, []auditChange{{Action: "task.opened", Field: "tasks." + t.ID, New: t.Title,
-			Reason: "assigned to " + t.Assignee}}); err != nil {
+			Reason: "assigned to " + who}}); err != nil {
 			return err
 		}
-		return queueNotifications(ctx, tx, []opsflow.Notification{{ID: stream + "/" + t.ID + ":" + t.Assignee, ProcessID: opsflow.KPITaskProcess(key),
-			TaskID: t.ID, To: t.Assignee, Subject: t.Title, At: at}})
+		to := t.Assignee
+		if to == "" {
+			to = string(t.Role)
+		}
+		return queueNotifications(ctx, tx, []opsflow.Notification{{ID: stream + "/" + t.ID + ":" + to, ProcessID: opsflow.KPITaskProcess(key),
+			TaskID: t.ID, To: to, Subject: t.Title, At: at, Kind: opsflow.NotifyAssigned}})
 	})
 	return raised, err
 }

@@ -154,6 +154,10 @@ func (s *Server) createKPI(c echo.Context) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
+	in.Owner = k.OwnerID
+	if err := s.checkPeople(c.Request().Context(), in); err != nil {
+		return err
+	}
 	spec := opsflow.DefaultKPISpec()
 	spec.Frequency, spec.Method, spec.Source = in.Frequency, in.Method, in.Source
 	if in.Missing != nil {
@@ -261,6 +265,27 @@ func (s *Server) change(c echo.Context, reason string, edit func(*opsflow.KPIDef
 	return c.JSON(http.StatusOK, v)
 }
 
+// UserRefs names the KPI's owner and the people its policy names.
+func (r kpiRequest) UserRefs() []opsflow.UserRef { return kpiPeople(&r.Owner, r.Policy) }
+
+// UserRefs names the people a change names.
+func (p kpiPatch) UserRefs() []opsflow.UserRef { return kpiPeople(p.Owner, p.Policy) }
+
+func kpiPeople(owner *string, policy *opsflow.ResponsePolicy) []opsflow.UserRef {
+	var out []opsflow.UserRef
+	if owner != nil && *owner != "" {
+		out = append(out, opsflow.UserRef{Field: "owner", ID: *owner})
+	}
+	if policy != nil {
+		for _, r := range []opsflow.UserRef{{Field: "policy.owner", ID: policy.Owner}, {Field: "policy.sponsor", ID: policy.Sponsor}} {
+			if r.ID != "" {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
 // kpiPatch changes a KPI's definition: fields left out stay as they are;
 // thresholds and policy are replaced whole, rules merged by rule. Key,
 // unit and direction never change (a different measure is a new KPI).
@@ -281,6 +306,9 @@ type kpiPatch struct {
 func (s *Server) patchKPI(c echo.Context) error {
 	var in kpiPatch
 	if err := bind(c, &in); err != nil {
+		return err
+	}
+	if err := s.checkPeople(c.Request().Context(), in); err != nil {
 		return err
 	}
 	return s.change(c, in.Reason, func(d *opsflow.KPIDefinition) error {
