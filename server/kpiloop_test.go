@@ -375,6 +375,32 @@ func TestKPIMissingMeasurementAndSchedule(t *testing.T) {
 		return len(inbox.Items) == 0
 	})
 
+	// Targets from a date, dividers, rules: each a change on the trail.
+	path := "/v1/kpis/" + key
+	at := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
+	a.Must(http.StatusOK, "alice", "POST", path+"/targets", map[string]any{"value": 20, "effective_from": at, "reason": "new press"})
+	a.Must(http.StatusOK, "alice", "POST", path+"/targets", map[string]any{"value": 20, "effective_from": at}) // the same: a retry
+	a.Must(http.StatusConflict, "alice", "POST", path+"/targets", map[string]any{"value": 15, "effective_from": at})
+	var v struct {
+		Target   struct{ Value float64 }  `json:"target"`
+		Dividers []struct{ Label string } `json:"dividers"`
+		Rules    map[string]string        `json:"rules"`
+	}
+	a.Must(http.StatusOK, "alice", "POST", path+"/dividers", map[string]any{"at": at, "label": "new press installed"}).JSON(t, &v)
+	if v.Target.Value != 20 || len(v.Dividers) != 1 {
+		t.Errorf("after target and divider: %+v", v)
+	}
+	if e := a.Must(http.StatusUnprocessableEntity, "alice", "PATCH", path, map[string]any{"rules": map[string]any{"eight_on_one_side": "loud"}}).Err(t); e.Field != "rules.eight_on_one_side" {
+		t.Errorf("bad severity: field %q", e.Field)
+	}
+	if e := a.Must(http.StatusUnprocessableEntity, "alice", "PATCH", path, map[string]any{"policy": map[string]any{"action": "kaizen", "sponsor": "ghost"}}).Err(t); e.Field != "policy.sponsor" {
+		t.Errorf("unknown sponsor: field %q", e.Field)
+	}
+	a.Must(http.StatusOK, "alice", "PATCH", path, map[string]any{"rules": map[string]any{"eight_on_one_side": "violation"}}).JSON(t, &v)
+	if v.Rules["eight_on_one_side"] != "violation" || v.Rules["beyond_limits"] != "violation" {
+		t.Errorf("rules %v", v.Rules)
+	}
+
 	set := map[string]any{"day_of_month": 5, "hour": 7, "minute": 0, "time_zone": "Europe/Berlin", "commentary_days_before": 3,
 		"distribution": []string{"exec-team@example.com"}}
 	a.Must(http.StatusForbidden, "bob", "PUT", "/v1/admin/report-schedule", set)
