@@ -16,9 +16,11 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/opsflow ./cmd/opsf
 
 # Runtime: Alpine, the same base as the Temporal image
 # (tools/temporal-server). The compose health checks run
-# `opsflow healthcheck`, which this image has.
+# `opsflow healthcheck`, which this image has. The worker prints the
+# monthly report to PDF with headless Chromium, which needs fonts to print
+# text.
 FROM alpine:3.24.1
-RUN apk add --no-cache ca-certificates tzdata \
+RUN apk add --no-cache ca-certificates tzdata chromium font-liberation \
  && addgroup -S -g 10001 opsflow \
  && adduser -S -u 10001 -G opsflow -H -h /nonexistent opsflow
 COPY --from=build /out/opsflow /usr/local/bin/opsflow

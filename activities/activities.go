@@ -23,6 +23,7 @@ type Store interface {
 	Abandon(ctx context.Context, a opsflow.Abandonment) error
 	kaizenStore
 	onboardingStore
+	kpiStore
 }
 
 // Activities carries the dependencies of every activity. The worker

@@ -34,6 +34,12 @@ var evidenceGrants = []struct{ table, privileges string }{
 	{"audit_checkpoints", "SELECT, INSERT, UPDATE (published_at, publish_error)"},
 	{"kpi_measurements", "SELECT, INSERT"},     // append-only by its own trigger
 	{"onboarding_templates", "SELECT, INSERT"}, // versions are immutable: running onboardings keep theirs
+	{"kpi_targets", "SELECT, INSERT"},          // a target history: a new target is a new row, never an edit
+	{"kpi_dividers", "SELECT, INSERT"},         // so are dividers
+	{"kpi_evaluated", "SELECT, INSERT"},        // what a KPI's watch judged, and when
+	{"kpi_signals", "SELECT, INSERT"},          // what the watch did about each signal, once
+	{"kpi_links", "SELECT, INSERT"},            // the processes a KPI's signals opened
+	{"reports", "SELECT, INSERT"},              // monthly reports are immutable (and a trigger says so too)
 	{"goose_db_version", "SELECT"},             // the application may read the schema's version, never change it
 }
 

@@ -24,6 +24,9 @@ type op struct {
 	body         reflect.Type
 	optionalBody bool
 	example      any
+	// bodyAlt are media types the body may also come in besides JSON
+	// (text/csv), documented as text.
+	bodyAlt []string
 	// resp is the success answer's type (nil: none); list wraps it in a
 	// page of items; status is the success status (200 when zero).
 	resp   reflect.Type
@@ -114,7 +117,7 @@ func (s *Server) apiRoutes() []op {
 				{"assignee", "string", "a user ID, or me", nil},
 				{"role", "string", "a role's queue", nil},
 				{"state", "string", "a task state, or all (default: the states still to do)", nil},
-				{"process_kind", "string", "capa, kaizen or onboarding", []string{"capa", "kaizen", "onboarding"}},
+				{"process_kind", "string", "capa, kaizen, onboarding, or kpi (a KPI owner's tasks)", []string{"capa", "kaizen", "onboarding", "kpi"}},
 				{"process_id", "string", "one process", nil},
 				{"overdue", "boolean", "only overdue (true) or not (false)", nil},
 				pLimit, pCursor,
@@ -133,20 +136,6 @@ func (s *Server) apiRoutes() []op {
 		{method: "POST", path: "/v1/admin/processes/:id/abandon", id: "abandonStalledProcess", tag: "admin", summary: "End a stalled process, dropping the changes the store refused",
 			doc:  "The record keeps its last written state and becomes abandoned; the trail records who, why and how many changes were dropped.",
 			body: typeOf[adminAction](), example: adminAction{Reason: "duplicate of capa-41"}, resp: typeOf[map[string]any](), step: true, handler: s.abandonStalled},
-
-		{method: "POST", path: "/v1/kpis", id: "createKPI", tag: "kpis", summary: "Register a KPI",
-			body: typeOf[kpiRequest](), example: kpiRequest{Key: "scrap-line-4", Name: "Scrap rate, line 4", Unit: "%", Direction: opsflow.LowerIsBetter},
-			resp: typeOf[opsflow.KPI](), status: http.StatusCreated, handler: s.createKPI},
-		{method: "GET", path: "/v1/kpis", id: "listKPIs", tag: "kpis", summary: "KPIs by key",
-			resp: typeOf[opsflow.KPI](), list: true, query: []param{pLimit, pCursor}, handler: s.listKPIs},
-		{method: "GET", path: "/v1/kpis/:key", id: "getKPI", tag: "kpis", summary: "One KPI", resp: typeOf[opsflow.KPI](), handler: s.getKPI},
-		{method: "POST", path: "/v1/kpis/:key/measurements", id: "addMeasurements", tag: "kpis", summary: "Record one measurement or a batch",
-			doc:  "A measurement is idempotent by its id; without ids an Idempotency-Key derives them. A batch goes under items.",
-			body: typeOf[measurementsBody](), example: measurementsBody{measurementIn: measurementIn{ID: "shift-2026-11-20-a", Value: ptr(4.2), At: exampleTime, Source: "MES"}},
-			resp: typeOf[measurementsAnswer](), status: http.StatusCreated, handler: s.addMeasurements},
-		{method: "GET", path: "/v1/kpis/:key/measurements", id: "listMeasurements", tag: "kpis", summary: "A KPI's measurements in time order",
-			resp: typeOf[opsflow.Measurement](), list: true, handler: s.listMeasurements,
-			query: []param{{"from", "date-time", "at or after", nil}, {"to", "date-time", "before", nil}, pLimit, pCursor}},
 
 		{method: "POST", path: "/v1/onboarding-templates", id: "createTemplate", tag: "onboarding", summary: "Create a role's template, or its next version (hr, admin)",
 			doc:  "An unchanged template answers 200 with the latest version; a changed one 201 with the next.",
@@ -167,6 +156,8 @@ func (s *Server) apiRoutes() []op {
 	for _, ki := range opsflow.Kinds() {
 		ops = append(ops, s.processRoutes(ki)...)
 	}
+	ops = append(ops, s.kpiRoutes()...)
+	ops = append(ops, s.reportRoutes()...)
 	return ops
 }
 

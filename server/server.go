@@ -27,6 +27,7 @@ type Store interface {
 	kaizenStore
 	onboardingStore
 	peopleStore
+	kpiLoopStore
 }
 
 type coreStore interface {

@@ -47,6 +47,9 @@ type CAPAInput struct {
 	Day     time.Duration         `json:"day"`
 	Timings *CAPATimings          `json:"timings,omitempty"`
 	Resume  *Resume[opsflow.CAPA] `json:"resume,omitempty"`
+	// Signal is the KPI signal that opened the CAPA, when a KPI's watch
+	// opened it (the request's source then says kpi_signal).
+	Signal *opsflow.KPISignalLink `json:"signal,omitempty"`
 }
 
 // capa is one CAPA's workflow state.
@@ -84,6 +87,10 @@ func CAPA(ctx workflow.Context, in CAPAInput) error {
 		p.e = newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindCAPA})
 	}
 	if err := p.e.register(ctx, p); err != nil {
+		return err
+	}
+	if err := registerKPISignal(ctx, p.e, p, signalNotes{final: p.done, state: func() string { return string(p.rec.State) },
+		notes: &p.rec.KPISignals, action: "capa.kpi_signal_added"}); err != nil {
 		return err
 	}
 	if in.Resume == nil {
@@ -134,6 +141,11 @@ func (p *capa) open(ctx workflow.Context, in CAPAInput) error {
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "capa.reported", Field: "state", New: opsflow.CAPAReported,
 		Reason: fmt.Sprintf("%s: %s (source %s %v)", r.Type, r.Title, r.Source.Type, r.Source.Refs)})
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "capa.owner_assigned", Field: "owner", New: owner})
+	if s := in.Signal; s != nil {
+		p.rec.KPISignal = s
+		p.e.record(ctx, change{Actor: in.Actor, Action: "capa.kpi_signal", Field: "kpi_signal", New: s,
+			Reason: fmt.Sprintf("opened by kpi %s: %s at %s (chart %s)", s.KPI.Key, s.Rule, s.At.Format("2006-01-02"), s.Chart)})
+	}
 	p.addContainment(ctx, in.Actor, r.Containment)
 	p.phaseTask(ctx, in.Actor, "triage", "Score the risk of "+r.Title, owner, "", p.timings.TriageDays)
 	return nil
@@ -795,10 +807,17 @@ func (p *capa) checkEffectiveness(in opsflow.EffectivenessInput) error {
 
 func (p *capa) applyEffectiveness(ctx workflow.Context, in opsflow.EffectivenessInput) error {
 	now := p.e.now(ctx).UTC()
-	res := opsflow.EffectivenessResult{Cycle: p.rec.Cycle, Outcome: in.Outcome, Data: in.Data, Evidence: in.Evidence, Reason: in.Reason, By: in.Actor.ID, At: now}
+	res := opsflow.EffectivenessResult{Cycle: p.rec.Cycle, Outcome: in.Outcome, Data: in.Data, Evidence: in.Evidence, Reason: in.Reason,
+		Chart: in.Chart, By: in.Actor.ID, At: now}
 	eff := p.rec.Effectiveness
 	eff.Results = append(eff.Results, res)
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.effectiveness_recorded", Field: "effectiveness.outcome", New: in.Outcome, Reason: in.Reason})
+	if c := in.Chart; c != nil {
+		// What the cited KPI's chart showed, beside the reviewer's
+		// judgement: a record an auditor can weigh one against the other.
+		p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "capa.effectiveness_chart", Field: "effectiveness.chart", New: c.Verdict,
+			Reason: fmt.Sprintf("kpi %s: %s", c.KPI, c.Sentence)})
+	}
 	p.finishPhase(ctx, in.Actor)
 	switch in.Outcome {
 	case opsflow.OutcomeEffective:

@@ -58,14 +58,20 @@ type KaizenInput struct {
 	// Resume carries the whole state into a new run: a new PDCA cycle, or a
 	// history Temporal found too long.
 	Resume *Resume[opsflow.Kaizen] `json:"resume,omitempty"`
+	// Signal is the KPI signal that opened the initiative, when a KPI's
+	// watch opened it.
+	Signal *opsflow.KPISignalLink `json:"signal,omitempty"`
 }
 
 // MeasureWindow is the input of the MeasureKPI activity (its JSON matches
-// activities.MeasureRequest).
+// activities.MeasureRequest). Before, when set, is the end of the process
+// before the change: the activity then also judges the window on the
+// KPI's control chart against it (opsflow.KPIStats.Shift).
 type MeasureWindow struct {
-	KPI  string    `json:"kpi"`
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
+	KPI    string     `json:"kpi"`
+	From   time.Time  `json:"from"`
+	To     time.Time  `json:"to"`
+	Before *time.Time `json:"before,omitempty"`
 }
 
 // measureOptions: reading measurements is harmless to repeat, and a result
@@ -131,9 +137,18 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 		// projection instead of answering with an unwritten record.
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "kaizen.submitted", Field: "phase",
 			New: string(opsflow.KaizenSubmitted), Reason: p.K.ProblemStatement})
+		if s := in.Signal; s != nil {
+			p.K.KPISignal = s
+			p.e.record(ctx, change{Actor: in.Actor, Action: "kaizen.kpi_signal", Field: "kpi_signal", New: s,
+				Reason: fmt.Sprintf("opened by kpi %s: %s at %s (chart %s)", s.KPI.Key, s.Rule, s.At.Format("2006-01-02"), s.Chart)})
+		}
 		p.toTriage(ctx, "awaiting the sponsor's triage")
 	}
 	if err := p.e.register(ctx, p); err != nil {
+		return err
+	}
+	if err := registerKPISignal(ctx, p.e, p, signalNotes{final: func() bool { return p.K.Phase.Final() }, state: func() string { return string(p.K.Phase) },
+		notes: &p.K.KPISignals, action: "kaizen.kpi_signal_added"}); err != nil {
 		return err
 	}
 	next := func() error { return workflow.NewContinueAsNewError(ctx, WorkflowKaizen, p.resume(in)) }
@@ -269,7 +284,10 @@ func (p *kaizen) measureBeside(ctx workflow.Context, measure func(workflow.Conte
 func (p *kaizen) measure(ctx workflow.Context, from, to time.Time) (opsflow.KPIStats, error) {
 	var s opsflow.KPIStats
 	actx := workflow.WithActivityOptions(ctx, measureOptions)
-	err := workflow.ExecuteActivity(actx, ActivityMeasureKPI, MeasureWindow{KPI: p.K.KPI.Key, From: from, To: to}).Get(ctx, &s)
+	// Same activity, same command: asking it for the chart's verdict too
+	// changes its input, not the workflow's command sequence.
+	before := p.beforeChange()
+	err := workflow.ExecuteActivity(actx, ActivityMeasureKPI, MeasureWindow{KPI: p.K.KPI.Key, From: from, To: to, Before: before}).Get(ctx, &s)
 	if err != nil {
 		return s, fmt.Errorf("measure %s: %w", p.K.KPI.Key, err)
 	}
@@ -277,6 +295,29 @@ func (p *kaizen) measure(ctx workflow.Context, from, to time.Time) (opsflow.KPIS
 		p.e.at(ctx, s.MeasuredAt)
 	}
 	return s, nil
+}
+
+// beforeChange is when the process the initiative changes was last as it
+// was: the end of a measured baseline window, else the plan's approval
+// (countermeasures start then), else the check's start.
+func (p *kaizen) beforeChange() *time.Time {
+	switch {
+	case p.K.Baseline != nil && p.K.Baseline.To != nil:
+		t := p.K.Baseline.To.UTC()
+		return &t
+	case p.K.PlanApproval != nil:
+		t := p.K.PlanApproval.At.UTC()
+		return &t
+	}
+	return p.K.CheckFrom
+}
+
+// chartReason adds what the chart shows to a result's audit reason.
+func chartReason(reason string, r opsflow.KaizenResult) string {
+	if r.Chart == nil {
+		return reason
+	}
+	return reason + "; chart: " + r.Chart.Sentence
 }
 
 // takeResult measures the check window and moves to act.
@@ -289,12 +330,13 @@ func (p *kaizen) takeResult(ctx workflow.Context) error {
 		return nil
 	}
 	r := opsflow.ComputeResult(p.K.KPI.Direction, *p.K.Baseline.Value, *p.K.Target.Value, s)
+	r.Chart = s.Shift
 	p.K.Result = &r
 	reason := fmt.Sprintf("mean %v over %d measurements; %v%% of the gap to target closed", r.Mean, r.Count, opsflow.Round4(r.GapClosed*100))
 	if r.NoData {
 		reason = "no measurements in the check window"
 	}
-	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.result_recorded", Field: "result", New: r, Reason: reason})
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.result_recorded", Field: "result", New: r, Reason: chartReason(reason, r)})
 	p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.phase_changed", opsflow.KaizenAct, "check window ended")
 	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.act_due", Field: "act", Reason: "standardise or adjust"})
 	p.e.notifyFor(ev, opsflow.NotifyApproval, p.K.Owner, "", "Kaizen "+p.K.Title+": check result ready, decide how to act")
@@ -317,13 +359,14 @@ func (p *kaizen) followUp(ctx workflow.Context, i int) error {
 		return nil
 	}
 	r := opsflow.ComputeResult(p.K.KPI.Direction, *p.K.Baseline.Value, *p.K.Target.Value, s)
+	r.Chart = s.Shift
 	f.Result = &r
 	field := fmt.Sprintf("follow_ups.day_%d", f.Day)
 	reason := fmt.Sprintf("mean %v over %d measurements", r.Mean, r.Count)
 	if r.NoData {
 		reason = "no measurements in the follow-up period"
 	}
-	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.follow_up_recorded", Field: field, New: r, Reason: reason})
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.follow_up_recorded", Field: field, New: r, Reason: chartReason(reason, r)})
 	if achieved := p.K.Result; !r.NoData && achieved != nil && !achieved.NoData {
 		tol := p.K.Standard.TolerancePct
 		if regressed, lost := opsflow.Regression(p.K.KPI.Direction, *p.K.Baseline.Value, achieved.Mean, r.Mean, tol); regressed {

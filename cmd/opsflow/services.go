@@ -197,6 +197,10 @@ func runWorkerUntil(ctx context.Context, tc client.Client, queue string, db *pos
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", queue, err)
 	}
+	if err := worker.EnsureBuiltinSchedule(ctx, tc, queue, log); err != nil {
+		// The built-in KPIs wait for the next worker start; nothing else does.
+		log.Warn("built-in KPI schedule not ensured", "error", err)
+	}
 	rctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
