@@ -21,9 +21,8 @@ func ReportStream(id string) string { return "report/" + id }
 
 // NotifyReport is the outbox kind of a monthly report for one address of
 // its distribution list (recipient: an e-mail address, process
-// "report/<id>"). It is the hook for the notifications dispatcher, which
-// delivers the report (a link to, or the attachment of, its PDF) once it
-// renders this kind; until then such rows are expanded to no one.
+// "report/<id>"). The notifications dispatcher mails the address the
+// report's PDF, with a link to it.
 const NotifyReport = "report"
 
 // ReportSettingsStream is the audit stream of the report schedule.

@@ -346,6 +346,8 @@ func kindLabel(k opsflow.Kind) string {
 		return "Kaizen"
 	case opsflow.KindOnboarding:
 		return "Onboarding"
+	case KindReportProcess:
+		return "Report"
 	}
 	return string(k)
 }

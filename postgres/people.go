@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -235,7 +236,14 @@ func (db *DB) ExpandNotifications(ctx context.Context, now time.Time, limit int)
 		}
 		for _, nt := range rows {
 			recipients := []string{nt.To}
-			if p, err := profileOf(nt.To); err != nil {
+			if strings.Contains(nt.To, "@") {
+				// An address of a distribution list (the monthly report),
+				// not a user: mail to it, at once.
+				if err := insertDelivery(ctx, tx, nt.ID, nt.To, opsflow.ChannelEmail, opsflow.DeliveryPending, ""); err != nil {
+					return err
+				}
+				recipients = nil
+			} else if p, err := profileOf(nt.To); err != nil {
 				return err
 			} else if p == nil {
 				// Not a user: a role's queue.
@@ -347,10 +355,11 @@ const jobSelect = `d.id, d.notification_id, d.user_id, d.channel, d.state, d.att
 	p.kind AS process_kind, p.title AS process_title,
 	t.title AS task_title, t.due_at AS task_due, t.state AS task_state,
 	CASE WHEN t.assignee <> '' THEN t.assignee ELSE t.role END AS task_assignee, t.escalation_level AS task_level,
-	u.name AS user_name, u.roles AS user_roles, u.email AS user_email, u.timezone AS user_tz, u.prefs AS user_prefs
+	coalesce(u.name, '') AS user_name, coalesce(u.roles, '{}') AS user_roles, coalesce(u.email, d.user_id) AS user_email,
+	coalesce(u.timezone, 'UTC') AS user_tz, coalesce(u.prefs, '{}') AS user_prefs
 	FROM notification_deliveries d
 	JOIN notifications n ON n.id = d.notification_id
-	JOIN users u ON u.id = d.user_id
+	LEFT JOIN users u ON u.id = d.user_id -- a distribution list's address is no user
 	LEFT JOIN processes p ON p.id = n.process_id
 	LEFT JOIN tasks t ON t.process_id = n.process_id AND t.task_id = n.task_id`
 

@@ -110,9 +110,9 @@ func (db *DB) SaveReport(ctx context.Context, r StoredReport) (StoredReport, boo
 // EnqueueReportDelivery is the hook by which a report reaches its
 // distribution list: one outbox row of kind opsflow.NotifyReport per
 // address, process "report/<id>", subject naming the month. The
-// notifications dispatcher delivers outbox rows; for this kind it sends the
-// address the report's PDF (GET /v1/reports/<id>.pdf). This package only
-// queues them, idempotently by ID.
+// notifications dispatcher delivers outbox rows; for this kind it mails the
+// address the report's PDF attached. This package only queues them,
+// idempotently by ID.
 func EnqueueReportDelivery(ctx context.Context, tx *sqlx.Tx, id, period string, to []string, at time.Time) error {
 	ns := make([]opsflow.Notification, 0, len(to))
 	for _, addr := range to {

@@ -571,3 +571,34 @@ func TestPeopleAndReassignment(t *testing.T) {
 		t.Errorf("a bad address: %+v", e)
 	}
 }
+
+// A monthly report reaches each address of its distribution list once,
+// with its PDF attached and a link to it.
+func TestReportIsMailedToItsDistribution(t *testing.T) {
+	n := newNotifyApp(t, nil)
+	pdf := []byte("%PDF-1.4\n% a one-page report\n")
+	_, created, err := n.DB.SaveReport(context.Background(), postgres.StoredReport{Report: opsflow.Report{
+		ID: opsflow.ReportID("2026-10"), Period: "2026-10", TimeZone: "UTC", GeneratedAt: time.Now(), GeneratedBy: "system",
+		Distribution: []string{"ceo@example.com", "coo@example.com"}}, HTML: []byte("<html></html>"), PDF: pdf})
+	if err != nil || !created {
+		t.Fatalf("save report: %v (created %v)", err, created)
+	}
+	for _, addr := range []string{"ceo@example.com", "coo@example.com"} {
+		m := n.mailFor(addr, 20*time.Second, "Monthly KPI report")
+		if !strings.Contains(strings.Join(m.ContentTypes, ","), "application/pdf") || !strings.Contains(string(m.Raw), "opsflow-kpi-report-2026-10.pdf") {
+			t.Errorf("the report mail to %s has no PDF: %v", addr, m.ContentTypes)
+		}
+		if !strings.Contains(m.Text, n.URL+"/reports/rpt-2026-10") {
+			t.Errorf("no link to the report:\n%s", m.Text)
+		}
+	}
+	n.Eventually("both report deliveries are sent", 10*time.Second, func() bool {
+		k := 0
+		for _, d := range n.deliveries("root", "/v1/admin/notifications?state=sent") {
+			if d.Kind == opsflow.NotifyReport {
+				k++
+			}
+		}
+		return k == 2
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ type DispatchStore interface {
 	DigestItems(ctx context.Context, user, channel string) ([]postgres.DeliveryJob, error)
 	FinishDigest(ctx context.Context, user string, sent, skipped []string, at, next time.Time) error
 	FailDigest(ctx context.Context, user string, items []string, msg string, retry time.Time, budget int) error
+	GetReport(ctx context.Context, id string) (postgres.StoredReport, error)
 }
 
 // Dispatcher delivers the notification outbox: it expands each new row
@@ -211,6 +213,11 @@ func (d *Dispatcher) deliver(ctx context.Context, j postgres.DeliveryJob) postgr
 		return postgres.DeliveryOutcome{State: opsflow.DeliverySkipped, Error: "a " + j.Kind + " notification without a task cannot be shown"}
 	}
 	msg := message(j)
+	if j.Kind == opsflow.NotifyReport {
+		if err := d.attachReport(ctx, &msg, j.ProcessID); err != nil {
+			return d.failure(ctx, j.ID, j.Channel, j.Attempts, err, now)
+		}
+	}
 	r, err := d.Renderer.Render(msg)
 	if err != nil {
 		return postgres.DeliveryOutcome{State: opsflow.DeliveryFailed, Error: err.Error()}
@@ -301,6 +308,22 @@ func message(j postgres.DeliveryJob) notify.Message {
 		m.Task = &t
 	}
 	return m
+}
+
+// attachReport makes msg the monthly report's: its ID and period as the
+// "process", its PDF attached.
+func (d *Dispatcher) attachReport(ctx context.Context, msg *notify.Message, stream string) error {
+	id := strings.TrimPrefix(stream, "report/")
+	rep, err := d.Store.GetReport(ctx, id)
+	if err != nil {
+		if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
+			return fmt.Errorf("%w: report %s: %w", notify.ErrInvalidMessage, id, err)
+		}
+		return fmt.Errorf("read report %s: %w", id, err)
+	}
+	msg.Process = notify.Process{Kind: notify.KindReportProcess, ID: id, Title: "KPIs of " + rep.Period}
+	msg.Attachments = []notify.Attachment{{Name: "opsflow-kpi-report-" + rep.Period + ".pdf", ContentType: "application/pdf", Data: rep.PDF}}
+	return nil
 }
 
 func recipient(p opsflow.Profile) notify.Recipient {
