@@ -56,6 +56,10 @@ type Config struct {
 	// Checkpoints, when set, holds GET /v1/audit/verify's chains against
 	// the signed checkpoints published outside the database.
 	Checkpoints CheckpointVerifier
+	// ReadPolicy says which kinds all staff may read (the rest of who
+	// reads what is fixed: opsflow.ReadPolicy); nil is
+	// opsflow.DefaultReadPolicy.
+	ReadPolicy *opsflow.ReadPolicy
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.

@@ -75,7 +75,9 @@ func (s *Server) prepareSignature(c echo.Context, call opsflow.Call, body any) (
 		if opsflow.ErrorCode(err) != opsflow.EUNAUTHORIZED {
 			return nil, err
 		}
-		return nil, opsflow.Errorf(opsflow.EUNAUTHORIZED, "the re-entered token is not valid: the signature was not applied")
+		// The request's own token is good: a wrong second credential is
+		// a refusal (403), never a 401 that would make a client drop it.
+		return nil, &opsflow.Error{Code: opsflow.EFORBIDDEN, Field: "token", Message: "the re-entered token is not valid: the signature was not applied"}
 	}
 	if u.ID != call.Actor.ID {
 		return nil, opsflow.Forbidden("the re-entered token belongs to someone else: sign with your own credential")

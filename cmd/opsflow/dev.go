@@ -33,7 +33,7 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
 	fs := newFlags("dev", &cfg, append([]string{"database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache",
-		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow"}, notifySettings...)...)
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow"}, append(notifySettings, securitySettings...)...)...)
 	mailPort := fs.Int("mail-port", 1025, "port of the mail catcher that receives notification mail when no --smtp-host is set (0: a free port)")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
@@ -157,6 +157,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, x)
 	}()
 	sc := server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day}
+	if err := applySecurity(&cfg, &sc); err != nil {
+		return err
+	}
 	if verifier != nil {
 		sc.Checkpoints = verifier
 	}

@@ -275,8 +275,8 @@ func connect(ctx context.Context, name string, args []string, cfg *config.Config
 
 func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "api", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
-		"checkpoint-dir", "checkpoint-public-key")
+	d, err := connect(ctx, "api", args, &cfg, append([]string{"database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
+		"checkpoint-dir", "checkpoint-public-key"}, securitySettings...)...)
 	if err != nil {
 		return err
 	}
@@ -286,6 +286,9 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	sc := server.Config{Store: d.db, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day}
+	if err := applySecurity(&cfg, &sc); err != nil {
+		return err
+	}
 	if v, err := newCheckpointVerifier(&cfg, d.db); err != nil {
 		return err
 	} else if v != nil {

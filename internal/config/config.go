@@ -32,6 +32,8 @@ type Config struct {
 	CheckpointInterval  string
 	OutboundAllow       string
 
+	ReadAllStaff string
+
 	PublicURL    string
 	SMTPHost     string
 	SMTPPort     string
@@ -69,6 +71,7 @@ var Settings = []Setting{
 	{"checkpoint-webhook", "OPSFLOW_CHECKPOINT_WEBHOOK", "", "worker: URL each checkpoint is also POSTed to (an append-only receiver)", func(c *Config) *string { return &c.CheckpointWebhook }},
 	{"checkpoint-interval", "OPSFLOW_CHECKPOINT_INTERVAL", "5m", "worker: how often heads that moved are signed (and once more at shutdown)", func(c *Config) *string { return &c.CheckpointInterval }},
 	{"outbound-allow", "OPSFLOW_OUTBOUND_ALLOW", "", "worker: hosts webhooks may call, comma-separated: host, host:port, *.domain, IP or CIDR; private, loopback and link-local addresses only when listed as an IP or CIDR; empty: none", func(c *Config) *string { return &c.OutboundAllow }},
+	{"read-all-staff", "OPSFLOW_READ_ALL_STAFF", "kaizen", "api: process kinds every user may read, comma-separated (capa, kaizen, onboarding) or none; the others are read by their participants and the roles that read every record (README: Security)", func(c *Config) *string { return &c.ReadAllStaff }},
 	{"public-url", "OPSFLOW_PUBLIC_URL", "http://localhost:8080", "address people reach opsflow at: the base of every link in notifications", func(c *Config) *string { return &c.PublicURL }},
 	{"smtp-host", "OPSFLOW_SMTP_HOST", "", "SMTP server for e-mail notifications (empty: no e-mail; opsflow dev runs a mail catcher)", func(c *Config) *string { return &c.SMTPHost }},
 	{"smtp-port", "OPSFLOW_SMTP_PORT", "", "SMTP port (empty: 465 with smtp-tls=tls, else 587)", func(c *Config) *string { return &c.SMTPPort }},
