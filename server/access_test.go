@@ -110,7 +110,7 @@ func TestRouteAccess(t *testing.T) {
 			}
 			var body any
 			if o.Example != nil {
-				body = o.Example
+				body = signedAs(t, o.Example, u.ID)
 			}
 			res := a.Do(who, o.Method, path, body)
 			name := o.Method + " " + o.Path + " as " + u.ID + " (" + o.Describe + ")"
@@ -256,4 +256,27 @@ func TestAllStaffSetting(t *testing.T) {
 	if _, err := opsflow.ParseAllStaff("capas"); !errors.As(err, &e) || e.Field != "read-all-staff" {
 		t.Errorf("an unknown kind: %v", err)
 	}
+}
+
+// signedAs is an example body with its signature, if any, made by user:
+// their name and signing password in place of the example's.
+func signedAs(t *testing.T, example any, user string) any {
+	b, err := json.Marshal(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return example
+	}
+	mark := func(s map[string]any) {
+		s["printed_name"], s["signing_password"] = nameOf(user), SigningPassword(user)
+	}
+	if s, ok := m["signature"].(map[string]any); ok {
+		mark(s)
+	}
+	if _, ok := m["signing_password"]; ok {
+		mark(m)
+	}
+	return m
 }

@@ -27,6 +27,7 @@ type Store interface {
 	kaizenStore
 	onboardingStore
 	peopleStore
+	signingStore
 }
 
 type coreStore interface {
@@ -60,6 +61,9 @@ type Config struct {
 	// reads what is fixed: opsflow.ReadPolicy); nil is
 	// opsflow.DefaultReadPolicy.
 	ReadPolicy *opsflow.ReadPolicy
+	// Signing is the lockout of signing passwords (zero fields:
+	// opsflow.DefaultSigningPolicy).
+	Signing opsflow.SigningPolicy
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.

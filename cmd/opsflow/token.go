@@ -103,7 +103,11 @@ const userUsage = `usage:
       create a user, or change their name, address, time zone and e-mail preferences (audited)
   opsflow user show --user ID
   opsflow user roles --user ID --set ROLES --reason TEXT
-      change a user's roles (audited, with the reason)`
+      change a user's roles (audited, with the reason)
+  opsflow user set-signing-password --user ID [--password-file FILE|-]
+      set a user's Part 11 signing password (read from the file's first line, or stdin; stored as argon2id; audited)
+  opsflow user unlock-signing --user ID --reason TEXT
+      lift a signing lock after failed signing passwords (audited, with the reason)`
 
 func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if wantsHelp(args) {
@@ -116,6 +120,8 @@ func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "set", "show":
 		return runUserProfile(ctx, args[0], args[1:], stdout)
+	case "set-signing-password", "unlock-signing":
+		return runUserSigning(ctx, args[0], args[1:], stdout)
 	case "roles":
 	default:
 		return errors.New(userUsage)

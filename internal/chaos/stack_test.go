@@ -122,6 +122,13 @@ func startStack(ctx context.Context, t *testing.T) *stack {
 			t.Fatalf("opsflow token create --user %s: %v\n%s", p.id, err, out)
 		}
 		s.tokens[p.id] = strings.TrimSpace(out)
+		pw := filepath.Join(s.dir, "signing-"+p.id)
+		if err := os.WriteFile(pw, []byte(chaosSigningPassword(p.id)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := s.opsflow(ctx, "user", "set-signing-password", "--user", p.id, "--password-file", pw); err != nil {
+			t.Fatalf("opsflow user set-signing-password --user %s: %v\n%s", p.id, err, out)
+		}
 	}
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -467,3 +474,7 @@ func (w prefixWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// chaosSigningPassword is a chaos user's signing password (Part 11
+// signatures).
+func chaosSigningPassword(id string) string { return "chaos signs as " + id }
