@@ -28,6 +28,7 @@ type Store interface {
 	onboardingStore
 	peopleStore
 	signingStore
+	tokenStore
 }
 
 type coreStore interface {

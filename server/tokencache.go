@@ -47,3 +47,10 @@ func (c *tokenCache) put(token string, u opsflow.User, now time.Time) {
 	}
 	c.entries[sha256.Sum256([]byte(token))] = cachedUser{user: u, expires: now.Add(tokenTTL)}
 }
+
+// clear forgets every token (after a revocation).
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
+}
