@@ -43,6 +43,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return opsflow.Errorf(opsflow.EUNAUTHORIZED, "invalid or revoked token")
 		}
 		c.Set(userKey, u)
+		c.Set(credentialKey, "token:"+tokenKey(token))
 		c.Set(requestAtKey, s.Now().UTC())
 		return next(c)
 	}

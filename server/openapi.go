@@ -192,6 +192,9 @@ func errorStatuses(o op) []int {
 	if o.step || o.method == http.MethodPost {
 		codes = append(codes, http.StatusConflict)
 	}
+	if !o.isPublic() && (o.method != http.MethodGet || strings.HasSuffix(o.path, "/export")) {
+		codes = append(codes, http.StatusTooManyRequests) // over the credential's budget (ratelimit.go)
+	}
 	codes = append(codes, o.errs...)
 	slices.Sort(codes)
 	return slices.Compact(codes)

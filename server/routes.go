@@ -265,7 +265,7 @@ func (s *Server) routes() {
 	s.prepare = s.preparers()
 	v1 := s.echo.Group("/v1", s.authenticate, s.idempotency)
 	for _, o := range s.ops {
-		h := s.guard(o)
+		h := s.limited(o, s.guard(o))
 		if o.isPublic() {
 			s.echo.Add(o.method, o.path, h)
 		} else {

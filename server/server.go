@@ -65,6 +65,9 @@ type Config struct {
 	// Signing is the lockout of signing passwords (zero fields:
 	// opsflow.DefaultSigningPolicy).
 	Signing opsflow.SigningPolicy
+	// RateLimits are the budgets of writes and exports per credential;
+	// nil is DefaultWriteLimit and DefaultExportLimit.
+	RateLimits *RateLimits
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.
@@ -79,6 +82,8 @@ type Server struct {
 	inflight inflight
 	pollers  pollerCheck
 	tokens   tokenCache
+	// writeLimiter and exportLimiter are the budgets per credential.
+	writeLimiter, exportLimiter *limiter
 	// ops are the routes (see apiRoutes); prepare the steps whose input
 	// the API prepares.
 	ops     []op
@@ -107,6 +112,12 @@ func New(cfg Config) *Server {
 		cfg.TaskQueue = "opsflow"
 	}
 	s := &Server{Config: cfg, echo: echo.New(), log: cfg.Logger}
+	limits := RateLimits{Writes: DefaultWriteLimit, Exports: DefaultExportLimit}
+	if cfg.RateLimits != nil {
+		limits = *cfg.RateLimits
+	}
+	s.writeLimiter = &limiter{limit: limits.Writes, class: "writes"}
+	s.exportLimiter = &limiter{limit: limits.Exports, class: "exports"}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -53,4 +54,11 @@ func (c *tokenCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries = nil
+}
+
+// tokenKey is a token's key in the rate limits: its SHA-256, so the
+// limiter never holds a usable secret.
+func tokenKey(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:16])
 }

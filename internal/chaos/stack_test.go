@@ -166,6 +166,9 @@ func (s *stack) env() []string {
 		"OPSFLOW_TASK_QUEUE="+taskQueue,
 		"OPSFLOW_HTTP_ADDR="+s.apiAddr,
 		"OPSFLOW_LOG_LEVEL=info",
+		// The fault suite measures recovery, not abuse: no budgets.
+		"OPSFLOW_RATE_LIMIT_WRITES=off",
+		"OPSFLOW_RATE_LIMIT_EXPORTS=off",
 	)
 }
 

@@ -32,7 +32,11 @@ type Config struct {
 	CheckpointInterval  string
 	OutboundAllow       string
 
-	ReadAllStaff string
+	ReadAllStaff       string
+	SigningMaxFailures string
+	SigningLockout     string
+	RateLimitWrites    string
+	RateLimitExports   string
 
 	PublicURL    string
 	SMTPHost     string
@@ -72,6 +76,10 @@ var Settings = []Setting{
 	{"checkpoint-interval", "OPSFLOW_CHECKPOINT_INTERVAL", "5m", "worker: how often heads that moved are signed (and once more at shutdown)", func(c *Config) *string { return &c.CheckpointInterval }},
 	{"outbound-allow", "OPSFLOW_OUTBOUND_ALLOW", "", "worker: hosts webhooks may call, comma-separated: host, host:port, *.domain, IP or CIDR; private, loopback and link-local addresses only when listed as an IP or CIDR; empty: none", func(c *Config) *string { return &c.OutboundAllow }},
 	{"read-all-staff", "OPSFLOW_READ_ALL_STAFF", "kaizen", "api: process kinds every user may read, comma-separated (capa, kaizen, onboarding) or none; the others are read by their participants and the roles that read every record (README: Security)", func(c *Config) *string { return &c.ReadAllStaff }},
+	{"signing-max-failures", "OPSFLOW_SIGNING_MAX_FAILURES", "5", "api: wrong signing passwords in a row that lock a user's signing (Part 11); each is recorded on the user's audit stream", func(c *Config) *string { return &c.SigningMaxFailures }},
+	{"signing-lockout", "OPSFLOW_SIGNING_LOCKOUT", "15m", "api: how long signing stays locked after too many wrong signing passwords (an admin can unlock sooner)", func(c *Config) *string { return &c.SigningLockout }},
+	{"rate-limit-writes", "OPSFLOW_RATE_LIMIT_WRITES", "1200/m:100", "api: writes (POST, PUT) per credential: N/s, N/m or N/h with an optional :burst, or off; over it, 429 with Retry-After", func(c *Config) *string { return &c.RateLimitWrites }},
+	{"rate-limit-exports", "OPSFLOW_RATE_LIMIT_EXPORTS", "60/h:10", "api: exports (inspection packs, CSV) per credential, as rate-limit-writes", func(c *Config) *string { return &c.RateLimitExports }},
 	{"public-url", "OPSFLOW_PUBLIC_URL", "http://localhost:8080", "address people reach opsflow at: the base of every link in notifications", func(c *Config) *string { return &c.PublicURL }},
 	{"smtp-host", "OPSFLOW_SMTP_HOST", "", "SMTP server for e-mail notifications (empty: no e-mail; opsflow dev runs a mail catcher)", func(c *Config) *string { return &c.SMTPHost }},
 	{"smtp-port", "OPSFLOW_SMTP_PORT", "", "SMTP port (empty: 465 with smtp-tls=tls, else 587)", func(c *Config) *string { return &c.SMTPPort }},
