@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Who may read which record. This file is the one place that says it: the
@@ -278,4 +279,24 @@ func Redact(k Kind, record []byte) ([]byte, error) {
 	rec["check_ins"] = json.RawMessage(`[]`)
 	rec["redacted"] = json.RawMessage(`true`)
 	return json.Marshal(rec)
+}
+
+// AccessEntry is one read or export of a record, for the access log: who,
+// what, which record, when.
+type AccessEntry struct {
+	ID        int64     `json:"id" db:"id"`
+	At        time.Time `json:"at" db:"at"`
+	UserID    string    `json:"user_id" db:"user_id"`
+	Action    string    `json:"action" db:"action"` // read, read_audit, export
+	RecordID  string    `json:"record_id" db:"record_id"`
+	Kind      Kind      `json:"kind" db:"kind"`
+	RequestID string    `json:"request_id,omitempty" db:"request_id"`
+}
+
+// AccessFilter selects access log entries, newest first.
+type AccessFilter struct {
+	RecordID string
+	UserID   string
+	Limit    int
+	Cursor   string
 }

@@ -34,6 +34,7 @@ var evidenceGrants = []struct{ table, privileges string }{
 	{"audit_checkpoints", "SELECT, INSERT, UPDATE (published_at, publish_error)"},
 	{"kpi_measurements", "SELECT, INSERT"},     // append-only by its own trigger
 	{"onboarding_templates", "SELECT, INSERT"}, // versions are immutable: running onboardings keep theirs
+	{"access_log", "SELECT, INSERT"},           // who read or exported which record: append-only
 	{"goose_db_version", "SELECT"},             // the application may read the schema's version, never change it
 }
 

@@ -168,13 +168,12 @@ func (s *Server) guard(o op) echo.HandlerFunc {
 			}
 			c.Set(rowKey, row)
 			c.Set(accessKey, a)
-			if err := o.handler(c); err != nil {
-				return err
-			}
 			if r.logged != "" {
-				s.logAccess(c, r.logged, row.ID)
+				if err := s.logAccess(c, r.logged, row); err != nil {
+					return err
+				}
 			}
-			return nil
+			return o.handler(c)
 		}
 	}
 	panic(fmt.Sprintf("server: op %s %s has no access rule", o.method, o.path))

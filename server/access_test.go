@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/testenv"
 	"github.com/opsflow/opsflow/server"
 )
 
@@ -279,4 +280,39 @@ func signedAs(t *testing.T, example any, user string) any {
 		mark(m)
 	}
 	return m
+}
+
+// TestAccessLog: reads of a record and its trail, and exports, are logged
+// with who, what, which record and when; an auditor reads the log; the
+// application may not delete from it.
+func TestAccessLog(t *testing.T) {
+	a := newApp(t)
+	id := newCAPA(a, "Logged reads")
+	before := time.Now().UTC().Add(-time.Second)
+	a.Must(http.StatusOK, "dave", "GET", "/v1/capas/"+id, nil)
+	a.Must(http.StatusOK, "bob", "GET", "/v1/capas/"+id+"/audit", nil)
+	a.Must(http.StatusOK, "carol", "GET", "/v1/capas/"+id+"/export?format=csv", nil)
+	a.Must(http.StatusNotFound, "hana", "GET", "/v1/capas/"+id, nil) // not shown: not logged as a read
+	a.Must(http.StatusForbidden, "dave", "GET", "/v1/admin/access-log", nil)
+	var page opsflow.Page[opsflow.AccessEntry]
+	a.Must(http.StatusOK, "carol", "GET", "/v1/admin/access-log?record="+id, nil).JSON(t, &page)
+	got := map[string]string{}
+	for _, e := range page.Items {
+		if e.RecordID != id || e.Kind != opsflow.KindCAPA || e.At.Before(before) || e.RequestID == "" {
+			t.Errorf("entry %+v", e)
+		}
+		got[e.UserID] = e.Action
+	}
+	if len(page.Items) != 3 || got["dave"] != "read" || got["bob"] != "read_audit" || got["carol"] != "export" {
+		t.Errorf("access log of %s: %+v", id, page.Items)
+	}
+	// The application role may only append to the log.
+	app, err := openSQL(testenv.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := app.Exec(`DELETE FROM access_log WHERE record_id = $1`, id); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the application deleted access log entries: %v", err)
+	}
 }

@@ -128,6 +128,15 @@ func (s *Server) exportCAPAs(c echo.Context) error {
 		}
 		f.Cursor = page.NextCursor
 	}
+	// Every record exported is in the access log before the export leaves.
+	entries := make([]opsflow.AccessEntry, len(records))
+	for i, it := range records {
+		entries[i] = opsflow.AccessEntry{At: s.Now().UTC(), UserID: userOf(c).ID, Action: "export", RecordID: it.row.ID, Kind: it.row.Kind,
+			RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
+	}
+	if err := s.Store.LogAccess(c.Request().Context(), entries); err != nil {
+		return err
+	}
 	name := fmt.Sprintf("capas-closed-%s-%s", f.ClosedFrom.Format("20060102"), f.ClosedTo.Format("20060102"))
 	return s.writeExport(c, format, name, c.QueryString(), records)
 }

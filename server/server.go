@@ -29,6 +29,7 @@ type Store interface {
 	peopleStore
 	signingStore
 	tokenStore
+	accessLogStore
 }
 
 type coreStore interface {
@@ -84,6 +85,8 @@ type Server struct {
 	tokens   tokenCache
 	// writeLimiter and exportLimiter are the budgets per credential.
 	writeLimiter, exportLimiter *limiter
+	// access batches reads for the access log (accesslog.go).
+	access accessLogger
 	// ops are the routes (see apiRoutes); prepare the steps whose input
 	// the API prepares.
 	ops     []op

@@ -163,7 +163,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if verifier != nil {
 		sc.Checkpoints = verifier
 	}
-	var h http.Handler = server.New(sc)
+	apiServer := server.New(sc)
+	defer closeAPI(apiServer, log)
+	var h http.Handler = apiServer
 	mail := "(SMTP server " + cfg.SMTPHost + ")"
 	if catcher != nil {
 		mux := http.NewServeMux()

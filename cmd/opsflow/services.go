@@ -296,7 +296,19 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	}
 	h := server.New(sc)
 	d.log.Info("API listening", "addr", cfg.HTTPAddr)
-	return serveAPI(ctx, cfg.HTTPAddr, h, d.log)
+	err = serveAPI(ctx, cfg.HTTPAddr, h, d.log)
+	closeAPI(h, d.log)
+	return err
+}
+
+// closeAPI writes what the API still holds (the access log's queued
+// reads) once it has stopped serving.
+func closeAPI(h *server.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		log.Error("API shutdown", "err", err)
+	}
 }
 
 func runWorker(ctx context.Context, args []string, _ io.Writer) error {
