@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/sso"
 )
 
 // op is one route of the API and everything the OpenAPI document says of
@@ -268,6 +269,14 @@ func (s *Server) routes() {
 	s.ops = s.apiRoutes()
 	s.prepare = s.preparers()
 	v1 := s.echo.Group("/v1", s.authenticate, s.idempotency)
+	if s.SSO != nil {
+		// The browser login is no API operation (it answers redirects to
+		// and from the issuer, not JSON): it is outside the op table and
+		// the OpenAPI document, and public by nature.
+		login := &sso.Login{Provider: s.SSO, Users: s, Sessions: s.Sessions, CookieKey: s.SSOCookieKey, Secure: s.SSOSecureCookie}
+		s.echo.GET("/auth/login", echo.WrapHandler(http.HandlerFunc(login.Start)))
+		s.echo.GET("/auth/callback", echo.WrapHandler(http.HandlerFunc(login.Callback)))
+	}
 	for _, o := range s.ops {
 		h := s.limited(o, s.guard(o))
 		if o.isPublic() {

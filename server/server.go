@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/sso"
 )
 
 // Store is what the API reads from PostgreSQL. *postgres.DB implements it.
@@ -30,6 +31,7 @@ type Store interface {
 	signingStore
 	tokenStore
 	accessLogStore
+	ssoStore
 }
 
 type coreStore interface {
@@ -69,6 +71,15 @@ type Config struct {
 	// RateLimits are the budgets of writes and exports per credential;
 	// nil is DefaultWriteLimit and DefaultExportLimit.
 	RateLimits *RateLimits
+	// SSO, when set, accepts JWT bearer tokens from its issuer and serves
+	// the browser login (/auth/login, /auth/callback), whose end hands the
+	// person to Sessions (the web app's). SSOCookieKey seals the login's
+	// state (16, 24 or 32 bytes; the same on every API instance);
+	// SSOSecureCookie marks its cookie Secure (behind HTTPS).
+	SSO             *sso.Provider
+	Sessions        sso.SessionIssuer
+	SSOCookieKey    []byte
+	SSOSecureCookie bool
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.

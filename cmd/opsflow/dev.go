@@ -157,7 +157,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, x)
 	}()
 	sc := server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day}
-	if err := applySecurity(&cfg, &sc); err != nil {
+	if err := applySecurity(ctx, &cfg, &sc, log); err != nil {
 		return err
 	}
 	if verifier != nil {

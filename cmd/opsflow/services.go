@@ -276,7 +276,7 @@ func connect(ctx context.Context, name string, args []string, cfg *config.Config
 func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
 	d, err := connect(ctx, "api", args, &cfg, append([]string{"database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
-		"checkpoint-dir", "checkpoint-public-key"}, securitySettings...)...)
+		"checkpoint-dir", "checkpoint-public-key", "public-url"}, securitySettings...)...)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	sc := server.Config{Store: d.db, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day}
-	if err := applySecurity(&cfg, &sc); err != nil {
+	if err := applySecurity(ctx, &cfg, &sc, d.log); err != nil {
 		return err
 	}
 	if v, err := newCheckpointVerifier(&cfg, d.db); err != nil {
