@@ -20,6 +20,7 @@ const (
 // Audit actions the pack verification relies on.
 const (
 	ActionSigned        = "capa.signed"    // New is the signed record's SHA-256
+	ActionKaizenSigned  = "kaizen.signed"  // the same, for a Kaizen initiative
 	ActionSealed        = "capa.sealed"    // New is the final record's SHA-256
 	ActionProcessSealed = "process.sealed" // the same, for a record closed outside its workflow (abandoned, terminated)
 )

@@ -288,7 +288,14 @@ type DecideInput struct {
 	Actor     Actor  `json:"actor,omitzero"`
 	Required  *bool  `json:"capa_required"`
 	Rationale string `json:"rationale"`
+	Signature *ESign `json:"signature,omitempty"` // required (Part 11): the decision is signed
 }
+
+// Sig is the decision's signature.
+func (in *DecideInput) Sig() *ESign { return in.Signature }
+
+// RequiredSignature: every decision is signed.
+func (in DecideInput) RequiredSignature() (*ESign, bool) { return in.Signature, true }
 
 // Validate checks the decision.
 func (in DecideInput) Validate() error {
@@ -485,10 +492,17 @@ func (in PlanInput) Validate(capaType string) error {
 
 // ApprovePlanInput approves or rejects the proposed plan.
 type ApprovePlanInput struct {
-	Actor    Actor  `json:"actor,omitzero"`
-	Approved *bool  `json:"approved"`
-	Comment  string `json:"comment,omitempty"`
+	Actor     Actor  `json:"actor,omitzero"`
+	Approved  *bool  `json:"approved"`
+	Comment   string `json:"comment,omitempty"`
+	Signature *ESign `json:"signature,omitempty"` // required (Part 11): approval and rejection are signed
 }
+
+// Sig is the approval's signature.
+func (in *ApprovePlanInput) Sig() *ESign { return in.Signature }
+
+// RequiredSignature: an approval or a rejection is signed.
+func (in ApprovePlanInput) RequiredSignature() (*ESign, bool) { return in.Signature, true }
 
 // Validate checks the input; a rejection needs a reason.
 func (in ApprovePlanInput) Validate() error {
@@ -554,15 +568,22 @@ func (in VerifyImplementationInput) Validate() error {
 
 // EffectivenessInput records the effectiveness review.
 type EffectivenessInput struct {
-	Actor    Actor    `json:"actor,omitzero"`
-	Outcome  string   `json:"outcome"`
-	Data     string   `json:"data,omitempty"` // the measured values
-	Evidence Evidence `json:"evidence"`
-	Reason   string   `json:"reason,omitempty"` // why, for ineffective and inconclusive
+	Actor     Actor    `json:"actor,omitzero"`
+	Outcome   string   `json:"outcome"`
+	Data      string   `json:"data,omitempty"` // the measured values
+	Evidence  Evidence `json:"evidence"`
+	Reason    string   `json:"reason,omitempty"`    // why, for ineffective and inconclusive
+	Signature *ESign   `json:"signature,omitempty"` // required (Part 11): the result is signed
 	// Chart is set by the server, never taken from the body: when the
 	// plan cites a KPI, what its chart shows over the window.
 	Chart *ShiftVerdict `json:"chart,omitempty"`
 }
+
+// Sig is the result's signature.
+func (in *EffectivenessInput) Sig() *ESign { return in.Signature }
+
+// RequiredSignature: every result is signed.
+func (in EffectivenessInput) RequiredSignature() (*ESign, bool) { return in.Signature, true }
 
 // Validate checks the input.
 func (in EffectivenessInput) Validate() error {
@@ -579,12 +600,20 @@ func (in EffectivenessInput) Validate() error {
 }
 
 // SignInput is a closure signature. The server has already checked the
-// re-entered credential; it never reaches the workflow.
+// signing password, which never reaches the workflow; Method says how.
+// (Closures signed before signing passwords have no method: the signer
+// re-entered their API token.)
 type SignInput struct {
 	Actor          Actor  `json:"actor,omitzero"`
 	PrintedName    string `json:"printed_name"`
 	Meaning        string `json:"meaning"`
 	LessonsLearned string `json:"lessons_learned,omitempty"`
+	Method         string `json:"method,omitempty"`
+}
+
+// RequiredSignature: the closure is a signature.
+func (in SignInput) RequiredSignature() (*ESign, bool) {
+	return &ESign{PrintedName: in.PrintedName, Meaning: in.Meaning, Method: in.Method}, true
 }
 
 // Validate checks the input: the printed name must be the signer's own.
@@ -762,8 +791,12 @@ type Extension struct {
 
 // Signature is a Part 11 electronic signature: who (ID and printed name),
 // when (UTC), what it means, and the SHA-256 of the canonical JSON of the
-// record version signed (see RecordHash).
+// record version signed (see RecordHash), which holds the record's ID.
 type Signature struct {
+	// RecordID is the record signed (absent on closures signed before
+	// there were other signatures); Step the step that was signed.
+	RecordID    string    `json:"record_id,omitempty"`
+	Step        string    `json:"step,omitempty"`
 	SignerID    string    `json:"signer_id"`
 	PrintedName string    `json:"printed_name"`
 	SignedAt    time.Time `json:"signed_at"`

@@ -14,6 +14,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // authenticated but not allowed, incl. separation of duties (403)
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials (401)
 	EUNAVAILABLE  = "unavailable"  // a dependency is down (503)
+	ERATELIMITED  = "rate_limited" // over the credential's budget of writes or exports (429)
 	EINTERNAL     = "internal"     // a bug or an unexpected failure (500)
 )
 

@@ -360,10 +360,14 @@ const (
 
 // ActDecision is the act-phase input.
 type ActDecision struct {
-	Decision string    `json:"decision"`
-	Standard *Standard `json:"standard,omitempty"`
-	Reason   string    `json:"reason,omitempty"` // why adjust: what the next cycle changes
+	Decision  string    `json:"decision"`
+	Standard  *Standard `json:"standard,omitempty"`
+	Reason    string    `json:"reason,omitempty"`    // why adjust: what the next cycle changes
+	Signature *ESign    `json:"signature,omitempty"` // standardise is signed (Part 11)
 }
+
+// Sig is the decision's signature.
+func (d *ActDecision) Sig() *ESign { return d.Signature }
 
 // Check validates an act decision.
 func (d ActDecision) Check() error {
@@ -514,7 +518,11 @@ type Kaizen struct {
 	// KPISignals the later signals of the same KPI and rule added to it.
 	KPISignal  *KPISignalLink  `json:"kpi_signal,omitempty"`
 	KPISignals []KPISignalNote `json:"kpi_signals,omitempty"`
-	Tasks      []Task          `json:"tasks"`
+	// Signatures are the Part 11 signatures of plan approvals and
+	// standardisations, each with the exact record version it covers.
+	Signatures     []Signature     `json:"signatures,omitempty"`
+	SignedVersions []SignedVersion `json:"signed_versions,omitempty"`
+	Tasks          []Task          `json:"tasks"`
 	Outside
 }
 
@@ -554,9 +562,10 @@ type (
 	}
 	// KaizenReviewInput is the sponsor's review of a plan.
 	KaizenReviewInput struct {
-		Actor    Actor  `json:"actor,omitzero"`
-		Decision string `json:"decision"` // approve, return
-		Reason   string `json:"reason,omitempty"`
+		Actor     Actor  `json:"actor,omitzero"`
+		Decision  string `json:"decision"` // approve, return
+		Reason    string `json:"reason,omitempty"`
+		Signature *ESign `json:"signature,omitempty"` // an approval is signed (Part 11)
 	}
 	// ObservationInput records what the owner saw during the check.
 	ObservationInput struct {
@@ -603,6 +612,19 @@ func (in KaizenTriageInput) Validate() error {
 		return Invalid("reason", "a triage decision needs a reason")
 	}
 	return nil
+}
+
+// Sig is the review's signature.
+func (in *KaizenReviewInput) Sig() *ESign { return in.Signature }
+
+// RequiredSignature: an approval is signed, a return is not.
+func (in KaizenReviewInput) RequiredSignature() (*ESign, bool) {
+	return in.Signature, in.Decision == "approve"
+}
+
+// RequiredSignature: standardising is signed, adjusting is not.
+func (in KaizenActInput) RequiredSignature() (*ESign, bool) {
+	return in.Decision.Signature, in.Decision.Decision == ActStandardise
 }
 
 // Validate checks the review; a returned plan needs the reason.

@@ -509,6 +509,9 @@ type Onboarding struct {
 	OpenedAt time.Time  `json:"opened_at"`
 	ClosedAt *time.Time `json:"closed_at,omitempty"`
 	Reason   string     `json:"reason,omitempty"`
+	// Redacted says the hire's personal data (e-mail, check-ins) was left
+	// out: the reader has a task in the onboarding, no more (see Redact).
+	Redacted bool `json:"redacted,omitempty"`
 	Outside
 }
 

@@ -46,6 +46,9 @@ type Process struct {
 	// Stall); the store writes them, never a snapshot.
 	StalledAt  *time.Time `json:"stalled_at,omitempty" db:"stalled_at"`
 	StallError *string    `json:"stall_error,omitempty" db:"stall_error"`
+	// Participants are the people who read the record by taking part in
+	// it (see Participants); the store derives them from the record.
+	Participants []string `json:"participants,omitempty" db:"-"`
 }
 
 // Snapshot is what a workflow projects after a change: its row, all its
@@ -76,8 +79,11 @@ type ProcessFilter struct {
 	// Stalled, when set, keeps only stalled (true) or healthy (false)
 	// processes.
 	Stalled *bool
-	Limit   int
-	Cursor  string
+	// Scope, when set, keeps only the records its user may read (see
+	// ReadScope); nil lists everything (the system's own reads).
+	Scope  *ReadScope
+	Limit  int
+	Cursor string
 }
 
 // TaskRow is a task in the cross-process inbox.
@@ -103,8 +109,11 @@ type TaskFilter struct {
 	ProcessID   string
 	Overdue     *bool
 	Now         time.Time // the clock "overdue" is judged by
-	Limit       int
-	Cursor      string
+	// Scope, when set, keeps only the tasks its user may see: of a
+	// process they read, or theirs to work (ReadScope.HasTask).
+	Scope  *ReadScope
+	Limit  int
+	Cursor string
 }
 
 // Page is one page of a keyset-paginated list.

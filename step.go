@@ -114,11 +114,42 @@ func setActor(p any, a Actor) {
 	}
 }
 
+// validate checks a step's input as the API makes it: its own Validate,
+// and the signature the step requires. (Workflows check Validate alone: a
+// signature they are given they record, but running processes whose
+// earlier steps were unsigned must replay as they ran.)
 func validate(in any) error {
 	if v, ok := in.(interface{ Validate() error }); ok {
-		return v.Validate()
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	if s, ok := in.(signedInput); ok {
+		if sig, required := s.RequiredSignature(); required {
+			field := "signature"
+			if _, flat := in.(SignInput); flat {
+				field = ""
+			}
+			return sig.Check(field, actorOf(in))
+		}
 	}
 	return nil
+}
+
+// signedInput is a step input that may need a signature.
+type signedInput interface {
+	RequiredSignature() (*ESign, bool)
+}
+
+// actorOf reads the Actor field of a step input.
+func actorOf(in any) Actor {
+	v := reflect.ValueOf(in)
+	if v.Kind() == reflect.Struct {
+		if f := v.FieldByName("Actor"); f.IsValid() && f.Type() == reflect.TypeFor[Actor]() {
+			return f.Interface().(Actor)
+		}
+	}
+	return Actor{}
 }
 
 // NoBody is the body of a step that takes none.

@@ -30,8 +30,8 @@ var CAPAStep = struct {
 		"The owner or an approver scores severity, occurrence and detection (1–10 each); the risk level follows from their product.",
 		TriageInput{Severity: 4, Occurrence: 3, Detection: 4, Comment: "three field returns in a week"}),
 	Decide: asInput(KindCAPA, "decide", "", "Decide whether a CAPA is required (triage → containment, or closed_no_capa)",
-		"An approver other than the owner decides, with a rationale (ISO 9001 §10.2: the action must be proportionate).",
-		DecideInput{Required: Ptr(true), Rationale: "customer impact, recurring"}),
+		"An approver other than the owner decides, with a rationale (ISO 9001 §10.2: the action must be proportionate), and signs the decision (signature: printed name, meaning, signing password).",
+		DecideInput{Required: Ptr(true), Rationale: "customer impact, recurring", Signature: exampleSig("CAPA required")}),
 	AddContainment: asInput(KindCAPA, "add-containment", "", "Add containment actions",
 		"Each action has an owner and a due date (due, RFC 3339, or due_days from now).",
 		ContainmentInput{Actions: []ActionInput{{Description: "sort stock at the warehouse", Owner: "dave", Due: Due{Days: 2}}}}),
@@ -54,8 +54,8 @@ var CAPAStep = struct {
 			{Kind: ActionPreventive, Description: "add tools to the PM plan", Owner: "dave", Due: Due{Days: 10}},
 		}, Effectiveness: EffectivenessPlan{Metric: "crack rate", Baseline: "3 per 1000", Criterion: "0 in 3 lots", WindowDays: 30}}),
 	ApprovePlan: asInput(KindCAPA, "approve-plan", "", "Approve or reject the plan",
-		"An approver other than the owner; a rejection sends the plan back to its owner with the comment.",
-		ApprovePlanInput{Approved: Ptr(true), Comment: "ok"}),
+		"An approver other than the owner, signed; a rejection sends the plan back to its owner with the comment.",
+		ApprovePlanInput{Approved: Ptr(true), Comment: "ok", Signature: exampleSig("plan approved")}),
 	CompleteAction: asInput(KindCAPA, "complete-action", "", "Complete an action with evidence",
 		"The action's owner records what was done; the last action moves the CAPA to verification.",
 		CompleteActionInput{ActionID: "action-7", Evidence: Evidence{Text: "all 14 tools calibrated", Refs: []string{"CAL-2240"}}}),
@@ -63,13 +63,14 @@ var CAPAStep = struct {
 		"Someone who implemented none of the actions confirms they were implemented as planned and had no adverse effect; either answer no sends the plan back.",
 		VerifyImplementationInput{ImplementedAsPlanned: Ptr(true), NoAdverseEffect: Ptr(true), AdverseEffectAssessment: "cycle time unchanged, no new defects in 2 lots"}),
 	RecordEffectiveness: asInput(KindCAPA, "record-effectiveness", "", "Record the effectiveness review",
-		"After the window, an independent reviewer (not the owner) records effective (→ awaiting_signature), ineffective (→ investigation, a new cycle) or inconclusive (the window is extended once).",
-		EffectivenessInput{Outcome: OutcomeEffective, Data: "0 cracks in 4 lots", Evidence: Evidence{Text: "SPC chart", Refs: []string{"SPC-L2-2026-12"}}}),
+		"After the window, an independent reviewer (not the owner) records, signed, effective (→ awaiting_signature), ineffective (→ investigation, a new cycle) or inconclusive (the window is extended once).",
+		EffectivenessInput{Outcome: OutcomeEffective, Data: "0 cracks in 4 lots", Evidence: Evidence{Text: "SPC chart", Refs: []string{"SPC-L2-2026-12"}},
+			Signature: exampleSig("judged effective")}),
 	SignClosure: fromBody(KindCAPA, "sign-closure", "", "Sign the closure (Part 11 e-signature)",
-		"An approver other than the owner signs: printed name, meaning, and the signer's credential entered again. The signature is bound to the hash of the record version signed.",
-		SignBody{PrintedName: "Bob Chen", Meaning: "approved for closure", Token: "opsf_…"},
+		"An approver other than the owner signs: printed name, meaning, and their signing password (PUT /v1/me/signing-password). The signature is bound to the hash of the record version signed.",
+		SignBody{ESign: ESign{PrintedName: "Bob Chen", Meaning: "approved for closure", Password: "…"}},
 		func(c Call, b SignBody) (SignInput, error) {
-			return SignInput{Actor: c.Actor, PrintedName: b.PrintedName, Meaning: b.Meaning, LessonsLearned: b.LessonsLearned}, nil
+			return SignInput{Actor: c.Actor, PrintedName: b.PrintedName, Meaning: b.Meaning, LessonsLearned: b.LessonsLearned, Method: b.Method}, nil
 		}),
 	RequestExtension: asInput(KindCAPA, "request-extension", "", "Ask to move a task's due date",
 		"The task's assignee or the owner asks; someone else decides (decide-extension).",
@@ -82,14 +83,21 @@ var CAPAStep = struct {
 		CancelInput{Reason: "duplicate of capa-0a1b"}),
 }
 
-// SignBody is the body of a closure signature. Token is the signer's API
-// token, entered again at signing (Part 11 §11.200); the API checks it and
-// never sends it on, stores or audits it.
+// SignBody is the body of a closure signature: the signature's fields
+// (printed name, meaning, the signing password entered at signing, Part
+// 11 §11.200 — checked by the API, never sent on, stored or audited) and
+// the lessons learned.
 type SignBody struct {
-	PrintedName    string `json:"printed_name"`
-	Meaning        string `json:"meaning"`
+	ESign
 	LessonsLearned string `json:"lessons_learned,omitempty"`
-	Token          string `json:"token"`
+}
+
+// Sig is the closure's signature.
+func (b *SignBody) Sig() *ESign { return &b.ESign }
+
+// exampleSig is a signature as the API reference shows it.
+func exampleSig(meaning string) *ESign {
+	return &ESign{PrintedName: "Bob Chen", Meaning: meaning, Password: "…"}
 }
 
 // CAPASteps lists the CAPA's own steps (task steps come with every kind).
@@ -123,14 +131,14 @@ var KaizenStep = struct {
 			Experiment:      Experiment{Hypothesis: "clean vents halve flash"}, CheckWindowDays: 14},
 		func(c Call, b A3) (KaizenPlanInput, error) { return KaizenPlanInput{Actor: c.Actor, Plan: b}, nil }),
 	ApprovePlan: asInput(KindKaizen, "approve-plan", "", "Sponsor approves or returns the plan",
-		"A returned plan needs a reason and goes back to its owner as a task.",
-		KaizenReviewInput{Decision: "approve"}),
+		"An approval is signed (signature: printed name, meaning, signing password); a returned plan needs a reason and goes back to its owner as a task.",
+		KaizenReviewInput{Decision: "approve", Signature: exampleSig("plan approved")}),
 	Observe: asInput(KindKaizen, "record-observations", "", "Owner's observations during check",
 		"", ObservationInput{Text: "flash gone on cavity 1, not on cavity 2"}),
 	Act: fromBody(KindKaizen, "act", "", "Standardise (then sustain) or adjust (a new cycle)",
-		"Standardise names the SOP and its version, training, where else to roll it out and the regression tolerance; adjust says what the next cycle changes.",
+		"Standardise names the SOP and its version, training, where else to roll it out and the regression tolerance, and is signed; adjust says what the next cycle changes.",
 		ActDecision{Decision: ActStandardise, Standard: &Standard{SOPRef: "SOP-MLD-12", SOPVersion: "4", Training: []string{"moulding shift leads"},
-			RollOut: []string{"line 5", "line 7"}, TolerancePct: 20}},
+			RollOut: []string{"line 5", "line 7"}, TolerancePct: 20}, Signature: exampleSig("standard approved")},
 		func(c Call, b ActDecision) (KaizenActInput, error) {
 			return KaizenActInput{Actor: c.Actor, Decision: b}, nil
 		}),

@@ -54,7 +54,7 @@ func New(base, token string, opts ...Option) *Client {
 type Error struct {
 	Status int
 	API    opsflow.Error // code, message, field, state
-	// RetryAfter is the wait the API asked for (503).
+	// RetryAfter is the wait the API asked for (503, 429).
 	RetryAfter time.Duration
 }
 
@@ -107,7 +107,7 @@ func TaskID(id string) RequestOption { return func(r *request) { r.taskID = id }
 // Query adds query parameters.
 func Query(v url.Values) RequestOption { return func(r *request) { r.query = v } }
 
-// Retry repeats a request answered 503 or 202, or that failed to connect,
+// Retry repeats a request answered 503, 429 or 202, or that failed to connect,
 // up to n more times, waiting as the API asks. It needs an
 // IdempotencyKey (so that a repeat is safe) and is ignored without one.
 func Retry(n int) RequestOption { return func(r *request) { r.retries = n } }
@@ -196,7 +196,7 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		e.Error = opsflow.Error{Code: "internal", Message: strings.TrimSpace(string(b))}
 	}
 	apiErr := &Error{Status: res.StatusCode, API: e.Error}
-	if res.StatusCode == http.StatusServiceUnavailable {
+	if res.StatusCode == http.StatusServiceUnavailable || res.StatusCode == http.StatusTooManyRequests {
 		apiErr.RetryAfter = retryAfter
 		return res.StatusCode, retryAfter, apiErr
 	}

@@ -29,6 +29,18 @@ type Token struct {
 	CreatedAt  time.Time  `json:"created_at" db:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty" db:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty" db:"revoked_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty" db:"expires_at"`
+}
+
+// State is active, revoked or expired (at now).
+func (t Token) State(now time.Time) string {
+	switch {
+	case t.RevokedAt != nil:
+		return "revoked"
+	case t.ExpiresAt != nil && !t.ExpiresAt.After(now):
+		return "expired"
+	}
+	return "active"
 }
 
 func hashToken(token string) []byte {
@@ -167,6 +179,15 @@ func (db *DB) CreateToken(ctx context.Context, u opsflow.User, label string) (st
 // user's audit stream. The token is returned once; only its SHA-256 is
 // stored.
 func (db *DB) IssueToken(ctx context.Context, u opsflow.User, label string, by opsflow.Actor) (string, error) {
+	return db.IssueTokenUntil(ctx, u, label, by, nil)
+}
+
+// IssueTokenUntil is IssueToken for a token that expires at expires (nil:
+// never).
+func (db *DB) IssueTokenUntil(ctx context.Context, u opsflow.User, label string, by opsflow.Actor, expires *time.Time) (string, error) {
+	if expires != nil && !expires.After(time.Now()) {
+		return "", opsflow.Invalid("expires", "a token's expiry must lie in the future")
+	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", wrap("generate token", err)
@@ -177,12 +198,16 @@ func (db *DB) IssueToken(ctx context.Context, u opsflow.User, label string, by o
 		if _, err := ensureUser(ctx, tx, u, by, at); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, token_hash, label) VALUES ($1, $2, $3, $4)`,
-			TokenID(token), u.ID, hashToken(token), label); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, token_hash, label, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+			TokenID(token), u.ID, hashToken(token), label, expires); err != nil {
 			return wrap("save token", err)
 		}
+		reason := strings.TrimSpace("label " + label)
+		if expires != nil {
+			reason += "; expires " + expires.UTC().Format(time.RFC3339)
+		}
 		return auditUser(ctx, tx, u.ID, by, at, opsflow.AuditEvent{
-			Action: "token.issued", Field: "tokens", New: TokenID(token), Reason: strings.TrimSpace("label " + label),
+			Action: "token.issued", Field: "tokens", New: TokenID(token), Reason: reason,
 		})
 	})
 	if err != nil {
@@ -250,7 +275,7 @@ func (db *DB) Authenticate(ctx context.Context, token string) (opsflow.User, err
 		SELECT t.id AS token_id, u.id AS user_id, u.name, u.roles,
 			(t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale
 		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.token_hash = $1 AND t.revoked_at IS NULL`, hashToken(token))
+		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())`, hashToken(token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return opsflow.User{}, errBadToken
 	}
@@ -309,14 +334,90 @@ func (db *DB) RevokeTokenBy(ctx context.Context, id string, by opsflow.Actor) er
 func (db *DB) ListTokens(ctx context.Context, userID string) ([]Token, error) {
 	tokens := []Token{}
 	err := db.db.SelectContext(ctx, &tokens, `
-		SELECT id, user_id, label, created_at, last_used_at, revoked_at FROM api_tokens
+		SELECT `+tokenColumns+` FROM api_tokens
 		WHERE $1 = '' OR user_id = $1 ORDER BY created_at DESC, id`, userID)
 	if err != nil {
 		return nil, wrap("list tokens", err)
 	}
 	for i := range tokens {
-		tokens[i].CreatedAt = tokens[i].CreatedAt.UTC()
-		tokens[i].LastUsedAt, tokens[i].RevokedAt = utcPtr(tokens[i].LastUsedAt), utcPtr(tokens[i].RevokedAt)
+		tokens[i] = tokens[i].utc()
 	}
 	return tokens, nil
+}
+
+const tokenColumns = `id, user_id, label, created_at, last_used_at, revoked_at, expires_at`
+
+func (t Token) utc() Token {
+	t.CreatedAt = t.CreatedAt.UTC()
+	t.LastUsedAt, t.RevokedAt, t.ExpiresAt = utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt), utcPtr(t.ExpiresAt)
+	return t
+}
+
+// TokenFilter selects tokens for the admin list: one user's, in one state
+// (active, revoked, expired; "" for all), a page at a time, newest first.
+type TokenFilter struct {
+	UserID string
+	State  string
+	Limit  int
+	Cursor string
+}
+
+type tokenCursor struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"i"`
+}
+
+// TokenPage lists tokens by f.
+func (db *DB) TokenPage(ctx context.Context, f TokenFilter) (opsflow.Page[Token], error) {
+	page := opsflow.Page[Token]{Items: []Token{}}
+	var w where
+	if f.UserID != "" {
+		w.add("user_id = " + w.arg(f.UserID))
+	}
+	switch f.State {
+	case "":
+	case "active":
+		w.add("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())")
+	case "revoked":
+		w.add("revoked_at IS NOT NULL")
+	case "expired":
+		w.add("revoked_at IS NULL AND expires_at <= now()")
+	default:
+		return page, opsflow.Invalid("state", "state must be active, revoked or expired")
+	}
+	if f.Cursor != "" {
+		var c tokenCursor
+		if err := decodeCursor(f.Cursor, &c); err != nil {
+			return page, err
+		}
+		w.add("(created_at, id) < (" + w.arg(c.CreatedAt) + ", " + w.arg(c.ID) + ")")
+	}
+	limit := pageSize(f.Limit)
+	var rows []Token
+	if err := db.db.SelectContext(ctx, &rows, `SELECT `+tokenColumns+` FROM api_tokens `+w.sql()+
+		` ORDER BY created_at DESC, id DESC LIMIT `+w.arg(limit+1), w.args...); err != nil {
+		return page, wrap("list tokens", err)
+	}
+	for i, t := range rows {
+		if i == limit {
+			last := rows[limit-1]
+			page.NextCursor = encodeCursor(tokenCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+			break
+		}
+		page.Items = append(page.Items, t.utc())
+	}
+	return page, nil
+}
+
+// GetToken returns one token by ID.
+func (db *DB) GetToken(ctx context.Context, id string) (Token, error) {
+	var t Token
+	err := db.db.GetContext(ctx, &t, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such token: " + id}
+	}
+	if err != nil {
+		return t, wrap("get token", err)
+	}
+	return t.utc(), nil
 }

@@ -48,6 +48,9 @@ func Migrate(ctx context.Context, db *DB, opts ...MigrateOption) error {
 	if err := migrate(ctx, db, migrationsFS()); err != nil {
 		return err
 	}
+	if _, err := BackfillParticipants(ctx, db); err != nil {
+		return err
+	}
 	if o.appRole != "" {
 		return GrantApp(ctx, db, o.appRole)
 	}

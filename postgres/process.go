@@ -16,17 +16,19 @@ import (
 
 const processColumns = `id, kind, state, title, owner_id, opened_at, closed_at, due_at, version, record, search`
 
-// processSelect reads a row with its stall, if any.
-const processSelect = processColumns + `, stalled_at, stall_error`
+// processSelect reads a row with its stall, if any, and its participants.
+const processSelect = processColumns + `, stalled_at, stall_error, participants`
 
 // processRow is a processes row as scanned; Search is JSON in the table.
 type processRow struct {
 	opsflow.Process
-	SearchJSON []byte `db:"search"`
+	SearchJSON   []byte         `db:"search"`
+	Participants pq.StringArray `db:"participants"`
 }
 
 func (r processRow) process() (opsflow.Process, error) {
 	p := r.Process
+	p.Participants = []string(r.Participants)
 	p.OpenedAt = p.OpenedAt.UTC()
 	p.ClosedAt, p.DueAt = utcPtr(p.ClosedAt), utcPtr(p.DueAt)
 	if len(r.SearchJSON) > 0 {
@@ -163,16 +165,26 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process,
 	if err != nil {
 		return false, err
 	}
+	var readers []string
+	if record != nil {
+		// A record the policy cannot read names no participants: it is
+		// then read only by the roles that read every record (fail
+		// closed), and the process goes on.
+		if readers, err = opsflow.Participants(p.Kind, []byte(*record)); err != nil {
+			readers = []string{}
+		}
+	}
 	var written int
 	err = db.txRow(ctx, tx, `
 		WITH p AS (
-			INSERT INTO processes (`+processColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+			INSERT INTO processes (`+processColumns+`, participants)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $14)
 			ON CONFLICT (id) DO UPDATE SET
 				kind = excluded.kind, state = excluded.state, title = excluded.title,
 				owner_id = excluded.owner_id, opened_at = excluded.opened_at,
 				closed_at = excluded.closed_at, due_at = excluded.due_at,
 				version = excluded.version, record = excluded.record, search = excluded.search,
+				participants = excluded.participants,
 				stalled_at = NULL, stall_error = NULL, updated_at = now()
 			WHERE processes.version < excluded.version
 			   OR (processes.version = excluded.version AND processes.record IS DISTINCT FROM excluded.record)
@@ -201,7 +213,7 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sqlx.Tx, p opsflow.Process,
 		)
 		SELECT count(*)::int FROM p`, // data-modifying CTEs run to completion whether read or not
 		p.ID, p.Kind, p.State, p.Title, p.OwnerID, p.OpenedAt, p.ClosedAt, p.DueAt,
-		p.Version, record, string(search), recs, pq.Array(ids)).Scan(&written)
+		p.Version, record, string(search), recs, pq.Array(ids), pq.Array(readers)).Scan(&written)
 	if err != nil {
 		return false, wrap("save process", err)
 	}
@@ -273,6 +285,9 @@ func (db *DB) ListProcesses(ctx context.Context, f opsflow.ProcessFilter) (opsfl
 		} else {
 			w.add("stalled_at IS NULL")
 		}
+	}
+	if f.Scope != nil {
+		w.add(readable(&w, *f.Scope))
 	}
 	if f.Cursor != "" {
 		var c processCursor

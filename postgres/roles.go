@@ -40,6 +40,7 @@ var evidenceGrants = []struct{ table, privileges string }{
 	{"kpi_signals", "SELECT, INSERT"},          // what the watch did about each signal, once
 	{"kpi_links", "SELECT, INSERT"},            // the processes a KPI's signals opened
 	{"reports", "SELECT, INSERT"},              // monthly reports are immutable (and a trigger says so too)
+	{"access_log", "SELECT, INSERT"},           // who read or exported which record: append-only
 	{"goose_db_version", "SELECT"},             // the application may read the schema's version, never change it
 }
 

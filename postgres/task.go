@@ -116,6 +116,9 @@ func (db *DB) ListTasks(ctx context.Context, f opsflow.TaskFilter) (opsflow.Page
 		}
 		w.add("(assignee = " + w.arg(f.Mine.ID) + " OR (assignee = '' AND role = ANY(" + w.arg(pq.Array(roles)) + ")))")
 	}
+	if f.Scope != nil {
+		w.add(visibleTask(&w, *f.Scope))
+	}
 	if f.ProcessKind != "" {
 		w.add("process_kind = " + w.arg(string(f.ProcessKind)))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/opsflow/opsflow/activities"
 	api "github.com/opsflow/opsflow/client"
 	"github.com/opsflow/opsflow/internal/outbound"
+	"github.com/opsflow/opsflow/internal/secret"
 	"github.com/opsflow/opsflow/internal/testenv"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
@@ -82,6 +83,16 @@ func setup(t *testing.T) {
 				return
 			}
 			shared.tokens[u.ID] = tok
+			// Cheap argon2id parameters for the tests' own users: the
+			// parameters travel with each hash, and the API checks any.
+			h, err := secret.Hash(SigningPassword(u.ID), secret.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32})
+			if err == nil {
+				err = shared.db.SetSigningPassword(ctx, u.ID, h, opsflow.SystemActor)
+			}
+			if err != nil {
+				shared.err = err
+				return
+			}
 		}
 		shared.tc, shared.err = client.Dial(client.Options{
 			HostPort: testenv.TemporalAddress(), Namespace: testenv.Namespace(),
@@ -295,3 +306,26 @@ func (a *app) Client(user string) *api.Client {
 
 // Token returns a user's API token.
 func Token(user string) string { return shared.tokens[user] }
+
+// SigningPassword is a test user's signing password.
+func SigningPassword(user string) string { return "sign as " + user + " please" }
+
+// nameOf is a test user's name.
+func nameOf(id string) string {
+	for _, u := range users {
+		if u.ID == id {
+			return u.Name
+		}
+	}
+	return id
+}
+
+// sig is user's signature of a step, as a body sends it.
+func sig(user, meaning string) map[string]any {
+	return map[string]any{"printed_name": nameOf(user), "meaning": meaning, "signing_password": SigningPassword(user)}
+}
+
+// esig is user's signature of a step, for the Go client.
+func esig(user, meaning string) *opsflow.ESign {
+	return &opsflow.ESign{PrintedName: nameOf(user), Meaning: meaning, Password: SigningPassword(user)}
+}

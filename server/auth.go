@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/sso"
 )
 
 const userKey = "opsflow.user"
@@ -24,12 +26,21 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		token = strings.TrimSpace(token)
 		u, cached := s.tokens.get(token, time.Now())
+		credential := "token:" + tokenKey(token)
 		var err error
 		if !cached {
-			u, err = s.Store.Authenticate(c.Request().Context(), token)
+			if s.SSO != nil && sso.LooksLikeJWT(token) {
+				// A JWT from the configured issuer (single sign-on).
+				u, err = s.authenticateSSO(c.Request().Context(), token)
+			} else {
+				u, err = s.Store.Authenticate(c.Request().Context(), token)
+			}
 			if err == nil {
 				s.tokens.put(token, u, time.Now())
 			}
+		}
+		if opsflow.ErrorCode(err) == opsflow.EFORBIDDEN {
+			return err // a valid sign-on this opsflow refuses (no role, a reserved or taken ID)
 		}
 		if err != nil {
 			// Only a token the store looked up and refused is a 401: a
@@ -42,7 +53,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="opsflow", error="invalid_token"`)
 			return opsflow.Errorf(opsflow.EUNAUTHORIZED, "invalid or revoked token")
 		}
+		if s.SSO != nil && sso.LooksLikeJWT(token) {
+			credential = "sso:" + u.ID // JWTs rotate: the budget is the person's
+		}
 		c.Set(userKey, u)
+		c.Set(credentialKey, credential)
 		c.Set(requestAtKey, s.Now().UTC())
 		return next(c)
 	}
@@ -77,4 +92,25 @@ func requireAny(c echo.Context, roles ...opsflow.Role) error {
 		names[i] = string(r)
 	}
 	return opsflow.Forbidden("this needs one of the roles: %s", strings.Join(names, ", "))
+}
+
+// ssoStore provisions people who sign on (*postgres.DB).
+type ssoStore interface {
+	ProvisionSSO(ctx context.Context, issuer, subject string, u opsflow.User) (opsflow.User, error)
+}
+
+// authenticateSSO verifies a JWT bearer token from the configured issuer
+// and makes its person a user (provisioned the first time, audited).
+func (s *Server) authenticateSSO(ctx context.Context, token string) (opsflow.User, error) {
+	id, err := s.SSO.VerifyBearer(ctx, token)
+	if err != nil {
+		return opsflow.User{}, err
+	}
+	return s.ProvisionSSO(ctx, id)
+}
+
+// ProvisionSSO is the server's sso.Provisioner: the store, keyed by the
+// issuer and subject.
+func (s *Server) ProvisionSSO(ctx context.Context, id sso.Identity) (opsflow.User, error) {
+	return s.Store.ProvisionSSO(ctx, id.Issuer, id.Subject, id.User)
 }

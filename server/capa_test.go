@@ -112,7 +112,7 @@ func (a *app) toImplementation(title, owner string) (string, string) {
 	}
 	yes := true
 	step("bob", func(c *client.Client) (opsflow.CAPA, error) {
-		return client.Step[opsflow.CAPA](ctx, c, s.Decide, id, opsflow.DecideInput{Required: &yes, Rationale: "customer impact"})
+		return client.Step[opsflow.CAPA](ctx, c, s.Decide, id, opsflow.DecideInput{Required: &yes, Rationale: "customer impact", Signature: esig("bob", "CAPA required")})
 	})
 	if _, err := a.Client("dave").Task(ctx, opsflow.KindCAPA, id, created.Containment[0].ID, "complete", opsflow.TaskAction{Evidence: []string{"QN-881"}}); err != nil {
 		a.t.Fatalf("containment: %v", err)
@@ -135,7 +135,7 @@ func (a *app) toImplementation(title, owner string) (string, string) {
 			Effectiveness: opsflow.EffectivenessPlan{Metric: "crack rate", Criterion: "0 in 3 lots", WindowDays: 2}})
 	})
 	r = step("bob", func(c *client.Client) (opsflow.CAPA, error) {
-		return client.Step[opsflow.CAPA](ctx, c, s.ApprovePlan, id, opsflow.ApprovePlanInput{Approved: &yes, Comment: "ok"})
+		return client.Step[opsflow.CAPA](ctx, c, s.ApprovePlan, id, opsflow.ApprovePlanInput{Approved: &yes, Comment: "ok", Signature: esig("bob", "plan approved")})
 	})
 	if r.State != opsflow.CAPAImplementation || len(r.Actions) != 1 {
 		a.t.Fatalf("after approval: %+v", r)
@@ -154,7 +154,7 @@ func (a *app) toReview(id, action string) {
 		a.t.Fatalf("after verification: %s", r.State)
 	}
 	// Too early: the window is still running.
-	if e := a.Must(409, "bob", "POST", "/v1/capas/"+id+"/record-effectiveness", map[string]any{"outcome": "effective", "evidence": map[string]any{"text": "x"}}).Err(a.t); e.State != "effectiveness_check" {
+	if e := a.Must(409, "bob", "POST", "/v1/capas/"+id+"/record-effectiveness", map[string]any{"outcome": "effective", "evidence": map[string]any{"text": "x"}, "signature": sig("bob", "judged effective")}).Err(a.t); e.State != "effectiveness_check" {
 		a.t.Errorf("early review: %+v", e)
 	}
 	a.Eventually("the effectiveness review opens", 20*time.Second, func() bool {
@@ -180,23 +180,34 @@ func TestCAPALifecycleToSignedClosure(t *testing.T) {
 	a := capaApp(t)
 	id, action := a.toImplementation("Cracked housings, lifecycle", "alice")
 	a.toReview(id, action)
-	if r := a.step(200, "bob", id, "record-effectiveness", map[string]any{"outcome": "effective", "data": "0 cracks in 4 lots", "evidence": map[string]any{"text": "SPC chart", "refs": []string{"SPC-12"}}}); r.State != "awaiting_signature" {
+	if r := a.step(200, "bob", id, "record-effectiveness", map[string]any{"outcome": "effective", "data": "0 cracks in 4 lots", "evidence": map[string]any{"text": "SPC chart", "refs": []string{"SPC-12"}}, "signature": sig("bob", "judged effective")}); r.State != "awaiting_signature" {
 		t.Errorf("judged effective: state %s, want awaiting_signature", r.State)
 	}
 	if !listed(a, "carol", "/v1/capas?state=awaiting_signature", id) {
 		t.Errorf("the CAPA awaiting its signature is not listed under state=awaiting_signature")
 	}
-	sign := map[string]any{"printed_name": "Bob Chen", "meaning": "approved for closure", "token": Token("bob")}
-	// A wrong token, or another person's, does not sign.
-	bad := map[string]any{"printed_name": "Bob Chen", "meaning": "approved for closure", "token": "opsf_wrong"}
-	a.Must(401, "bob", "POST", "/v1/capas/"+id+"/sign-closure", bad)
-	bad["token"] = Token("erin")
-	a.Must(403, "bob", "POST", "/v1/capas/"+id+"/sign-closure", bad)
+	sign := map[string]any{"printed_name": "Bob Chen", "meaning": "approved for closure", "signing_password": SigningPassword("bob")}
+	// The API token is no signature; another person's signing password,
+	// or a wrong one, does not sign either (403 naming the field, and
+	// recorded on bob's stream).
+	for _, pw := range []string{Token("bob"), SigningPassword("erin")} {
+		bad := map[string]any{"printed_name": "Bob Chen", "meaning": "approved for closure", "signing_password": pw}
+		if e := a.Must(403, "bob", "POST", "/v1/capas/"+id+"/sign-closure", bad).Err(t); e.Field != "signing_password" {
+			t.Errorf("a wrong signing password: %+v", e)
+		}
+	}
 	r := a.step(200, "bob", id, "sign-closure", sign)
-	if r.State != "closed" || len(r.Signatures) != 1 {
+	// Signed: the decision, the plan's approval, the effectiveness result
+	// and the closure, each bound to the record version it signed.
+	if r.State != "closed" || len(r.Signatures) != 4 {
 		t.Fatalf("after signing: %+v", r)
 	}
-	sig := r.Signatures[0]
+	for i, step := range []string{"decide", "approve-plan", "record-effectiveness", "sign-closure"} {
+		if s := r.Signatures[i]; s.Step != step || s.RecordID != id || s.Method != opsflow.SignMethodPassword || len(s.RecordHash) != 64 {
+			t.Errorf("signature %d: %+v, want %s", i, s, step)
+		}
+	}
+	sig := r.Signatures[3]
 	if sig.SignerID != "bob" || sig.PrintedName != "Bob Chen" || sig.Meaning != "approved for closure" || len(sig.RecordHash) != 64 || sig.SignedAt.Location() != time.UTC {
 		t.Errorf("signature %+v", sig)
 	}
@@ -212,8 +223,8 @@ func TestCAPALifecycleToSignedClosure(t *testing.T) {
 	}
 	var sawApproval bool
 	for _, e := range events {
-		if strings.Contains(e.Old+e.New+e.Reason, Token("bob")) {
-			t.Fatalf("the token leaked into event %s", e.ID)
+		if strings.Contains(e.Old+e.New+e.Reason, Token("bob")) || strings.Contains(e.Old+e.New+e.Reason, "sign as") {
+			t.Fatalf("a credential leaked into event %s", e.ID)
 		}
 		if e.Action == "capa.plan_approved" && e.ActorID == "bob" && e.ActorRole == "approver" {
 			sawApproval = true
@@ -228,7 +239,7 @@ func TestCAPALifecycleToSignedClosure(t *testing.T) {
 	// Exports: the pack verifies, and fails after one byte changes.
 	pack := a.Must(200, "carol", "GET", "/v1/capas/"+id+"/export?format=json", nil).Body
 	rep, err := opsflow.VerifyPack(bytes.NewReader(pack))
-	if err != nil || !rep.OK || rep.Signatures != 1 || rep.Events != len(events) {
+	if err != nil || !rep.OK || rep.Signatures != 4 || rep.Events != len(events) {
 		t.Fatalf("pack: %+v %v", rep, err)
 	}
 	// The independent Python verifier agrees; a pack cut before its seal,
@@ -291,7 +302,7 @@ func TestCAPALifecycleToSignedClosure(t *testing.T) {
 	if !found {
 		t.Errorf("list did not find %s", id)
 	}
-	saveHistory(t, a, id, "capa_lifecycle_engine2")
+	saveHistory(t, a, id, "capa_lifecycle_signed")
 }
 
 func TestCAPAReopenPath(t *testing.T) {
@@ -299,9 +310,9 @@ func TestCAPAReopenPath(t *testing.T) {
 	id, action := a.toImplementation("Cracked housings, reopen", "alice")
 	a.toReview(id, action)
 	// The owner may not judge their own CAPA's effectiveness.
-	a.Must(403, "alice", "POST", "/v1/capas/"+id+"/record-effectiveness", map[string]any{"outcome": "effective", "evidence": map[string]any{"text": "x"}})
+	a.Must(403, "alice", "POST", "/v1/capas/"+id+"/record-effectiveness", map[string]any{"outcome": "effective", "evidence": map[string]any{"text": "x"}, "signature": sig("alice", "effective")})
 	a.Must(422, "bob", "POST", "/v1/capas/"+id+"/record-effectiveness", map[string]any{"outcome": "ineffective", "evidence": map[string]any{"text": "2 cracks"}})
-	r := a.step(200, "bob", id, "record-effectiveness", map[string]any{"outcome": "ineffective", "evidence": map[string]any{"text": "2 cracks in lot 47"}, "reason": "cracks recur"})
+	r := a.step(200, "bob", id, "record-effectiveness", map[string]any{"outcome": "ineffective", "evidence": map[string]any{"text": "2 cracks in lot 47"}, "reason": "cracks recur", "signature": sig("bob", "judged ineffective")})
 	if r.State != "investigation" || r.Cycle != 2 || len(r.Cycles) != 1 || r.Cycles[0].Cycle != 1 {
 		t.Fatalf("after ineffective: state %s cycle %d cycles %+v", r.State, r.Cycle, r.Cycles)
 	}
@@ -321,7 +332,7 @@ func TestCAPAReopenPath(t *testing.T) {
 	if r := a.step(200, "alice", id, "cancel", map[string]any{"reason": "superseded by a design change"}); r.State != "cancelled" {
 		t.Errorf("cancel: %s", r.State)
 	}
-	saveHistory(t, a, id, "capa_reopen_cancel_engine2")
+	saveHistory(t, a, id, "capa_reopen_cancel_signed")
 }
 
 func TestCAPASeparationOfDuties(t *testing.T) {
@@ -330,7 +341,7 @@ func TestCAPASeparationOfDuties(t *testing.T) {
 	var c capaRecord
 	a.Must(201, "erin", "POST", "/v1/capas", capaBody("Burr on shaft, SoD", "erin")).JSON(t, &c)
 	a.step(200, "erin", c.ID, "triage", map[string]any{"severity": 2, "occurrence": 2, "detection": 2})
-	e := a.Must(403, "erin", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": true, "rationale": "mine"}).Err(t)
+	e := a.Must(403, "erin", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": true, "rationale": "mine", "signature": sig("erin", "CAPA required")}).Err(t)
 	if e.Code != "forbidden" || !strings.Contains(e.Message, "separation of duties") {
 		t.Errorf("self-decision: %+v", e)
 	}
@@ -340,7 +351,7 @@ func TestCAPASeparationOfDuties(t *testing.T) {
 	var d capaRecord
 	a.Must(201, "alice", "POST", "/v1/capas", capaBody("Plan approval SoD", "erin")).JSON(t, &d)
 	a.step(200, "erin", d.ID, "triage", map[string]any{"severity": 2, "occurrence": 2, "detection": 2})
-	a.step(200, "bob", d.ID, "decide", map[string]any{"capa_required": true, "rationale": "recurring"})
+	a.step(200, "bob", d.ID, "decide", map[string]any{"capa_required": true, "rationale": "recurring", "signature": sig("bob", "CAPA required")})
 	a.Must(200, "dave", "POST", "/v1/capas/"+d.ID+"/tasks/"+d.Containment[0].ID+"/complete", nil)
 	a.step(200, "erin", d.ID, "verify-containment", map[string]any{"comment": "ok"})
 	// dave did the containment: he may not verify it.
@@ -354,7 +365,7 @@ func TestCAPASeparationOfDuties(t *testing.T) {
 		"actions":       []any{map[string]any{"kind": "corrective", "description": "replace tool", "owner": "dave", "due_days": 30}},
 		"effectiveness": map[string]any{"metric": "burr rate", "criterion": "0 in 2 weeks", "window_days": 2},
 	})
-	e = a.Must(403, "erin", "POST", "/v1/capas/"+d.ID+"/approve-plan", map[string]any{"approved": true}).Err(t)
+	e = a.Must(403, "erin", "POST", "/v1/capas/"+d.ID+"/approve-plan", map[string]any{"approved": true, "signature": sig("erin", "plan approved")}).Err(t)
 	if !strings.Contains(e.Message, "separation of duties") {
 		t.Errorf("self-approval: %+v", e)
 	}
@@ -367,7 +378,7 @@ func TestCAPASeparationOfDuties(t *testing.T) {
 		}
 	}
 	// The implementer may not verify; the requester of an extension may not grant it.
-	a.step(200, "bob", d.ID, "approve-plan", map[string]any{"approved": true})
+	a.step(200, "bob", d.ID, "approve-plan", map[string]any{"approved": true, "signature": sig("bob", "plan approved")})
 	r := a.capa(d.ID)
 	a.step(200, "dave", d.ID, "request-extension", map[string]any{"task_id": r.Actions[0].ID, "new_due": time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339), "reason": "supplier lead time"})
 	a.Must(403, "dave", "POST", "/v1/capas/"+d.ID+"/decide-extension", map[string]any{"approved": true})
@@ -438,7 +449,7 @@ func TestCAPAWorkerRestartLosesNothing(t *testing.T) {
 	a.StopWorker()
 	done := make(chan response, 1)
 	go func() {
-		done <- a.Do("bob", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": true, "rationale": "sent while the worker was down"}, "Idempotency-Key", "decide-once")
+		done <- a.Do("bob", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": true, "rationale": "sent while the worker was down", "signature": sig("bob", "CAPA required")}, "Idempotency-Key", "decide-once")
 	}()
 	select {
 	case r := <-done:
@@ -456,7 +467,7 @@ func TestCAPAWorkerRestartLosesNothing(t *testing.T) {
 		t.Fatalf("decide after restart: %d %s", r.Status, r.Body)
 	}
 	// The client retries the same request: the same update, applied once.
-	a.Must(200, "bob", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": true, "rationale": "sent while the worker was down"}, "Idempotency-Key", "decide-once")
+	a.Must(200, "bob", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": true, "rationale": "sent while the worker was down", "signature": sig("bob", "CAPA required")}, "Idempotency-Key", "decide-once")
 	if got := a.capa(c.ID); got.State != "containment" {
 		t.Fatalf("state %s", got.State)
 	}
@@ -500,9 +511,11 @@ func TestCAPABadInputs(t *testing.T) {
 		{"no role", "hana", "POST", "/v1/capas", capaBody("x", "alice"), 403, "", ""},
 		{"actor in body", "bob", "POST", "/v1/capas/" + c.ID + "/decide", map[string]any{"actor": map[string]any{"id": "erin"}, "capa_required": true, "rationale": "x"}, 422, "actor", ""},
 		{"bad risk factor", "alice", "POST", "/v1/capas/" + c.ID + "/triage", map[string]any{"severity": 9, "occurrence": 1, "detection": 1}, 422, "severity", ""},
-		{"wrong state", "bob", "POST", "/v1/capas/" + c.ID + "/approve-plan", map[string]any{"approved": true}, 409, "", "reported"},
-		{"wrong state sign", "bob", "POST", "/v1/capas/" + c.ID + "/sign-closure", map[string]any{"printed_name": "Bob Chen", "meaning": "x", "token": Token("bob")}, 409, "", "reported"},
-		{"sign needs token", "bob", "POST", "/v1/capas/" + c.ID + "/sign-closure", map[string]any{"printed_name": "Bob Chen", "meaning": "x"}, 422, "token", ""},
+		{"wrong state", "bob", "POST", "/v1/capas/" + c.ID + "/approve-plan", map[string]any{"approved": true, "signature": sig("bob", "plan approved")}, 409, "", "reported"},
+		{"wrong state sign", "bob", "POST", "/v1/capas/" + c.ID + "/sign-closure", map[string]any{"printed_name": "Bob Chen", "meaning": "x", "signing_password": SigningPassword("bob")}, 409, "", "reported"},
+		{"sign needs the signing password", "bob", "POST", "/v1/capas/" + c.ID + "/sign-closure", map[string]any{"printed_name": "Bob Chen", "meaning": "x"}, 422, "signing_password", ""},
+		{"decide needs a signature", "bob", "POST", "/v1/capas/" + c.ID + "/decide", map[string]any{"capa_required": true, "rationale": "x"}, 422, "signature", ""},
+		{"a signature in another name", "bob", "POST", "/v1/capas/" + c.ID + "/decide", map[string]any{"capa_required": true, "rationale": "x", "signature": map[string]any{"printed_name": "Erin Silva", "meaning": "x", "signing_password": SigningPassword("bob")}}, 422, "signature.printed_name", ""},
 		{"unknown capa", "bob", "GET", "/v1/capas/capa-nope", nil, 404, "", ""},
 		{"bad list filter", "bob", "GET", "/v1/capas?risk_level=huge", nil, 422, "risk_level", ""},
 		{"bad export format", "carol", "GET", "/v1/capas/" + c.ID + "/export?format=xml", nil, 422, "format", ""},

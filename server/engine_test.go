@@ -257,7 +257,7 @@ func TestWorkflowTaskFailingAfterItsProjectionIsHarmless(t *testing.T) {
 	if h := historyCounts(t, a, id); h[enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED] == 0 {
 		t.Errorf("no failed workflow task in the history: %v", h)
 	}
-	a.step(http.StatusOK, "bob", id, "decide", map[string]any{"capa_required": true, "rationale": "goes on"})
+	a.step(http.StatusOK, "bob", id, "decide", map[string]any{"capa_required": true, "rationale": "goes on", "signature": sig("bob", "CAPA required")})
 }
 
 // failOnce panics once, after the named update's handler has run (and the

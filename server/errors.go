@@ -22,6 +22,7 @@ var statusOf = map[string]int{
 	opsflow.EFORBIDDEN:    http.StatusForbidden,
 	opsflow.EUNAUTHORIZED: http.StatusUnauthorized,
 	opsflow.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	opsflow.ERATELIMITED:  http.StatusTooManyRequests,
 	opsflow.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -114,7 +114,7 @@ func runCycle(t *testing.T, a *app, id, key, cm string, cycle int, v float64) ka
 	t.Helper()
 	base := "/v1/kaizen/" + id
 	a.Must(http.StatusOK, "alice", "POST", base+"/submit-plan", a3(cm))
-	a.Must(http.StatusOK, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "approve"})
+	a.Must(http.StatusOK, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "approve", "signature": sig("bob", "plan approved")})
 	task := fmt.Sprintf("c%d-%s", cycle, cm)
 	a.Must(http.StatusForbidden, "alice", "POST", base+"/tasks/"+task+"/complete", nil) // dave's task
 	a.Must(http.StatusOK, "dave", "POST", base+"/tasks/"+task+"/start", nil)
@@ -138,8 +138,11 @@ func runCycle(t *testing.T, a *app, id, key, cm string, cycle int, v float64) ka
 func standardiseAndSustain(t *testing.T, a *app, id, key string) kaizenRecord {
 	t.Helper()
 	base := "/v1/kaizen/" + id
+	a.Must(http.StatusUnprocessableEntity, "alice", "POST", base+"/act", map[string]any{"decision": "standardise",
+		"standard": map[string]any{"sop_ref": "SOP-MLD-12", "sop_version": "4"}}) // unsigned
 	a.Must(http.StatusOK, "alice", "POST", base+"/act", map[string]any{"decision": "standardise",
-		"standard": map[string]any{"sop_ref": "SOP-MLD-12", "sop_version": "4", "training": []string{"shift leads"}, "roll_out": []string{"line 5"}, "regression_tolerance_pct": 20}})
+		"standard":  map[string]any{"sop_ref": "SOP-MLD-12", "sop_version": "4", "training": []string{"shift leads"}, "roll_out": []string{"line 5"}, "regression_tolerance_pct": 20},
+		"signature": sig("alice", "standard approved")})
 	a.Must(http.StatusOK, "bob", "POST", base+"/record-impact", map[string]any{"id": "scrap-cost", "category": "hard_savings", "unit": "EUR", "forecast": 40000, "actual": 36500, "recurrence": "recurring"})
 	return waitPhase(t, a, id, "closed", 30*time.Second, func() { measure(t, a, key, 2.9) })
 }
@@ -242,8 +245,8 @@ func TestKaizenTwoCycles(t *testing.T) {
 	if k.Cycle != 2 || len(k.History) != 1 {
 		t.Errorf("closed: cycle %d, %d earlier cycles", k.Cycle, len(k.History))
 	}
-	saveHistory(t, a, id, "kaizen_two_cycles_engine2")
-	saveFirstRun(t, a, id, "kaizen_two_cycles_first_run_engine2")
+	saveHistory(t, a, id, "kaizen_two_cycles_signed")
+	saveFirstRun(t, a, id, "kaizen_two_cycles_first_run_signed")
 }
 
 // saveFirstRun saves the history of the run that id's latest run continued
@@ -368,7 +371,7 @@ func TestKaizenBadInputs(t *testing.T) {
 		t.Errorf("plan target in the wrong direction: field %q", e.Field)
 	}
 	a.Must(http.StatusOK, "erin", "POST", base+"/submit-plan", a3("vents"))
-	e := a.Must(http.StatusForbidden, "erin", "POST", base+"/approve-plan", map[string]any{"decision": "approve"}).Err(t)
+	e := a.Must(http.StatusForbidden, "erin", "POST", base+"/approve-plan", map[string]any{"decision": "approve", "signature": sig("erin", "plan approved")}).Err(t)
 	t.Logf("own approval: %s", e.Message)
 	a.Must(http.StatusConflict, "erin", "POST", base+"/tasks/plan-approval-1/complete", nil) // decision tasks close with their action
 	a.Must(http.StatusUnprocessableEntity, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "return"})
@@ -390,5 +393,5 @@ func TestKaizenBadInputs(t *testing.T) {
 		t.Errorf("no task to revise the returned plan in the owner's inbox: %+v", inbox.Items)
 	}
 	a.Must(http.StatusOK, "bob", "POST", base+"/cancel", map[string]any{"reason": "line closes"})
-	a.Must(http.StatusConflict, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "approve"})
+	a.Must(http.StatusConflict, "bob", "POST", base+"/approve-plan", map[string]any{"decision": "approve", "signature": sig("bob", "plan approved")})
 }

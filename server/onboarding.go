@@ -155,7 +155,7 @@ func (s *Server) createOnboarding(c echo.Context) error {
 // listOnboardings: filters state, manager, role, overdue, start_from and
 // start_to (dates; from included, to excluded), keyset pagination.
 func (s *Server) listOnboardings(c echo.Context) error {
-	f := opsflow.ProcessFilter{Kind: opsflow.KindOnboarding}
+	f := opsflow.ProcessFilter{Kind: opsflow.KindOnboarding, Scope: s.scopeOf(c)}
 	f.State, f.OwnerID, f.Cursor = c.QueryParam("state"), c.QueryParam("owner"), c.QueryParam("cursor")
 	if f.State != "" && !slices.Contains(opsflow.OnboardingStates, opsflow.OnboardingState(f.State)) {
 		return opsflow.Invalid("state", "unknown onboarding state %q", f.State)

@@ -152,7 +152,7 @@ func TestOnboardingLifecycle(t *testing.T) {
 		t.Errorf("template %v", tr)
 	}
 	path := "/v1/onboardings/" + id
-	get := func() map[string]any { return a.Must(http.StatusOK, "carol", "GET", path, nil).Map(t) }
+	get := func() map[string]any { return a.Must(http.StatusOK, "hana", "GET", path, nil).Map(t) }
 
 	// The start moves 10 days later; the contract moves with it.
 	oldDue := taskByID(t, rec, "contract")["due_at"]
@@ -166,7 +166,7 @@ func TestOnboardingLifecycle(t *testing.T) {
 	a.Eventually("contract escalated twice", 30*time.Second, func() bool {
 		return taskByID(t, get(), "contract")["escalation_level"].(float64) >= 2
 	})
-	over := a.Must(http.StatusOK, "carol", "GET", "/v1/onboardings?overdue=true&manager=maya", nil).Map(t)["items"].([]any)
+	over := a.Must(http.StatusOK, "hana", "GET", "/v1/onboardings?overdue=true&manager=maya", nil).Map(t)["items"].([]any)
 	if len(over) != 1 {
 		t.Errorf("overdue list: %d items", len(over))
 	}
@@ -210,7 +210,7 @@ func TestOnboardingLifecycle(t *testing.T) {
 	}
 	a.Eventually("completed", 30*time.Second, func() bool { return get()["state"] == "completed" })
 	a.Must(http.StatusConflict, "hana", "POST", path+"/cancel", map[string]any{"reason": "too late"})
-	trail := a.Must(http.StatusOK, "carol", "GET", path+"/audit", nil).Map(t)["items"].([]any)
+	trail := a.Must(http.StatusOK, "hana", "GET", path+"/audit", nil).Map(t)["items"].([]any)
 	seen := map[string]bool{}
 	for _, e := range trail {
 		seen[e.(map[string]any)["action"].(string)] = true
@@ -237,7 +237,7 @@ func TestOnboardingCancel(t *testing.T) {
 		t.Fatalf("after cancel: %v %v", rec["state"], rec["reason"])
 	}
 	a.Must(http.StatusConflict, "hana", "POST", path+"/tasks/contract/complete", nil)
-	list := a.Must(http.StatusOK, "carol", "GET", "/v1/onboardings?state=cancelled&start_from="+req["start_date"].(string), nil).Map(t)
+	list := a.Must(http.StatusOK, "hana", "GET", "/v1/onboardings?state=cancelled&start_from="+req["start_date"].(string), nil).Map(t)
 	if len(list["items"].([]any)) != 1 {
 		t.Errorf("list by state and start date: %v", list)
 	}

@@ -97,7 +97,7 @@ func buildOpenAPI(ops []op) (*openapi3.T, error) {
 		}
 		oper := &openapi3.Operation{OperationID: o.id, Summary: o.summary, Description: o.doc, Tags: []string{o.tag},
 			Responses: openapi3.NewResponses()}
-		if o.public {
+		if o.isPublic() {
 			oper.Security = &openapi3.SecurityRequirements{}
 		} else {
 			oper.Security = &openapi3.SecurityRequirements{{"bearer": {}}}
@@ -110,7 +110,7 @@ func buildOpenAPI(ops []op) (*openapi3.T, error) {
 			oper.Parameters = append(oper.Parameters, &openapi3.ParameterRef{Value: openapi3.NewQueryParameter(q.name).
 				WithDescription(q.doc).WithSchema(paramSchema(q))})
 		}
-		if o.method == http.MethodPost && !o.public {
+		if o.method == http.MethodPost && !o.isPublic() {
 			oper.Parameters = append(oper.Parameters, &openapi3.ParameterRef{Value: openapi3.NewHeaderParameter("Idempotency-Key").
 				WithDescription("The same key from the same user returns the same resource (creates) or runs the change once (steps); with another body it is refused (422).").
 				WithSchema(openapi3.NewStringSchema().WithMaxLength(200))})
@@ -189,7 +189,7 @@ func textSchema(contentType string) *openapi3.Schema {
 // errorStatuses are the error answers an op can give.
 func errorStatuses(o op) []int {
 	codes := []int{http.StatusInternalServerError}
-	if !o.public {
+	if !o.isPublic() {
 		codes = append(codes, http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
 	}
 	if strings.Contains(o.path, ":") {
@@ -203,6 +203,9 @@ func errorStatuses(o op) []int {
 	}
 	if o.step || o.method == http.MethodPost {
 		codes = append(codes, http.StatusConflict)
+	}
+	if !o.isPublic() && (o.method != http.MethodGet || strings.HasSuffix(o.path, "/export")) {
+		codes = append(codes, http.StatusTooManyRequests) // over the credential's budget (ratelimit.go)
 	}
 	codes = append(codes, o.errs...)
 	slices.Sort(codes)

@@ -267,15 +267,11 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// getProcess answers with the record of the process in path parameter "id".
-func (s *Server) getProcess(c echo.Context, kind opsflow.Kind) error {
-	row, err := s.Store.GetProcess(c.Request().Context(), kind, c.Param("id"))
-	if err != nil {
-		if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
-			return notFound(kind, c.Param("id"))
-		}
-		return err
-	}
+// getProcess answers with the record of the process in path parameter
+// "id", as guard read it: in full, or without its personal data for a
+// reader who only holds a task in it.
+func (s *Server) getProcess(c echo.Context) error {
+	row, _ := guardedRow(c)
 	return s.respondRecord(c, http.StatusOK, row)
 }
 
@@ -283,7 +279,7 @@ func (s *Server) getProcess(c echo.Context, kind opsflow.Kind) error {
 // common filters are state, owner and opened/closed ranges; searchKeys names
 // the kind's own exact-match filters (risk_level, sponsor, …).
 func (s *Server) listProcesses(c echo.Context, kind opsflow.Kind, searchKeys ...string) error {
-	f := opsflow.ProcessFilter{Kind: kind, State: c.QueryParam("state"), OwnerID: c.QueryParam("owner"), Cursor: c.QueryParam("cursor")}
+	f := opsflow.ProcessFilter{Kind: kind, State: c.QueryParam("state"), OwnerID: c.QueryParam("owner"), Cursor: c.QueryParam("cursor"), Scope: s.scopeOf(c)}
 	var err error
 	if f.Limit, err = queryInt(c, "limit", opsflow.DefaultPageSize, 1, opsflow.MaxPageSize); err != nil {
 		return err
@@ -315,17 +311,11 @@ func (s *Server) listProcesses(c echo.Context, kind opsflow.Kind, searchKeys ...
 }
 
 // processAudit answers the audit trail of the process in path parameter
-// "id", oldest first, with the chain hashes.
-func (s *Server) processAudit(c echo.Context, kind opsflow.Kind) error {
-	ctx := c.Request().Context()
-	id := c.Param("id")
-	if _, err := s.Store.GetProcess(ctx, kind, id); err != nil {
-		if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
-			return notFound(kind, id)
-		}
-		return err
-	}
-	events, err := s.Store.AuditEvents(ctx, id)
+// "id" (guard checked the caller reads it in full), oldest first, with the
+// chain hashes.
+func (s *Server) processAudit(c echo.Context) error {
+	row, _ := guardedRow(c)
+	events, err := s.Store.AuditEvents(c.Request().Context(), row.ID)
 	if err != nil {
 		return err
 	}
@@ -335,11 +325,15 @@ func (s *Server) processAudit(c echo.Context, kind opsflow.Kind) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": events})
 }
 
-// respondRecord writes a process's record, with its read-model version as
-// the ETag.
+// respondRecord writes a process's record as the caller may see it (see
+// recordFor), with its read-model version as the ETag.
 func (s *Server) respondRecord(c echo.Context, status int, row opsflow.Process) error {
+	rec, err := s.recordFor(c, row)
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("ETag", fmt.Sprintf(`"%d"`, row.Version))
-	return c.JSONBlob(status, row.Record)
+	return c.JSONBlob(status, rec)
 }
 
 func notFound(kind opsflow.Kind, id string) error {

@@ -229,23 +229,24 @@ func (s *Server) putReportSchedule(c echo.Context) error {
 func (s *Server) reportRoutes() []op {
 	return []op{
 		{method: "GET", path: "/v1/reports", id: "listReports", tag: "reports", summary: "Monthly reports, newest month first",
-			resp: typeOf[opsflow.Report](), list: true, query: []param{pLimit, pCursor}, handler: s.listReports},
+			resp: typeOf[opsflow.Report](), list: true, query: []param{pLimit, pCursor}, rule: roles(opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAuditor, opsflow.RoleAdmin), handler: s.listReports},
 		{method: "GET", path: "/v1/reports/:id", id: "getReport", tag: "reports", summary: "One monthly report: JSON, or its HTML or PDF",
 			doc:  "Append .html or .pdf to the ID (rpt-2026-10.pdf), or ask with ?format=html|pdf. The bytes are the stored, immutable ones; their SHA-256 is in the JSON and the report's audit event.",
-			resp: typeOf[opsflow.Report](), content: []string{"application/json", "text/html", "application/pdf"}, handler: s.getReport,
+			resp: typeOf[opsflow.Report](), content: []string{"application/json", "text/html", "application/pdf"}, rule: roles(opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAuditor, opsflow.RoleAdmin), handler: s.getReport,
 			query: []param{{"format", "string", "json (default), html or pdf", []string{"json", "html", "pdf"}}}},
 		{method: "POST", path: "/v1/reports", id: "runReport", tag: "reports", summary: "Run a month's report now (approver, admin)",
 			doc:  "The schedule's workflow, for a month named: the built-in KPIs are measured, the report rendered (HTML, and PDF by headless Chromium) and stored once. A month that has its report answers 200 with it.",
-			body: typeOf[runReportBody](), example: runReportBody{Period: "2026-10", TimeZone: "Europe/Berlin"},
-			resp: typeOf[opsflow.Report](), status: http.StatusCreated, step: true, handler: s.runReport},
+			body: typeOf[runReportBody](), example: runReportBody{Period: "2025-10", TimeZone: "Europe/Berlin"},
+			resp: typeOf[opsflow.Report](), status: http.StatusCreated, step: true, rule: roles(opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.runReport},
 		{method: "GET", path: "/v1/admin/report-schedule", id: "getReportSchedule", tag: "reports", summary: "When the monthly report runs, and its next runs",
-			resp: typeOf[reportSchedule](), handler: s.getReportSchedule},
+			doc:  "404 until an administrator has set it.",
+			resp: typeOf[reportSchedule](), errs: []int{http.StatusNotFound}, rule: roles(opsflow.RoleAuditor, opsflow.RoleAdmin), handler: s.getReportSchedule},
 		{method: "PUT", path: "/v1/admin/report-schedule", id: "setReportSchedule", tag: "reports", summary: "Set when the monthly report runs, and who receives it (admin)",
 			doc: "A Temporal Schedule runs the report on day_of_month at hour:minute in time_zone (overlap: skip), for the month before; " +
 				"commentary_days_before days earlier another opens a commentary task for the owner of each red or amber KPI. " +
 				"Each run is keyed by its scheduled time, so a re-run never makes a second report. The distribution list is queued on the notifications outbox.",
 			body: typeOf[opsflow.ReportSettings](), example: opsflow.ReportSettings{DayOfMonth: 5, Hour: 7, Minute: 0, TimeZone: "Europe/Berlin",
 				CommentaryDaysBefore: 3, Distribution: []string{"exec-team@example.com"}},
-			resp: typeOf[reportSchedule](), handler: s.putReportSchedule},
+			resp: typeOf[reportSchedule](), rule: roles(opsflow.RoleAdmin), handler: s.putReportSchedule},
 	}
 }

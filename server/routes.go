@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/sso"
 )
 
 // op is one route of the API and everything the OpenAPI document says of
@@ -18,7 +19,6 @@ type op struct {
 	method, path string // Echo's path syntax (":id")
 	id, summary  string
 	doc, tag     string
-	public       bool // no token needed
 	// body is the request body's type (nil: none); optionalBody lets it
 	// be left out; example is a valid body.
 	body         reflect.Type
@@ -42,8 +42,13 @@ type op struct {
 	// errBodies gives the answer of an error status its own type (readyz's
 	// 503 is a readiness report, not an error body).
 	errBodies map[int]reflect.Type
-	handler   echo.HandlerFunc
+	// rule is who may call the op (access.go); every op has one.
+	rule    rule
+	handler echo.HandlerFunc
 }
+
+// isPublic says the op needs no token.
+func (o op) isPublic() bool { return o.rule.kind == rulePublic }
 
 // param is a query parameter.
 type param struct {
@@ -73,46 +78,65 @@ func listParams(extra ...param) []param {
 // apiRoutes lists every route of the API.
 func (s *Server) apiRoutes() []op {
 	ops := []op{
-		{method: "GET", path: "/healthz", id: "healthz", tag: "platform", public: true, summary: "Liveness: the process runs",
-			resp: typeOf[map[string]string](), handler: s.healthz},
-		{method: "GET", path: "/readyz", id: "readyz", tag: "platform", public: true, summary: "Readiness: PostgreSQL and Temporal answer and a worker polls the task queue",
+		{method: "GET", path: "/healthz", id: "healthz", tag: "platform", summary: "Liveness: the process runs",
+			resp: typeOf[map[string]string](), rule: public(), handler: s.healthz},
+		{method: "GET", path: "/readyz", id: "readyz", tag: "platform", summary: "Readiness: PostgreSQL and Temporal answer and a worker polls the task queue",
 			doc:  "503 names what is missing (postgres, temporal, workers); stalled_processes counts processes that need an administrator.",
 			resp: typeOf[readiness](), errs: []int{http.StatusServiceUnavailable},
-			errBodies: map[int]reflect.Type{http.StatusServiceUnavailable: typeOf[readiness]()}, handler: s.readyz},
-		{method: "GET", path: "/openapi.json", id: "openapi", tag: "platform", public: true, summary: "This document",
-			resp: typeOf[map[string]any](), handler: s.openapi},
-		{method: "GET", path: "/v1/openapi.json", id: "openapiV1", tag: "platform", public: true, summary: "This document (under /v1 as well)",
-			resp: typeOf[map[string]any](), handler: s.openapi},
-		{method: "GET", path: "/docs", id: "docs", tag: "platform", public: true, summary: "The API reference, as a page",
-			content: []string{"text/html"}, handler: s.docs},
+			errBodies: map[int]reflect.Type{http.StatusServiceUnavailable: typeOf[readiness]()}, rule: public(), handler: s.readyz},
+		{method: "GET", path: "/openapi.json", id: "openapi", tag: "platform", summary: "This document",
+			resp: typeOf[map[string]any](), rule: public(), handler: s.openapi},
+		{method: "GET", path: "/v1/openapi.json", id: "openapiV1", tag: "platform", summary: "This document (under /v1 as well)",
+			resp: typeOf[map[string]any](), rule: public(), handler: s.openapi},
+		{method: "GET", path: "/docs", id: "docs", tag: "platform", summary: "The API reference, as a page",
+			content: []string{"text/html"}, rule: public(), handler: s.docs},
 
 		{method: "GET", path: "/v1/me", id: "me", tag: "people", summary: "The authenticated user, with their address, time zone and notification preferences",
-			resp: typeOf[opsflow.Profile](), handler: s.me},
+			resp: typeOf[opsflow.Profile](), rule: anyUser(), handler: s.me},
 		{method: "PUT", path: "/v1/me", id: "putMe", tag: "people", summary: "Set your e-mail address, time zone and notification preferences",
 			doc:  "Per channel (email, slack, teams, webhook): immediate, digest (one message a day at digest_hour, local time) or off. always_immediate lists kinds sent at once even on a digest channel. A webhook needs webhook_url and a webhook_secret of 16+ characters; secrets read back masked, and the masked value sent back keeps the stored one. Audited on the user's stream.",
 			body: typeOf[profileRequest](), example: profileRequest{Email: "ann@example.com", Timezone: "Europe/Berlin",
 				Preferences: opsflow.Preferences{Email: opsflow.DeliverDigest, Slack: opsflow.DeliverOff, Teams: opsflow.DeliverOff, Webhook: opsflow.DeliverOff, DigestHour: opsflow.Ptr(7),
 					AlwaysImmediate: []string{opsflow.NotifyEscalated, opsflow.NotifyApproval}}},
-			resp: typeOf[opsflow.Profile](), handler: s.putMe},
+			resp: typeOf[opsflow.Profile](), rule: anyUser(), handler: s.putMe},
+		{method: "PUT", path: "/v1/me/signing-password", id: "putSigningPassword", tag: "people", summary: "Set or change your signing password (Part 11 signatures)",
+			doc:  "Signed steps (a CAPA's decision, plan approval, effectiveness result and closure; a Kaizen plan's approval and standardisation) ask for it again at each signature. Changing it needs the current one, which counts towards the lockout like a signature. Stored only as an argon2id hash; setting it is recorded on your audit stream.",
+			body: typeOf[signingPasswordRequest](), example: signingPasswordRequest{New: "a long phrase only I know"},
+			status: http.StatusNoContent, rule: anyUser(), handler: s.putSigningPassword},
+		{method: "POST", path: "/v1/admin/users/:id/unlock-signing", id: "unlockSigning", tag: "admin", summary: "Lift a user's signing lock after failed signing passwords (admin)",
+			doc:  "Recorded, with the reason, on the user's audit stream.",
+			body: typeOf[unlockRequest](), example: unlockRequest{Reason: "verified by phone"},
+			resp: typeOf[opsflow.SigningLock](), rule: roles(opsflow.RoleAdmin), handler: s.unlockSigning},
 		{method: "GET", path: "/v1/users/:id", id: "getUser", tag: "people", summary: "A user's profile (administrators, or the user)",
-			resp: typeOf[opsflow.Profile](), handler: s.getUser},
+			resp: typeOf[opsflow.Profile](), rule: self(), handler: s.getUser},
 		{method: "PUT", path: "/v1/users/:id", id: "putUser", tag: "people", summary: "Create a user or change one (administrators)",
 			doc:  "A new user needs a name and roles (201). For an existing user, name, address, time zone and preferences are replaced; roles change only with a reason. Every change is recorded on the user's audit stream (user/{id}).",
 			body: typeOf[userRequest](), example: userRequest{Name: "Ann Lee", Roles: []opsflow.Role{opsflow.RoleOwner}, Email: "ann@example.com", Timezone: "Europe/Berlin"},
-			resp: typeOf[opsflow.Profile](), status: http.StatusCreated, handler: s.putUser},
+			resp: typeOf[opsflow.Profile](), status: http.StatusCreated, rule: roles(opsflow.RoleAdmin), handler: s.putUser},
 		{method: "GET", path: "/v1/notifications", id: "listMyNotifications", tag: "people", summary: "Notifications sent to you, newest first",
 			doc:  "One row per channel: pending, sent, failed (after its retry budget), digest (waiting for your daily digest), digested or skipped (the task was done before it went out, or no address).",
-			resp: typeOf[opsflow.Delivery](), list: true, handler: s.myNotifications,
+			resp: typeOf[opsflow.Delivery](), list: true, rule: anyUser(), handler: s.myNotifications,
 			query: []param{{"state", "string", "one delivery state", opsflow.DeliveryStates}, pLimit, pCursor}},
 		{method: "GET", path: "/v1/admin/notifications", id: "listAdminNotifications", tag: "admin", summary: "Everyone's notifications, e.g. the failed ones (admin)",
-			resp: typeOf[opsflow.Delivery](), list: true, handler: s.adminNotifications,
+			resp: typeOf[opsflow.Delivery](), list: true, rule: roles(opsflow.RoleAdmin), handler: s.adminNotifications,
 			query: []param{{"state", "string", "one delivery state", opsflow.DeliveryStates}, {"user", "string", "one recipient", nil}, pLimit, pCursor}},
 		{method: "POST", path: "/v1/admin/notifications/:id/retry", id: "retryNotification", tag: "admin", summary: "Send a failed notification again, with a fresh retry budget (admin)",
 			doc:  "Only a failed delivery is retried (409 otherwise). It goes back in the queue at once.",
-			resp: typeOf[opsflow.Delivery](), errs: []int{http.StatusConflict}, handler: s.retryNotification},
+			resp: typeOf[opsflow.Delivery](), errs: []int{http.StatusConflict}, rule: roles(opsflow.RoleAdmin), handler: s.retryNotification},
+		{method: "GET", path: "/v1/admin/tokens", id: "listTokens", tag: "admin", summary: "API tokens: who holds them, last use, expiry, state (admin)",
+			doc:  "Never the token itself: its ID (derived from its hash, as opsflow token list shows it), user, label, created, last used (to the minute), expires and revoked. Newest first.",
+			resp: typeOf[tokenInfo](), list: true, rule: roles(opsflow.RoleAdmin), handler: s.listTokens,
+			query: []param{{"user", "string", "one user's tokens", nil}, {"state", "string", "active, revoked or expired (default: all)", []string{"active", "revoked", "expired"}}, pLimit, pCursor}},
+		{method: "POST", path: "/v1/admin/tokens/:id/revoke", id: "revokeToken", tag: "admin", summary: "Revoke an API token (admin)",
+			doc:  "Recorded on the token's user's audit stream. Revoking a revoked token changes nothing. Other API instances stop accepting it within 5 s (their token cache).",
+			resp: typeOf[tokenInfo](), rule: roles(opsflow.RoleAdmin), handler: s.revokeToken},
+		{method: "GET", path: "/v1/admin/access-log", id: "listAccessLog", tag: "audit", summary: "Who read or exported which record, when (auditor, admin)",
+			doc:  "One entry per read of a record or its audit trail (action read, read_audit) and per record exported (export), newest first. Lists are not logged record by record.",
+			resp: typeOf[opsflow.AccessEntry](), list: true, rule: roles(opsflow.RoleAuditor, opsflow.RoleAdmin), handler: s.listAccessLog,
+			query: []param{{"record", "string", "one record's reads", nil}, {"user", "string", "one user's reads", nil}, pLimit, pCursor}},
 		{method: "GET", path: "/v1/tasks", id: "listTasks", tag: "tasks", summary: "One inbox across every process",
 			doc:  "By default the caller's inbox: tasks assigned to them or queued for one of their roles, still to do (open, in progress, blocked), overdue first. Filters widen or narrow it; assignee=me names the caller.",
-			resp: typeOf[opsflow.TaskRow](), list: true, handler: s.listTasks,
+			resp: typeOf[opsflow.TaskRow](), list: true, rule: listed(), handler: s.listTasks,
 			query: []param{
 				{"assignee", "string", "a user ID, or me", nil},
 				{"role", "string", "a role's queue", nil},
@@ -123,34 +147,34 @@ func (s *Server) apiRoutes() []op {
 				pLimit, pCursor,
 			}},
 		{method: "GET", path: "/v1/audit/verify", id: "verifyAudit", tag: "audit", summary: "Recompute the audit hash chains and report the first broken link",
-			doc: "Needs the auditor or admin role.", resp: typeOf[opsflow.VerifyReport](), handler: s.verifyAudit,
+			doc: "Needs the auditor or admin role.", resp: typeOf[opsflow.VerifyReport](), rule: roles(opsflow.RoleAuditor, opsflow.RoleAdmin), handler: s.verifyAudit,
 			query: []param{{"stream", "string", "one process ID; every chain when omitted", nil}}},
 
 		{method: "GET", path: "/v1/admin/processes", id: "listAdminProcesses", tag: "admin", summary: "Processes of every kind, e.g. the stalled ones",
 			doc:  "Needs the admin role. A stalled process is one whose changes the store refused for good: it holds them and refuses every step until an administrator retries or abandons it.",
-			resp: typeOf[map[string]any](), list: true, handler: s.listAdminProcesses,
+			resp: typeOf[map[string]any](), list: true, rule: roles(opsflow.RoleAdmin), handler: s.listAdminProcesses,
 			query: listParams(param{"kind", "string", "one kind", []string{"capa", "kaizen", "onboarding"}}, param{"state", "string", "a state", nil})},
 		{method: "POST", path: "/v1/admin/processes/:id/retry", id: "retryStalledProcess", tag: "admin", summary: "Write a stalled process's held changes again",
 			doc: "After fixing what the store refused. Answers the process's record.", body: typeOf[adminAction](), optionalBody: true,
-			resp: typeOf[map[string]any](), step: true, handler: s.retryStalled},
+			resp: typeOf[map[string]any](), step: true, rule: step("").withRoles(opsflow.RoleAdmin), handler: s.retryStalled},
 		{method: "POST", path: "/v1/admin/processes/:id/abandon", id: "abandonStalledProcess", tag: "admin", summary: "End a stalled process, dropping the changes the store refused",
 			doc:  "The record keeps its last written state and becomes abandoned; the trail records who, why and how many changes were dropped.",
-			body: typeOf[adminAction](), example: adminAction{Reason: "duplicate of capa-41"}, resp: typeOf[map[string]any](), step: true, handler: s.abandonStalled},
+			body: typeOf[adminAction](), example: adminAction{Reason: "duplicate of capa-41"}, resp: typeOf[map[string]any](), step: true, rule: step("").withRoles(opsflow.RoleAdmin), handler: s.abandonStalled},
 
 		{method: "POST", path: "/v1/onboarding-templates", id: "createTemplate", tag: "onboarding", summary: "Create a role's template, or its next version (hr, admin)",
 			doc:  "An unchanged template answers 200 with the latest version; a changed one 201 with the next.",
-			body: typeOf[templateRequest](), example: exampleTemplate, resp: typeOf[opsflow.OnboardingTemplate](), status: http.StatusCreated, handler: s.createTemplate},
+			body: typeOf[templateRequest](), example: exampleTemplate, resp: typeOf[opsflow.OnboardingTemplate](), status: http.StatusCreated, rule: roles(opsflow.RoleHR, opsflow.RoleAdmin), handler: s.createTemplate},
 		{method: "GET", path: "/v1/onboarding-templates", id: "listTemplates", tag: "onboarding", summary: "The latest template of every role",
-			resp: typeOf[opsflow.OnboardingTemplate](), list: true, handler: s.listTemplates},
+			resp: typeOf[opsflow.OnboardingTemplate](), list: true, rule: anyUser(), handler: s.listTemplates},
 		{method: "GET", path: "/v1/onboarding-templates/:role", id: "getTemplate", tag: "onboarding", summary: "A role's latest template, or one version",
-			resp: typeOf[opsflow.OnboardingTemplate](), handler: s.getTemplate, query: []param{{"version", "integer", "a version (default: the latest)", nil}}},
+			resp: typeOf[opsflow.OnboardingTemplate](), rule: anyUser(), handler: s.getTemplate, query: []param{{"version", "integer", "a version (default: the latest)", nil}}},
 
 		{method: "GET", path: "/v1/capas/export", id: "exportCAPAs", tag: "capa", summary: "Export every CAPA closed in a date range (auditor, admin)",
-			resp: typeOf[opsflow.InspectionPack](), content: []string{"application/json", "text/csv"}, handler: s.exportCAPAs,
+			resp: typeOf[opsflow.InspectionPack](), content: []string{"application/json", "text/csv"}, rule: roles(opsflow.RolesExport...), handler: s.exportCAPAs,
 			query: []param{{"closed_from", "date-time", "closed at or after", nil}, {"closed_to", "date-time", "closed before", nil},
 				{"format", "string", "json (an inspection pack) or csv", []string{"json", "csv"}}}},
 		{method: "GET", path: "/v1/capas/:id/export", id: "exportCAPA", tag: "capa", summary: "Export one CAPA for audit: an inspection pack (json) or csv",
-			resp: typeOf[opsflow.InspectionPack](), content: []string{"application/json", "text/csv"}, handler: s.exportCAPA,
+			resp: typeOf[opsflow.InspectionPack](), content: []string{"application/json", "text/csv"}, rule: reader(opsflow.KindCAPA, "export").withRoles(opsflow.RolesExport...), handler: s.exportCAPA,
 			query: []param{{"format", "string", "json (an inspection pack) or csv", []string{"json", "csv"}}}},
 	}
 	for _, ki := range opsflow.Kinds() {
@@ -168,11 +192,14 @@ func (s *Server) processRoutes(ki opsflow.KindInfo) []op {
 	tag := string(ki.Kind)
 	create := map[opsflow.Kind]op{
 		opsflow.KindCAPA: {body: typeOf[opsflow.CAPARequest](), example: exampleCAPA, handler: s.createCAPA,
-			doc: "Requester, owner or approver. The record is in the read model when this answers (201)."},
+			rule: roles(opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleApprover),
+			doc:  "Requester, owner or approver. The record is in the read model when this answers (201)."},
 		opsflow.KindKaizen: {body: typeOf[opsflow.KaizenRequest](), example: exampleKaizen, handler: s.createKaizen,
-			doc: "The KPI must be registered; a baseline given as a window is measured from it."},
+			rule: roles(opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleAdmin),
+			doc:  "The KPI must be registered; a baseline given as a window is measured from it."},
 		opsflow.KindOnboarding: {body: typeOf[onboardingRequest](), example: exampleOnboarding, handler: s.createOnboarding,
-			doc: "HR or an admin. The template version is resolved now and kept for the onboarding's life."},
+			rule: roles(opsflow.RoleHR, opsflow.RoleAdmin),
+			doc:  "HR or an admin. The template version is resolved now and kept for the onboarding's life."},
 	}[ki.Kind]
 	list := map[opsflow.Kind]op{
 		opsflow.KindCAPA: {handler: s.listCAPAs, query: listParams(
@@ -192,19 +219,19 @@ func (s *Server) processRoutes(ki opsflow.KindInfo) []op {
 	create.method, create.path, create.id, create.tag = "POST", base, "create"+camel(ki.Kind), tag
 	create.summary, create.resp, create.status = "Start a "+ki.Title, ki.Record, http.StatusCreated
 	list.method, list.path, list.id, list.tag = "GET", base, "list"+camel(ki.Kind), tag
-	list.summary, list.resp, list.list = "List "+ki.Title+"s, newest first", ki.Record, true
+	list.summary, list.resp, list.list, list.rule = "List "+ki.Title+"s, newest first", ki.Record, true, listed()
 	ops := []op{create, list,
 		{method: "GET", path: base + "/:id", id: "get" + camel(ki.Kind), tag: tag, summary: "One " + ki.Title, resp: ki.Record,
-			handler: func(c echo.Context) error { return s.getProcess(c, ki.Kind) }},
+			rule: reader(ki.Kind, "read").withTaskView(), handler: s.getProcess},
 		{method: "GET", path: base + "/:id/audit", id: "audit" + camel(ki.Kind), tag: tag, summary: "The " + ki.Title + "'s audit trail, oldest first, with its hash chain",
-			resp: typeOf[opsflow.AuditEvent](), list: true, handler: func(c echo.Context) error { return s.processAudit(c, ki.Kind) }},
+			resp: typeOf[opsflow.AuditEvent](), list: true, rule: reader(ki.Kind, "read_audit"), handler: s.processAudit},
 	}
 	for _, st := range ki.Steps {
 		path := base + "/:id/" + strings.ReplaceAll(st.Path, "{task_id}", ":task_id")
 		id := camel(opsflow.Kind(strings.ReplaceAll(st.Path, "{task_id}", ""))) + camel(ki.Kind)
 		ops = append(ops, op{method: "POST", path: path, id: strings.ToLower(id[:1]) + id[1:],
 			tag: tag, summary: st.Summary, doc: st.Doc, body: st.Body, optionalBody: st.OptionalBody, example: st.Example,
-			resp: ki.Record, step: true, handler: s.stepHandler(st)})
+			resp: ki.Record, step: true, rule: step(ki.Kind), handler: s.stepHandler(st)})
 	}
 	return ops
 }
@@ -233,11 +260,20 @@ func (s *Server) routes() {
 	s.ops = s.apiRoutes()
 	s.prepare = s.preparers()
 	v1 := s.echo.Group("/v1", s.authenticate, s.idempotency)
+	if s.SSO != nil {
+		// The browser login is no API operation (it answers redirects to
+		// and from the issuer, not JSON): it is outside the op table and
+		// the OpenAPI document, and public by nature.
+		login := &sso.Login{Provider: s.SSO, Users: s, Sessions: s.Sessions, CookieKey: s.SSOCookieKey, Secure: s.SSOSecureCookie}
+		s.echo.GET("/auth/login", echo.WrapHandler(http.HandlerFunc(login.Start)))
+		s.echo.GET("/auth/callback", echo.WrapHandler(http.HandlerFunc(login.Callback)))
+	}
 	for _, o := range s.ops {
-		if o.public {
-			s.echo.Add(o.method, o.path, o.handler)
+		h := s.limited(o, s.guard(o))
+		if o.isPublic() {
+			s.echo.Add(o.method, o.path, h)
 		} else {
-			v1.Add(o.method, strings.TrimPrefix(o.path, "/v1"), o.handler)
+			v1.Add(o.method, strings.TrimPrefix(o.path, "/v1"), h)
 		}
 	}
 }

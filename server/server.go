@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/sso"
 )
 
 // Store is what the API reads from PostgreSQL. *postgres.DB implements it.
@@ -28,6 +29,10 @@ type Store interface {
 	onboardingStore
 	peopleStore
 	kpiLoopStore
+	signingStore
+	tokenStore
+	accessLogStore
+	ssoStore
 }
 
 type coreStore interface {
@@ -57,6 +62,25 @@ type Config struct {
 	// Checkpoints, when set, holds GET /v1/audit/verify's chains against
 	// the signed checkpoints published outside the database.
 	Checkpoints CheckpointVerifier
+	// ReadPolicy says which kinds all staff may read (the rest of who
+	// reads what is fixed: opsflow.ReadPolicy); nil is
+	// opsflow.DefaultReadPolicy.
+	ReadPolicy *opsflow.ReadPolicy
+	// Signing is the lockout of signing passwords (zero fields:
+	// opsflow.DefaultSigningPolicy).
+	Signing opsflow.SigningPolicy
+	// RateLimits are the budgets of writes and exports per credential;
+	// nil is DefaultWriteLimit and DefaultExportLimit.
+	RateLimits *RateLimits
+	// SSO, when set, accepts JWT bearer tokens from its issuer and serves
+	// the browser login (/auth/login, /auth/callback), whose end hands the
+	// person to Sessions (the web app's). SSOCookieKey seals the login's
+	// state (16, 24 or 32 bytes; the same on every API instance);
+	// SSOSecureCookie marks its cookie Secure (behind HTTPS).
+	SSO             *sso.Provider
+	Sessions        sso.SessionIssuer
+	SSOCookieKey    []byte
+	SSOSecureCookie bool
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.
@@ -75,6 +99,10 @@ type Server struct {
 	inflight inflight
 	pollers  pollerCheck
 	tokens   tokenCache
+	// writeLimiter and exportLimiter are the budgets per credential.
+	writeLimiter, exportLimiter *limiter
+	// access batches reads for the access log (accesslog.go).
+	access accessLogger
 	// ops are the routes (see apiRoutes); prepare the steps whose input
 	// the API prepares.
 	ops     []op
@@ -103,6 +131,12 @@ func New(cfg Config) *Server {
 		cfg.TaskQueue = "opsflow"
 	}
 	s := &Server{Config: cfg, echo: echo.New(), log: cfg.Logger}
+	limits := RateLimits{Writes: DefaultWriteLimit, Exports: DefaultExportLimit}
+	if cfg.RateLimits != nil {
+		limits = *cfg.RateLimits
+	}
+	s.writeLimiter = &limiter{limit: limits.Writes, class: "writes"}
+	s.exportLimiter = &limiter{limit: limits.Exports, class: "exports"}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

@@ -26,6 +26,13 @@ func (s *Server) stepHandler(st opsflow.Step) echo.HandlerFunc {
 					return err
 				}
 			}
+			// A signed step re-authenticates its signer (Part 11): the
+			// signing password is checked, and blanked, here.
+			if sg, ok := v.Interface().(opsflow.Signer); ok {
+				if err := s.checkSignature(c, sg.Sig(), st); err != nil {
+					return err
+				}
+			}
 			body = v.Elem().Interface()
 			if err := s.checkPeople(c.Request().Context(), body); err != nil {
 				return err
@@ -48,41 +55,17 @@ func (s *Server) stepHandler(st opsflow.Step) echo.HandlerFunc {
 func stepKey(kind opsflow.Kind, path string) string { return string(kind) + "/" + path }
 
 // preparer makes a step's input where that needs more than the body: the
-// store (a baseline measured from the KPI, the hire's time zone) or a
-// second credential. It replaces the step's own Input, and checks as much.
+// store (a baseline measured from the KPI, the hire's time zone). It replaces the step's own Input, and checks as much.
 type preparer func(c echo.Context, call opsflow.Call, body any) (any, error)
 
 // preparers lists the steps whose input the API prepares.
 func (s *Server) preparers() map[string]preparer {
 	return map[string]preparer{
-		stepKey(opsflow.KindCAPA, opsflow.CAPAStep.SignClosure.Route()):           s.prepareSignature,
 		stepKey(opsflow.KindCAPA, opsflow.CAPAStep.RecordEffectiveness.Route()):   s.prepareEffectiveness,
 		stepKey(opsflow.KindCAPA, opsflow.CAPAStep.ProposePlan.Route()):           s.prepareCAPAPlan,
 		stepKey(opsflow.KindKaizen, opsflow.KaizenStep.SubmitPlan.Route()):        s.preparePlan,
 		stepKey(opsflow.KindOnboarding, opsflow.OnboardingStep.MoveStart.Route()): s.prepareMoveStart,
 	}
-}
-
-// prepareSignature checks the credential the signer entered again (Part
-// 11 §11.200: a signature executed by re-entering a credential). The token
-// is checked here and never sent on, stored or audited.
-func (s *Server) prepareSignature(c echo.Context, call opsflow.Call, body any) (any, error) {
-	b := body.(opsflow.SignBody)
-	token := strings.TrimSpace(b.Token)
-	if token == "" {
-		return nil, opsflow.Invalid("token", "re-enter your API token to sign")
-	}
-	u, err := s.Store.Authenticate(c.Request().Context(), token)
-	if err != nil {
-		if opsflow.ErrorCode(err) != opsflow.EUNAUTHORIZED {
-			return nil, err
-		}
-		return nil, opsflow.Errorf(opsflow.EUNAUTHORIZED, "the re-entered token is not valid: the signature was not applied")
-	}
-	if u.ID != call.Actor.ID {
-		return nil, opsflow.Forbidden("the re-entered token belongs to someone else: sign with your own credential")
-	}
-	return opsflow.CAPAStep.SignClosure.Input(call, b)
 }
 
 // preparePlan measures a baseline given as a window of the initiative's

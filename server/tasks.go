@@ -23,6 +23,7 @@ func (s *Server) listTasks(c echo.Context) error {
 		ProcessID:   c.QueryParam("process_id"),
 		Cursor:      c.QueryParam("cursor"),
 		Now:         s.Now().UTC(),
+		Scope:       s.scopeOf(c),
 	}
 	// Without a filter naming whose tasks, or with assignee=me, this is
 	// the caller's inbox: assigned to them or queued for one of their

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -46,4 +47,18 @@ func (c *tokenCache) put(token string, u opsflow.User, now time.Time) {
 		c.entries = map[[32]byte]cachedUser{}
 	}
 	c.entries[sha256.Sum256([]byte(token))] = cachedUser{user: u, expires: now.Add(tokenTTL)}
+}
+
+// clear forgets every token (after a revocation).
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
+}
+
+// tokenKey is a token's key in the rate limits: its SHA-256, so the
+// limiter never holds a usable secret.
+func tokenKey(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:16])
 }

@@ -399,6 +399,9 @@ func (p *capa) checkDecide(in opsflow.DecideInput) error {
 	if err := p.requireIndependent(in.Actor, "decide whether a CAPA is required"); err != nil {
 		return err
 	}
+	if err := checkSig(in.Signature); err != nil {
+		return err
+	}
 	return in.Validate()
 }
 
@@ -406,6 +409,9 @@ func (p *capa) applyDecide(ctx workflow.Context, in opsflow.DecideInput) error {
 	now := p.e.now(ctx).UTC()
 	p.rec.Decision = &opsflow.CAPADecision{Required: *in.Required, Rationale: in.Rationale, By: in.Actor.ID, At: now}
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.decided", Field: "decision.capa_required", New: *in.Required, Reason: in.Rationale})
+	if err := p.sign(ctx, in.Actor, opsflow.CAPAStep.Decide.Name, in.Signature); err != nil {
+		return err
+	}
 	p.finishPhase(ctx, in.Actor)
 	if !*in.Required {
 		// Containment already started stays on record but is no longer owed.
@@ -562,6 +568,9 @@ func (p *capa) checkApprovePlan(in opsflow.ApprovePlanInput) error {
 	if err := p.requireIndependent(in.Actor, "approve the action plan"); err != nil {
 		return err
 	}
+	if err := checkSig(in.Signature); err != nil {
+		return err
+	}
 	return in.Validate()
 }
 
@@ -573,11 +582,17 @@ func (p *capa) applyApprovePlan(ctx workflow.Context, in opsflow.ApprovePlanInpu
 		p.rec.PlanRejections = append(p.rec.PlanRejections, ap)
 		p.rec.PlanProposedBy = ""
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.plan_rejected", Field: "plan_approval", New: "rejected", Reason: in.Comment})
+		if err := p.sign(ctx, in.Actor, opsflow.CAPAStep.ApprovePlan.Name, in.Signature); err != nil {
+			return err
+		}
 		p.phaseTask(ctx, in.Actor, "plan", "Revise the action plan", p.rec.Owner, "", p.timings.PlanDays)
 		return nil
 	}
 	p.rec.PlanApproval = &ap
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.plan_approved", Field: "plan_approval", New: "approved", Reason: in.Comment})
+	if err := p.sign(ctx, in.Actor, opsflow.CAPAStep.ApprovePlan.Name, in.Signature); err != nil {
+		return err
+	}
 	p.setState(ctx, in.Actor, opsflow.RoleApprover, "capa.implementation_started", opsflow.CAPAImplementation, "plan approved")
 	for i := range p.rec.Actions {
 		a := &p.rec.Actions[i]
@@ -796,6 +811,9 @@ func (p *capa) checkEffectiveness(in opsflow.EffectivenessInput) error {
 	if !in.Actor.Has(opsflow.RoleApprover) {
 		return opsflow.Forbidden("effectiveness is reviewed by an approver")
 	}
+	if err := checkSig(in.Signature); err != nil {
+		return err
+	}
 	if err := in.Validate(); err != nil {
 		return err
 	}
@@ -817,6 +835,9 @@ func (p *capa) applyEffectiveness(ctx workflow.Context, in opsflow.Effectiveness
 		// judgement: a record an auditor can weigh one against the other.
 		p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "capa.effectiveness_chart", Field: "effectiveness.chart", New: c.Verdict,
 			Reason: fmt.Sprintf("kpi %s: %s", c.KPI, c.Sentence)})
+	}
+	if err := p.sign(ctx, in.Actor, opsflow.CAPAStep.RecordEffectiveness.Name, in.Signature); err != nil {
+		return err
 	}
 	p.finishPhase(ctx, in.Actor)
 	switch in.Outcome {
@@ -869,7 +890,6 @@ func (p *capa) checkSign(in opsflow.SignInput) error {
 }
 
 func (p *capa) applySign(ctx workflow.Context, in opsflow.SignInput) error {
-	now := p.e.now(ctx).UTC()
 	if in.LessonsLearned != "" {
 		p.rec.LessonsLearned = in.LessonsLearned
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.lessons_learned", Field: "lessons_learned", New: in.LessonsLearned})
@@ -877,6 +897,41 @@ func (p *capa) applySign(ctx workflow.Context, in opsflow.SignInput) error {
 	p.finishPhase(ctx, in.Actor)
 	// The signature covers the record as it stands now, before it is
 	// closed: what the signer saw and approved.
+	if in.Method == "" {
+		// Signed before signing passwords: the signer re-entered their
+		// token, and the signature was recorded as it was then.
+		if err := p.signClosureV1(ctx, in); err != nil {
+			return err
+		}
+	} else if err := p.sign(ctx, in.Actor, opsflow.CAPAStep.SignClosure.Name, &opsflow.ESign{PrintedName: in.PrintedName, Meaning: in.Meaning, Method: in.Method}); err != nil {
+		return err
+	}
+	p.setState(ctx, in.Actor, opsflow.RoleApprover, "capa.closed", opsflow.CAPAClosed, in.Meaning)
+	p.close(ctx)
+	return nil
+}
+
+// sign records a signature of the CAPA as it stands now (see signRecord),
+// for a signed step; a step given none records none.
+func (p *capa) sign(ctx workflow.Context, actor opsflow.Actor, step string, es *opsflow.ESign) error {
+	if es == nil {
+		return nil
+	}
+	signed := p.view()
+	signed.SignedVersions = nil
+	sig, ver, err := signRecord(ctx, p.e, actor, opsflow.RoleApprover, opsflow.ActionSigned, step, p.rec.ID, *es, signed)
+	if err != nil {
+		return err
+	}
+	p.rec.Signatures = append(p.rec.Signatures, sig)
+	p.rec.SignedVersions = append(p.rec.SignedVersions, ver)
+	return nil
+}
+
+// signClosureV1 is the closure signature as it was recorded before
+// signing passwords (and other signed steps): kept as it was, for the
+// running CAPAs that took it.
+func (p *capa) signClosureV1(ctx workflow.Context, in opsflow.SignInput) error {
 	signed := p.view()
 	signed.SignedVersions = nil
 	raw, err := json.Marshal(signed) //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
@@ -888,13 +943,11 @@ func (p *capa) applySign(ctx workflow.Context, in opsflow.SignInput) error {
 		return err
 	}
 	hash, _ := opsflow.RecordHash(canon) //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
-	sig := opsflow.Signature{SignerID: in.Actor.ID, PrintedName: in.PrintedName, SignedAt: now, Meaning: in.Meaning, RecordHash: hash, Method: "token re-entry"}
+	sig := opsflow.Signature{SignerID: in.Actor.ID, PrintedName: in.PrintedName, SignedAt: p.e.now(ctx).UTC(), Meaning: in.Meaning, RecordHash: hash, Method: "token re-entry"}
 	p.rec.Signatures = append(p.rec.Signatures, sig)
 	p.rec.SignedVersions = append(p.rec.SignedVersions, opsflow.SignedVersion{RecordHash: hash, Record: canon})
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: opsflow.ActionSigned, Field: "signatures", New: hash,
 		Reason: fmt.Sprintf("%s, signed by %s (%s)", in.Meaning, in.PrintedName, in.Actor.ID)})
-	p.setState(ctx, in.Actor, opsflow.RoleApprover, "capa.closed", opsflow.CAPAClosed, in.Meaning)
-	p.close(ctx)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,6 +180,23 @@ func (p *kaizen) row() (opsflow.Process, []opsflow.Task) {
 		row.DueAt = p.K.Target.Date
 	}
 	return row, p.Board.Tasks
+}
+
+// sign records a signature of the initiative as it stands now (see
+// signRecord); a step given none records none.
+func (p *kaizen) sign(ctx workflow.Context, actor opsflow.Actor, role opsflow.Role, step string, es *opsflow.ESign) error {
+	if es == nil {
+		return nil
+	}
+	signed := p.K
+	signed.Tasks, signed.SignedVersions = slices.Clone(p.Board.Tasks), nil
+	sig, ver, err := signRecord(ctx, p.e, actor, role, opsflow.ActionKaizenSigned, step, p.K.ID, *es, signed)
+	if err != nil {
+		return err
+	}
+	p.K.Signatures = append(p.K.Signatures, sig)
+	p.K.SignedVersions = append(p.K.SignedVersions, ver)
+	return nil
 }
 
 func (p *kaizen) done() bool { return p.K.Phase.Final() || p.newCycle }
@@ -593,6 +611,9 @@ func (p *kaizen) checkReview(in opsflow.KaizenReviewInput) error {
 	if err := p.K.CheckSponsorAct(in.Actor, "plan approval"); err != nil {
 		return err
 	}
+	if err := checkSig(in.Signature); err != nil {
+		return err
+	}
 	return in.Validate()
 }
 
@@ -608,6 +629,9 @@ func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput)
 		}
 		p.e.notifyFor(ev, opsflow.NotifyAssigned, p.K.Owner, "", "Kaizen "+p.K.Title+": plan returned for revision")
 		return nil
+	}
+	if err := p.sign(ctx, in.Actor, opsflow.RoleApprover, opsflow.KaizenStep.ApprovePlan.Name, in.Signature); err != nil {
+		return err
 	}
 	p.setPhase(ctx, in.Actor, opsflow.RoleApprover, "kaizen.plan_approved", opsflow.KaizenDo, in.Reason)
 	for _, c := range p.K.Plan.Countermeasures {
@@ -726,6 +750,9 @@ func (p *kaizen) checkAct(in opsflow.KaizenActInput) error {
 	if !p.K.CanManage(in.Actor) {
 		return opsflow.Forbidden("only the owner, %s, decides how to act", p.K.Owner)
 	}
+	if err := checkSig(in.Decision.Signature); err != nil {
+		return err
+	}
 	if err := in.Validate(); err != nil {
 		return err
 	}
@@ -746,6 +773,9 @@ func (p *kaizen) applyAct(ctx workflow.Context, in opsflow.KaizenActInput) error
 			p.K.FollowUps = append(p.K.FollowUps, opsflow.FollowUp{Day: day, DueAt: now.Add(time.Duration(day) * p.day)})
 		}
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.standardised", Field: "standard", New: d.Standard, Reason: d.Reason})
+		if err := p.sign(ctx, in.Actor, opsflow.RoleOwner, opsflow.KaizenStep.Act.Name, d.Signature); err != nil {
+			return err
+		}
 		p.setPhase(ctx, in.Actor, opsflow.RoleOwner, "kaizen.phase_changed", opsflow.KaizenSustain, "standardised; follow-ups at +30, +60, +90 days")
 		return nil
 	}

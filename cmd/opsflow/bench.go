@@ -137,7 +137,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	api := server.HTTPServer("", server.New(server.Config{Store: db, Temporal: tc, TaskQueue: "opsflow", Logger: quiet}))
+	// The benchmark measures throughput: no budgets.
+	api := server.HTTPServer("", server.New(server.Config{Store: db, Temporal: tc, TaskQueue: "opsflow", Logger: quiet,
+		RateLimits: &server.RateLimits{}}))
 	go func() { _ = api.Serve(ln) }()
 	defer api.Close()
 	base := "http://" + ln.Addr().String()

@@ -35,7 +35,7 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
 	fs := newFlags("dev", &cfg, append([]string{"database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache",
-		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow", "metrics-addr", "otlp-endpoint"}, notifySettings...)...)
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow", "metrics-addr", "otlp-endpoint"}, append(notifySettings, securitySettings...)...)...)
 	mailPort := fs.Int("mail-port", 1025, "port of the mail catcher that receives notification mail when no --smtp-host is set (0: a free port)")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
@@ -177,10 +177,15 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}()
 	store := observedStore{DB: db, verify: telemetry.NewVerifyMetrics(tel.Registry())}
 	sc := server.Config{Store: store, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day, Middleware: tel.Middleware()}
+	if err := applySecurity(ctx, &cfg, &sc, log); err != nil {
+		return err
+	}
 	if verifier != nil {
 		sc.Checkpoints = verifier
 	}
-	var h http.Handler = server.New(sc)
+	apiServer := server.New(sc)
+	defer closeAPI(apiServer, log)
+	var h http.Handler = apiServer
 	mail := "(SMTP server " + cfg.SMTPHost + ")"
 	if catcher != nil {
 		mux := http.NewServeMux()

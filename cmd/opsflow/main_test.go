@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/testenv"
 	"github.com/opsflow/opsflow/postgres"
 )
@@ -183,5 +187,80 @@ func TestReservedUsersAndExplicitRoleChanges(t *testing.T) {
 	}
 	if rep, err := db.VerifyAudit(ctx, "user/yann"); err != nil || !rep.OK {
 		t.Errorf("user/yann does not verify: %+v %v", rep, err)
+	}
+}
+
+// TestUserSetSigningPassword: an operator sets a signing password from a
+// file (never a flag), stored as argon2id and recorded on the user's
+// stream; unlocking needs a reason.
+func TestUserSetSigningPassword(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.DatabaseURL()
+	if _, err := opsflowCmd(t, "migrate", "--migrate-database-url", testenv.MigrateURL(), "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opsflowCmd(t, "token", "create", "--database-url", url, "--user", "quinn", "--name", "Quinn Abara", "--roles", "approver"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(file, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opsflowCmd(t, "user", "set-signing-password", "--database-url", url, "--user", "quinn", "--password-file", file); err == nil || !strings.Contains(err.Error(), "at least") {
+		t.Fatalf("a short password: %v", err)
+	}
+	if err := os.WriteFile(file, []byte("quinn signs with this\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := opsflowCmd(t, "user", "set-signing-password", "--database-url", url, "--user", "quinn", "--password-file", file); err != nil || !strings.Contains(out, "user/quinn") {
+		t.Fatalf("set: %v %q", err, out)
+	}
+	if _, err := opsflowCmd(t, "user", "unlock-signing", "--database-url", url, "--user", "quinn"); err == nil || !strings.Contains(err.Error(), "--reason") {
+		t.Fatalf("unlock without a reason: %v", err)
+	}
+	if _, err := opsflowCmd(t, "user", "unlock-signing", "--database-url", url, "--user", "quinn", "--reason", "checked"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hash, _, found, err := db.SigningCredential(ctx, "quinn")
+	if err != nil || !found || !strings.HasPrefix(hash, "$argon2id$") || strings.Contains(hash, "quinn signs") {
+		t.Fatalf("stored: %q %v %v", hash, found, err)
+	}
+	events, err := db.AuditEvents(ctx, opsflow.UserStream("quinn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set, unlocked bool
+	for _, e := range events {
+		set = set || (e.Action == "signing_password.set" && strings.HasPrefix(e.ActorID, opsflow.CLIActorPrefix))
+		unlocked = unlocked || (e.Action == "signing.unlocked" && e.Reason == "checked")
+	}
+	if !set || !unlocked {
+		t.Errorf("the user's stream: %+v", events)
+	}
+}
+
+func TestParseExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for in, want := range map[string]string{
+		"90d": "2027-02-20T10:00:00Z", "12h": "2026-11-22T22:00:00Z", "2027-01-01": "2027-01-01T00:00:00Z",
+		"2027-01-01T08:00:00+01:00": "2027-01-01T07:00:00Z",
+	} {
+		got, err := parseExpiry(in, now)
+		if err != nil || got.Format(time.RFC3339) != want {
+			t.Errorf("%s: %v %v, want %s", in, got, err, want)
+		}
+	}
+	if got, err := parseExpiry("", now); got != nil || err != nil {
+		t.Errorf("none: %v %v", got, err)
+	}
+	for _, bad := range []string{"0d", "-5h", "soon", "d"} {
+		if _, err := parseExpiry(bad, now); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

@@ -353,8 +353,8 @@ func runBeside(ctx context.Context, serveMetrics, main func(context.Context) err
 
 func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	var cfg config.Config
-	d, err := connect(ctx, "api", "opsflow-api", args, &cfg, "database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
-		"checkpoint-dir", "checkpoint-public-key", "metrics-addr", "otlp-endpoint")
+	d, err := connect(ctx, "api", "opsflow-api", args, &cfg, append([]string{"database-url", "temporal-address", "temporal-namespace", "task-queue", "http-addr", "log-level", "day",
+		"checkpoint-dir", "checkpoint-public-key", "public-url", "metrics-addr", "otlp-endpoint"}, securitySettings...)...)
 	if err != nil {
 		return err
 	}
@@ -366,6 +366,9 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	watch(d.tel, d.db, d.tc, cfg.TaskQueue, d.log)
 	store := observedStore{DB: d.db, verify: telemetry.NewVerifyMetrics(d.tel.Registry())}
 	sc := server.Config{Store: store, Temporal: d.tc, TaskQueue: cfg.TaskQueue, Logger: d.log, Day: day, Middleware: d.tel.Middleware()}
+	if err := applySecurity(ctx, &cfg, &sc, d.log); err != nil {
+		return err
+	}
 	if v, err := newCheckpointVerifier(&cfg, d.db); err != nil {
 		return err
 	} else if v != nil {
@@ -373,7 +376,19 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 	}
 	h := server.New(sc)
 	d.log.Info("API listening", "addr", cfg.HTTPAddr, "metrics", cfg.MetricsAddr, "tracing", d.tel.Tracing())
-	return runBeside(ctx, d.serveMetrics, func(ctx context.Context) error { return serveAPI(ctx, cfg.HTTPAddr, h, d.log) })
+	err = runBeside(ctx, d.serveMetrics, func(ctx context.Context) error { return serveAPI(ctx, cfg.HTTPAddr, h, d.log) })
+	closeAPI(h, d.log)
+	return err
+}
+
+// closeAPI writes what the API still holds (the access log's queued
+// reads) once it has stopped serving.
+func closeAPI(h *server.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		log.Error("API shutdown", "err", err)
+	}
 }
 
 func runWorker(ctx context.Context, args []string, _ io.Writer) error {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,7 +29,7 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
 	sub, args := args[0], args[1:]
 	fs := newFlags("token "+sub, &cfg, "database-url", "migrate-database-url", "log-level")
-	var userID, name, roles, label, id string
+	var userID, name, roles, label, id, expires string
 	switch sub {
 	case "create":
 		fs.StringVar(&userID, "user", "", "user ID (required), e.g. alice; reserved IDs (system, role names, …) are refused")
@@ -35,6 +37,7 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.StringVar(&roles, "roles", "", "comma-separated roles of a new user (required for one): "+rolesList()+
 			"; for an existing user, empty or the roles they have (change them with 'opsflow user roles')")
 		fs.StringVar(&label, "label", "", "what the token is for, e.g. \"laptop\"")
+		fs.StringVar(&expires, "expires", "", "when the token stops working: a duration from now (90d, 12h) or a date or RFC 3339 time (default: never)")
 	case "list":
 		fs.StringVar(&userID, "user", "", "only this user's tokens")
 	case "revoke":
@@ -65,7 +68,11 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 				return fmt.Errorf("--roles: %s", opsflow.ErrorMessage(err))
 			}
 		}
-		tok, err := db.IssueToken(ctx, opsflow.User{ID: userID, Name: name, Roles: rs}, label, cliActor())
+		until, err := parseExpiry(expires, time.Now())
+		if err != nil {
+			return err
+		}
+		tok, err := db.IssueTokenUntil(ctx, opsflow.User{ID: userID, Name: name, Roles: rs}, label, cliActor(), until)
 		if err != nil {
 			return cliError(err)
 		}
@@ -77,9 +84,9 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSER\tLABEL\tCREATED\tLAST USED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tUSER\tLABEL\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
 		for _, t := range toks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.UserID, t.Label, t.CreatedAt.UTC().Format(time.RFC3339), when(t.LastUsedAt), when(t.RevokedAt))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.UserID, t.Label, t.CreatedAt.UTC().Format(time.RFC3339), when(t.LastUsedAt), when(t.ExpiresAt), when(t.RevokedAt))
 		}
 		return tw.Flush()
 	default:
@@ -103,7 +110,11 @@ const userUsage = `usage:
       create a user, or change their name, address, time zone and e-mail preferences (audited)
   opsflow user show --user ID
   opsflow user roles --user ID --set ROLES --reason TEXT
-      change a user's roles (audited, with the reason)`
+      change a user's roles (audited, with the reason)
+  opsflow user set-signing-password --user ID [--password-file FILE|-]
+      set a user's Part 11 signing password (read from the file's first line, or stdin; stored as argon2id; audited)
+  opsflow user unlock-signing --user ID --reason TEXT
+      lift a signing lock after failed signing passwords (audited, with the reason)`
 
 func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if wantsHelp(args) {
@@ -116,6 +127,8 @@ func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "set", "show":
 		return runUserProfile(ctx, args[0], args[1:], stdout)
+	case "set-signing-password", "unlock-signing":
+		return runUserSigning(ctx, args[0], args[1:], stdout)
 	case "roles":
 	default:
 		return errors.New(userUsage)
@@ -283,4 +296,32 @@ func runUserProfile(ctx context.Context, sub string, args []string, stdout io.Wr
 	}
 	fmt.Fprintf(stdout, "%s %s (recorded on audit stream %s)\n", verb, *userID, opsflow.UserStream(*userID))
 	return printJSON(stdout, saved.Public())
+}
+
+// parseExpiry reads --expires: "" (never), a duration from now in days
+// ("90d") or Go's units ("12h"), a date (midnight UTC) or an RFC 3339
+// time.
+func parseExpiry(v string, now time.Time) (*time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	var at time.Time
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--expires %q: a number of days (90d), a duration (12h), a date or an RFC 3339 time", v)
+		}
+		at = now.Add(time.Duration(n) * 24 * time.Hour)
+	} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		at = now.Add(d)
+	} else if t, err := time.Parse(time.DateOnly, v); err == nil {
+		at = t
+	} else if t, err := time.Parse(time.RFC3339, v); err == nil {
+		at = t
+	} else {
+		return nil, fmt.Errorf("--expires %q: a number of days (90d), a duration (12h), a date or an RFC 3339 time", v)
+	}
+	at = at.UTC()
+	return &at, nil
 }

@@ -108,11 +108,14 @@ var steps = []step{
 	},
 	{
 		name: "decide", user: "bob", want: []int{http.StatusOK},
-		path:  func(c *capaRun) string { return "/v1/capas/" + c.id + "/decide" },
-		body:  func(*capaRun) any { return map[string]any{"capa_required": true, "rationale": "customer impact"} },
+		path: func(c *capaRun) string { return "/v1/capas/" + c.id + "/decide" },
+		body: func(*capaRun) any {
+			return map[string]any{"capa_required": true, "rationale": "customer impact",
+				"signature": map[string]any{"printed_name": "Bob Chen", "meaning": "CAPA required", "signing_password": chaosSigningPassword("bob")}}
+		},
 		state: "containment", task: "open",
 		effect: func(*capaRun) []effect {
-			return []effect{{"capa.decided", "decision.capa_required"}, {"capa.containment_started", "state"}}
+			return []effect{{"capa.decided", "decision.capa_required"}, {"capa.signed", "signatures"}, {"capa.containment_started", "state"}}
 		},
 	},
 	{

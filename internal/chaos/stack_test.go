@@ -164,6 +164,13 @@ func startStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 			t.Fatalf("opsflow token create --user %s: %v\n%s", p.id, err, out)
 		}
 		s.tokens[p.id] = strings.TrimSpace(out)
+		pw := filepath.Join(s.dir, "signing-"+p.id)
+		if err := os.WriteFile(pw, []byte(chaosSigningPassword(p.id)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := s.opsflow(ctx, "user", "set-signing-password", "--user", p.id, "--password-file", pw); err != nil {
+			t.Fatalf("opsflow user set-signing-password --user %s: %v\n%s", p.id, err, out)
+		}
 	}
 
 	for i := range opts.apis {
@@ -258,6 +265,9 @@ func (s *stack) env() []string {
 		"TEMPORAL_NAMESPACE="+s.opts.namespace,
 		"OPSFLOW_TASK_QUEUE="+taskQueue,
 		"OPSFLOW_LOG_LEVEL=info",
+		// The fault suite measures recovery, not abuse: no budgets.
+		"OPSFLOW_RATE_LIMIT_WRITES=off",
+		"OPSFLOW_RATE_LIMIT_EXPORTS=off",
 	)
 	return append(env, s.opts.env...)
 }
@@ -588,3 +598,7 @@ func (w prefixWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// chaosSigningPassword is a chaos user's signing password (Part 11
+// signatures).
+func chaosSigningPassword(id string) string { return "chaos signs as " + id }

@@ -34,6 +34,22 @@ type Config struct {
 	CheckpointInterval  string
 	OutboundAllow       string
 
+	ReadAllStaff       string
+	SigningMaxFailures string
+	SigningLockout     string
+	RateLimitWrites    string
+	RateLimitExports   string
+	OIDCIssuer         string
+	OIDCClientID       string
+	OIDCClientSecret   string
+	OIDCAudience       string
+	OIDCScopes         string
+	OIDCUserClaim      string
+	OIDCRolesClaim     string
+	OIDCRoleMap        string
+	OIDCRedirectURL    string
+	OIDCCookieKey      string
+
 	PublicURL    string
 	SMTPHost     string
 	SMTPPort     string
@@ -75,6 +91,21 @@ var Settings = []Setting{
 	{"checkpoint-webhook", "OPSFLOW_CHECKPOINT_WEBHOOK", "", "worker: URL each checkpoint is also POSTed to (an append-only receiver)", func(c *Config) *string { return &c.CheckpointWebhook }},
 	{"checkpoint-interval", "OPSFLOW_CHECKPOINT_INTERVAL", "5m", "worker: how often heads that moved are signed (and once more at shutdown)", func(c *Config) *string { return &c.CheckpointInterval }},
 	{"outbound-allow", "OPSFLOW_OUTBOUND_ALLOW", "", "worker: hosts webhooks may call, comma-separated: host, host:port, *.domain, IP or CIDR; private, loopback and link-local addresses only when listed as an IP or CIDR; empty: none", func(c *Config) *string { return &c.OutboundAllow }},
+	{"read-all-staff", "OPSFLOW_READ_ALL_STAFF", "kaizen", "api: process kinds every user may read, comma-separated (capa, kaizen, onboarding) or none; the others are read by their participants and the roles that read every record (README: Security)", func(c *Config) *string { return &c.ReadAllStaff }},
+	{"signing-max-failures", "OPSFLOW_SIGNING_MAX_FAILURES", "5", "api: wrong signing passwords in a row that lock a user's signing (Part 11); each is recorded on the user's audit stream", func(c *Config) *string { return &c.SigningMaxFailures }},
+	{"signing-lockout", "OPSFLOW_SIGNING_LOCKOUT", "15m", "api: how long signing stays locked after too many wrong signing passwords (an admin can unlock sooner)", func(c *Config) *string { return &c.SigningLockout }},
+	{"rate-limit-writes", "OPSFLOW_RATE_LIMIT_WRITES", "1200/m:100", "api: writes (POST, PUT) per credential: N/s, N/m or N/h with an optional :burst, or off; over it, 429 with Retry-After", func(c *Config) *string { return &c.RateLimitWrites }},
+	{"rate-limit-exports", "OPSFLOW_RATE_LIMIT_EXPORTS", "60/h:10", "api: exports (inspection packs, CSV) per credential, as rate-limit-writes", func(c *Config) *string { return &c.RateLimitExports }},
+	{"oidc-issuer", "OPSFLOW_OIDC_ISSUER", "", "api: OpenID Connect issuer URL for single sign-on (empty: off); JWT bearer tokens it signs are accepted", func(c *Config) *string { return &c.OIDCIssuer }},
+	{"oidc-client-id", "OPSFLOW_OIDC_CLIENT_ID", "", "api: opsflow's client ID at the issuer (the browser login; ID tokens' audience)", func(c *Config) *string { return &c.OIDCClientID }},
+	{"oidc-client-secret", "OPSFLOW_OIDC_CLIENT_SECRET", "", "api: opsflow's client secret at the issuer (prefer the environment variable)", func(c *Config) *string { return &c.OIDCClientSecret }},
+	{"oidc-audience", "OPSFLOW_OIDC_AUDIENCE", "", "api: audience API bearer tokens must name (default: the client ID)", func(c *Config) *string { return &c.OIDCAudience }},
+	{"oidc-scopes", "OPSFLOW_OIDC_SCOPES", "openid profile email", "api: scopes asked for at the browser login, space-separated", func(c *Config) *string { return &c.OIDCScopes }},
+	{"oidc-user-claim", "OPSFLOW_OIDC_USER_CLAIM", "preferred_username", "api: claim that is the opsflow user ID (reserved IDs are refused)", func(c *Config) *string { return &c.OIDCUserClaim }},
+	{"oidc-roles-claim", "OPSFLOW_OIDC_ROLES_CLAIM", "roles", "api: claim holding the person's groups or roles (a string or a list)", func(c *Config) *string { return &c.OIDCRolesClaim }},
+	{"oidc-role-map", "OPSFLOW_OIDC_ROLE_MAP", "", "api: claim values to opsflow roles, e.g. \"quality=owner,requester; qa-leads=approver; it-ops=admin\"; a person with no mapped role is refused", func(c *Config) *string { return &c.OIDCRoleMap }},
+	{"oidc-redirect-url", "OPSFLOW_OIDC_REDIRECT_URL", "", "api: the login's callback as registered at the issuer (default: public-url + /auth/callback)", func(c *Config) *string { return &c.OIDCRedirectURL }},
+	{"oidc-cookie-key", "OPSFLOW_OIDC_COOKIE_KEY", "", "api: 64 hex digits sealing the login's state cookie, the same on every API instance (empty: a random key per process)", func(c *Config) *string { return &c.OIDCCookieKey }},
 	{"public-url", "OPSFLOW_PUBLIC_URL", "http://localhost:8080", "address people reach opsflow at: the base of every link in notifications", func(c *Config) *string { return &c.PublicURL }},
 	{"smtp-host", "OPSFLOW_SMTP_HOST", "", "SMTP server for e-mail notifications (empty: no e-mail; opsflow dev runs a mail catcher)", func(c *Config) *string { return &c.SMTPHost }},
 	{"smtp-port", "OPSFLOW_SMTP_PORT", "", "SMTP port (empty: 465 with smtp-tls=tls, else 587)", func(c *Config) *string { return &c.SMTPPort }},
