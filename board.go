@@ -85,12 +85,21 @@ type TaskMove struct {
 // CheckMove validates m against the board: the task exists, the actor may
 // work it and the transition is allowed.
 func (b *Board) CheckMove(m TaskMove) error {
-	t, err := b.Find(m.TaskID)
+	if err := b.CanMove(m.TaskID, m.State, m.Actor); err != nil {
+		return err
+	}
+	return checkMoveReason(m.State, m.Reason)
+}
+
+// CanMove is CheckMove without the input: the task exists, a may work it
+// and its state allows the move to state to.
+func (b *Board) CanMove(taskID string, to TaskState, a Actor) error {
+	t, err := b.Find(taskID)
 	if err != nil {
 		return err
 	}
-	if !t.CanWork(m.Actor) {
+	if !t.CanWork(a) {
 		return Forbidden("task %s is assigned to %s", t.ID, t.Assignee+string(t.Role))
 	}
-	return t.CheckMove(m.State, m.Reason)
+	return t.CanMove(to)
 }

@@ -65,6 +65,10 @@ type Step struct {
 	Input func(Call, any) (any, error)
 	// InputType is the update input's type, what the workflow decodes.
 	InputType reflect.Type
+	// MovesTaskTo is the state a task step moves its task to (empty for
+	// the other steps), so a page can ask the record whether that move is
+	// open to a person before offering it.
+	MovesTaskTo TaskState
 }
 
 // Step returns d without its types.
@@ -140,7 +144,9 @@ func taskSteps(kind Kind) []Step {
 				return TaskMove{Actor: c.Actor, TaskID: c.TaskID, State: to, Reason: b.Reason, Evidence: b.Evidence}, nil
 			})
 		d.OptionalBody = true
-		return d.Step()
+		s := d.Step()
+		s.MovesTaskTo = to
+		return s
 	}
 	return []Step{
 		move("start", TaskInProgress, "Start a task", "The assignee (or someone holding the task's role) starts work.", TaskAction{}),

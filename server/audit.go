@@ -11,7 +11,7 @@ import (
 // verifyAudit recomputes the hash chains (of one stream with ?stream=, else
 // of all) and reports the first broken link.
 func (s *Server) verifyAudit(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleAuditor, opsflow.RoleAdmin); err != nil {
+	if err := requireAny(c, opsflow.RolesAudit...); err != nil {
 		return err
 	}
 	rep, err := s.Store.VerifyAudit(c.Request().Context(), c.QueryParam("stream"))

@@ -25,7 +25,7 @@ type capaStore interface{}
 
 // createCAPA opens a CAPA: POST /v1/capas (Idempotency-Key honoured).
 func (s *Server) createCAPA(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleApprover); err != nil {
+	if err := requireAny(c, opsflow.StartRoles(opsflow.KindCAPA)...); err != nil {
 		return err
 	}
 	var req opsflow.CAPARequest
@@ -70,7 +70,7 @@ func exportFormat(c echo.Context) (string, error) {
 // exportCAPA: GET /v1/capas/{id}/export — one CAPA as an inspection pack or
 // CSV. Readers of audit material: auditors, approvers, admins and owners.
 func (s *Server) exportCAPA(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleAuditor, opsflow.RoleApprover, opsflow.RoleOwner); err != nil {
+	if err := requireAny(c, opsflow.RolesExportCAPA...); err != nil {
 		return err
 	}
 	format, err := exportFormat(c)
@@ -95,7 +95,7 @@ func (s *Server) exportCAPA(c echo.Context) error {
 // closed (signed, closed without CAPA, or cancelled) in the range. Auditors
 // and admins only.
 func (s *Server) exportCAPAs(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleAuditor, opsflow.RoleAdmin); err != nil {
+	if err := requireAny(c, opsflow.RolesAudit...); err != nil {
 		return err
 	}
 	format, err := exportFormat(c)
