@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/web"
 )
 
 // Store is what the API reads from PostgreSQL. *postgres.DB implements it.
@@ -26,6 +27,7 @@ type Store interface {
 	capaStore
 	kaizenStore
 	onboardingStore
+	web.Store
 }
 
 type coreStore interface {
@@ -70,6 +72,8 @@ type Server struct {
 	// the API prepares.
 	ops     []op
 	prepare map[string]preparer
+	// web is the web app, served at / (see web.go).
+	web *web.App
 	// The generated OpenAPI document, built once.
 	docOnce sync.Once
 	docJSON []byte
@@ -111,6 +115,7 @@ func New(cfg Config) *Server {
 	e.Use(checkParams)
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
 	s.routes()
+	s.mountWeb()
 	return s
 }
 
@@ -144,6 +149,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req, res := c.Request(), c.Response()
 		lvl := slog.LevelInfo
+		if _, ok := sessionUser(req); ok {
+			lvl = slog.LevelDebug // the web app's own request is logged already
+		}
 		if res.Status >= 500 {
 			lvl = slog.LevelError
 		}
