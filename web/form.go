@@ -88,6 +88,7 @@ type Form struct {
 	Key     string            // the Idempotency-Key the post carries
 	CSRF    string
 	Back    string // where to go once it is done, when not the record's page
+	Verb    string // a task step's verb (start, complete, block, skip, retry)
 	Open    bool   // a dialog or a folded form shown open (it holds an error)
 }
 

@@ -231,7 +231,7 @@ func formFor(ki opsflow.KindInfo, st opsflow.Step, id, taskID, csrf string) *For
 	} else {
 		fields = stepFields[ki.Kind][st.Path]
 	}
-	f := &Form{ID: domID(path), Title: st.Summary, Doc: st.Doc, Action: "/" + ki.Collection + "/" + url.PathEscape(id) + "/" + path,
+	f := &Form{ID: domID(path), Verb: verb, Title: st.Summary, Doc: st.Doc, Action: "/" + ki.Collection + "/" + url.PathEscape(id) + "/" + path,
 		Submit: submitLabel[verb], Fields: cloneFields(fields), CSRF: csrf, Key: randomToken()}
 	if f.Submit == "" {
 		f.Submit = "Save"

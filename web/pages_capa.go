@@ -160,6 +160,7 @@ type capaView struct {
 	C         opsflow.CAPA
 	Stepper   []stepperView
 	Forms     []*Form
+	More      []*Form // steps open but seldom the next one: folded
 	Sign      *Form
 	Cancel    *Form
 	TaskForms map[string][]*Form
@@ -240,7 +241,7 @@ func (a *App) buildCAPA(ctx context.Context, s *session, id string, st *formStat
 			}
 			if len(tasks) > 0 {
 				f := formFor(ki, step, id, "", s.CSRF).choices("task_id", tasks)
-				v.Forms, all = append(v.Forms, f), append(all, f)
+				v.More, all = append(v.More, f), append(all, f)
 			}
 			continue
 		}
@@ -259,6 +260,12 @@ func (a *App) buildCAPA(ctx context.Context, s *session, id string, st *formStat
 				f.set("problem.how_many", itoa(p.HowMany))
 			}
 			v.Forms = append(v.Forms, f)
+		case opsflow.CAPAStep.AddContainment.Name:
+			if c.State == opsflow.CAPAContainment {
+				v.Forms = append(v.Forms, f)
+			} else {
+				v.More = append(v.More, f)
+			}
 		case opsflow.CAPAStep.DecideExtension.Name:
 			if x := c.PendingExtension(); x != nil {
 				f.Doc = x.RequestedBy + " asks to move " + x.TaskID + " to " + utc(x.NewDue) + ": " + x.Reason

@@ -126,6 +126,7 @@ type kaizenView struct {
 	K         opsflow.Kaizen
 	Stepper   []stepperView
 	Forms     []*Form
+	More      []*Form
 	Cancel    *Form
 	TaskForms map[string][]*Form
 	Events    []opsflow.AuditEvent
@@ -181,6 +182,8 @@ func (a *App) buildKaizen(ctx context.Context, s *session, id string, st *formSt
 		switch step.Name {
 		case opsflow.KaizenStep.Cancel.Name:
 			f.Style, v.Cancel = styleDanger, f
+		case opsflow.KaizenStep.RecordImpact.Name:
+			v.More = append(v.More, f)
 		case opsflow.KaizenStep.SubmitPlan.Name:
 			if p := k.Plan; p != nil { // a revision starts from the plan as it stands
 				f.set("current_condition", p.CurrentCondition).set("root_causes", strings.Join(p.RootCauses, "\n")).

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -172,17 +173,12 @@ var funcs = template.FuncMap{
 		return strings.ReplaceAll(fmt.Sprint(s), "_", " ")
 	},
 	"pct": func(f float64) string { return fmt.Sprintf("%.0f %%", f) },
-	"num": func(f float64) string {
-		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-			return fmt.Sprintf("%.0f", f)
-		}
-		return fmt.Sprintf("%.4g", f)
-	},
+	"num": num,
 	"nump": func(f *float64) string {
 		if f == nil {
 			return "—"
 		}
-		return fmt.Sprintf("%.4g", *f)
+		return num(*f)
 	},
 	"join": func(xs []string, sep string) string { return strings.Join(xs, sep) },
 	"roles": func(rs []opsflow.Role) string {
@@ -229,6 +225,11 @@ type taskTable struct {
 	Tasks []opsflow.Task
 	Forms map[string][]*Form
 	Now   time.Time
+}
+
+// num writes a figure as people write it: 36500, 2.65, -51.82.
+func num(f float64) string {
+	return strconv.FormatFloat(math.Round(f*1e4)/1e4, 'f', -1, 64)
 }
 
 func utc(t time.Time) string {
