@@ -289,11 +289,17 @@ func taskForms(ki opsflow.KindInfo, g opsflow.Gate, id string, t opsflow.Task, a
 	return out
 }
 
+// kinds are the step tables, built once: a page asks for them per task.
+var kinds = func() map[opsflow.Kind]opsflow.KindInfo {
+	m := map[opsflow.Kind]opsflow.KindInfo{}
+	for _, ki := range opsflow.Kinds() {
+		m[ki.Kind] = ki
+	}
+	return m
+}()
+
 // kindInfo returns the description of kind k.
-func kindInfo(k opsflow.Kind) opsflow.KindInfo {
-	ki, _ := opsflow.KindOf(k)
-	return ki
-}
+func kindInfo(k opsflow.Kind) opsflow.KindInfo { return kinds[k] }
 
 // formState is a refused post of one form, put back on its page: what
 // was typed and what the API said.

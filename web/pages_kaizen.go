@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsflow/opsflow"
@@ -66,19 +68,27 @@ func (a *App) buildKaizenBoard(ctx context.Context, s *session, q url.Values, st
 	if err != nil {
 		return nil, err
 	}
-	for _, ph := range kaizenColumns {
-		col := kaizenColumn{Phase: string(ph), Count: counts[string(ph)]}
-		if col.Count > 0 {
-			var page opsflow.Page[opsflow.Kaizen]
-			if err := a.get(ctx, s, "/v1/kaizen", url.Values{"phase": {string(ph)}, "limit": {itoa(cardsPerColumn)}}, &page); err != nil {
-				return nil, err
-			}
-			col.Items = page.Items
-			if page.NextCursor != "" {
-				col.More = "/kaizen?phase=" + string(ph)
-			}
+	// The columns are read side by side: a board is six lists.
+	v.Columns = make([]kaizenColumn, len(kaizenColumns))
+	errs := make([]error, len(kaizenColumns))
+	var wg sync.WaitGroup
+	for i, ph := range kaizenColumns {
+		v.Columns[i] = kaizenColumn{Phase: string(ph), Count: counts[string(ph)]}
+		if v.Columns[i].Count == 0 {
+			continue
 		}
-		v.Columns = append(v.Columns, col)
+		wg.Go(func() {
+			var page opsflow.Page[opsflow.Kaizen]
+			errs[i] = a.get(ctx, s, "/v1/kaizen", url.Values{"phase": {string(ph)}, "limit": {itoa(cardsPerColumn)}}, &page)
+			v.Columns[i].Items = page.Items
+			if page.NextCursor != "" {
+				v.Columns[i].More = "/kaizen?phase=" + string(ph)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	for _, ph := range kaizenSettled {
 		v.Settled = append(v.Settled, kaizenColumn{Phase: string(ph), Count: counts[string(ph)], More: "/kaizen?phase=" + string(ph)})
