@@ -158,7 +158,41 @@ func (tb *tab) eventually(path, css string, within time.Duration) {
 	}
 }
 
-func (tb *tab) shot(name string) { tb.b.Shot(tb.t, tb.ctx, name) }
+// shot takes a screenshot of the page, after checking it for the
+// accessibility faults a machine can find.
+func (tb *tab) shot(name string) {
+	tb.t.Helper()
+	tb.checkA11y(name)
+	tb.b.Shot(tb.t, tb.ctx, name)
+}
+
+// checkA11y fails on what makes a page unusable with a screen reader or a
+// keyboard: a form control without a label, an image without a text, a
+// button without a name, duplicate IDs (labels and errors point by ID),
+// no language, not exactly one h1, and an error not tied to its field.
+func (tb *tab) checkA11y(name string) {
+	tb.t.Helper()
+	problems := eval[[]string](tb, `(() => {
+		const out = [];
+		const named = el => el.labels && el.labels.length > 0 || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+		document.querySelectorAll('input:not([type=hidden]), select, textarea').forEach(el => { if (!named(el)) out.push('no label: ' + (el.name || el.id)); });
+		document.querySelectorAll('img').forEach(el => { if (!el.getAttribute('alt')) out.push('no alt: ' + el.src); });
+		document.querySelectorAll('button').forEach(el => { if (!el.textContent.trim() && !el.getAttribute('aria-label')) out.push('unnamed button'); });
+		const seen = {};
+		document.querySelectorAll('[id]').forEach(el => { if (seen[el.id]) out.push('duplicate id: ' + el.id); seen[el.id] = true; });
+		if (!document.documentElement.lang) out.push('no lang');
+		const h1 = document.querySelectorAll('h1').length;
+		if (h1 !== 1) out.push(h1 + ' h1');
+		document.querySelectorAll('[aria-invalid=true]').forEach(el => {
+			const by = (el.getAttribute('aria-describedby') || '') + ' ' + ((el.closest('[aria-describedby]') || {getAttribute: () => ''}).getAttribute('aria-describedby') || '');
+			if (!by.split(' ').some(id => id && document.getElementById(id) && document.getElementById(id).classList.contains('error'))) out.push('error not tied to ' + (el.name || el.id));
+		});
+		return out;
+	})()`)
+	for _, p := range problems {
+		tb.t.Errorf("%s: accessibility: %s", name, p)
+	}
+}
 
 // screen is what the viewport shows.
 func (tb *tab) screen(name string) { tb.b.ShotViewport(tb.t, tb.ctx, name) }
@@ -204,10 +238,16 @@ func TestWebCAPAFromReportToSignedClosure(t *testing.T) {
 		t.Error("the invalid field does not have the focus")
 	}
 	alice.shot("capa-field-error")
+	// Meanwhile bob scores it: alice's form is out of date. The 409 says
+	// where the CAPA stands and the page shows it as it is now.
+	a.Must(http.StatusOK, "bob", "POST", "/v1/capas/"+id+"/triage", map[string]any{"severity": 4, "occurrence": 3, "detection": 4})
 	alice.fill("triage", "severity", "4")
 	alice.submit("triage")
-	if f := alice.flash(); !strings.Contains(f, "done") {
-		t.Fatalf("triage: %q", f)
+	if f := alice.flash(); !strings.Contains(f, "Not applied") || !strings.Contains(f, "is triage now") {
+		t.Fatalf("a stale form: %q", f)
+	}
+	if alice.has("#triage") || !strings.Contains(alice.text(".risk"), "RPN 48") {
+		t.Errorf("the page was not reloaded: triage form %v, risk %q", alice.has("#triage"), alice.text(".risk"))
 	}
 
 	// Who may not, does not see the form: the owner cannot decide, nor an
@@ -232,7 +272,7 @@ func TestWebCAPAFromReportToSignedClosure(t *testing.T) {
 	bob.open(page)
 	bob.fill("decide", "capa_required", "@yes", "rationale", "customer impact, recurring")
 	bob.submit("decide")
-	if !strings.Contains(bob.text(".stepper [aria-current=step]"), "containment") {
+	if !strings.Contains(strings.ToLower(bob.text(".stepper [aria-current=step]")), "containment") {
 		t.Fatalf("after the decision: %s", bob.text(".stepper"))
 	}
 
@@ -285,9 +325,10 @@ func TestWebCAPAFromReportToSignedClosure(t *testing.T) {
 	bob.submit("record-effectiveness")
 
 	// The signing dialog: printed name, meaning, and the token again.
-	bob.do(chromedp.Click(chromedp.CSS("[data-dialog=sign-dialog]")))
-	if !eval[bool](bob, `document.getElementById('sign-dialog').open`) {
-		t.Fatal("the signing dialog did not open")
+	// With the keyboard: focus the button, press Enter.
+	bob.do(chromedp.Focus(chromedp.CSS("[data-dialog=sign-dialog]")), chromedp.KeyEvent("\r"))
+	if !eval[bool](bob, `document.getElementById('sign-dialog').open && document.getElementById('sign-dialog').contains(document.activeElement)`) {
+		t.Fatal("the signing dialog did not open with the focus in it")
 	}
 	bob.fill("sign-closure", "printed_name", "Bob Chen", "lessons_learned", "calibrate torque tools monthly")
 	bob.screen("capa-sign-dialog")
@@ -470,7 +511,7 @@ func TestWebKaizenThroughThePages(t *testing.T) {
 	alice.fill("act", "decision", "standardise", "standard.sop_ref", "SOP-MLD-12", "standard.sop_version", "4",
 		"standard.roll_out", "line 5\nline 7", "standard.regression_tolerance_pct", "20")
 	alice.submit("act")
-	if !strings.Contains(alice.text(".stepper [aria-current=step]"), "sustain") {
+	if !strings.Contains(strings.ToLower(alice.text(".stepper [aria-current=step]")), "sustain") {
 		t.Fatalf("not sustained: %s %q", alice.text(".stepper"), alice.flash())
 	}
 	alice.do(chromedp.Click(chromedp.CSS("details.more-steps summary")))

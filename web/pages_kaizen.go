@@ -23,7 +23,7 @@ var kaizenColumns = []opsflow.KaizenPhase{opsflow.KaizenTriage, opsflow.KaizenPl
 var kaizenSettled = []opsflow.KaizenPhase{opsflow.KaizenClosed, opsflow.KaizenDeferred, opsflow.KaizenRejected, opsflow.KaizenCancelled}
 
 // cardsPerColumn bounds a column; a link lists the rest.
-const cardsPerColumn = 20
+const cardsPerColumn = 12
 
 type kaizenColumn struct {
 	Phase string

@@ -61,8 +61,9 @@ func (a *App) auth(h handler) http.Handler {
 			}
 			target := "/signin?next=" + url.QueryEscape(next)
 			if isHTMX(r) {
+				// htmx follows HX-Redirect on a 2xx only.
 				w.Header().Set("HX-Redirect", target)
-				w.WriteHeader(http.StatusUnauthorized)
+				w.WriteHeader(http.StatusOK)
 				return
 			}
 			if r.Method != http.MethodGet {
