@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +205,15 @@ var capaIDRE = regexp.MustCompile(`/capas/(capa-[0-9a-f]+)`)
 func TestWebCAPAFromReportToSignedClosure(t *testing.T) {
 	a := newAppWith(t, func(c *server.Config) { c.Day = 2 * time.Second })
 	b := browser.Start(t)
+	// A wrong token is refused on the sign-in page, and never shown back.
+	stranger := &tab{t: t, b: b, ctx: b.Tab(t), base: a.URL, user: "stranger"}
+	stranger.open("/signin")
+	stranger.do(chromedp.SendKeys(chromedp.CSS("#token"), "opsf_not-a-token"))
+	stranger.submitWith(`form[action="/signin"] button[type=submit]`)
+	if e := stranger.text(".form-error"); !strings.Contains(e, "not valid") || strings.Contains(eval[string](stranger, `document.documentElement.outerHTML`), "opsf_not-a-token") {
+		t.Errorf("a wrong token: %q", e)
+	}
+	stranger.shot("signin")
 	alice, bob := a.browse(t, b, "alice"), a.browse(t, b, "bob")
 
 	alice.open("/capas")
@@ -361,6 +371,15 @@ func TestWebCAPAFromReportToSignedClosure(t *testing.T) {
 	res := a.Do("carol", "GET", "/v1/capas/"+id+"/export?format=json", nil)
 	if res.Status != http.StatusOK || !strings.Contains(href, "/capas/"+id+"/export?format=json") {
 		t.Errorf("export: %s, %d", href, res.Status)
+	}
+	// The period's pack, downloaded through the app with carol's session.
+	from, to := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly), time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	ctx, cancel := context.WithTimeout(carol.ctx, 30*time.Second)
+	defer cancel()
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(
+		`fetch('/audit/export?closed_from=%s&closed_to=%s&format=json').then(r => r.json()).then(p => p.records.map(r => r.id))`, from, to), chromedp.EvalAwaitPromise))
+	if err != nil || !slices.Contains(ids, id) {
+		t.Errorf("the period's pack: %v %v", ids, err)
 	}
 	carol.open("/audit?verify=1&stream=" + id)
 	if v := carol.text(".verify"); !strings.Contains(v, "verifies") {
@@ -528,6 +547,8 @@ func TestWebKaizenThroughThePages(t *testing.T) {
 	alice.shot("kaizen-board")
 	alice.open("/kpis/" + key)
 	alice.shot("kpi")
+	alice.open("/kpis")
+	alice.shot("kpis")
 	alice.open("/reports")
 	if !strings.Contains(alice.text("main"), "not available yet") {
 		t.Errorf("reports: %s", alice.text("main"))

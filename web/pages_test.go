@@ -75,7 +75,7 @@ func TestEveryPageRenders(t *testing.T) {
 		token, path string
 		want        []string
 	}{
-		{"opsf_alice", "/", []string{"My work", "Score the risk", "Due soon"}},
+		{"opsf_alice", "/", []string{"My work", "Score the risk", "Due within 3 days"}},
 		{"opsf_alice", "/capas", []string{"CAPA register", "Housing cracks", "Report a nonconformity", `name="risk_level"`}},
 		{"opsf_alice", "/capas/capa-1", []string{"Housing cracks", `aria-current="step"`, "Timeline", "capa.reported", "Not signed yet"}},
 		{"opsf_alice", "/kaizen", []string{"Kaizen board", "sustain", "Flash on cavity 1", "Submit an improvement"}},

@@ -71,7 +71,7 @@ func (a *App) buildWork(ctx context.Context, s *session, q url.Values) (*workVie
 		}
 	}
 	v := &workView{Now: now, Pager: newPager("/", q, page.NextCursor), Empty: len(page.Items) == 0}
-	groups := []workGroup{{Title: "Overdue"}, {Title: "Due soon"}, {Title: "Later"}, {Title: "No due date"}}
+	groups := []workGroup{{Title: "Overdue"}, {Title: "Due within 3 days"}, {Title: "Later"}, {Title: "No due date"}}
 	actor := s.actor()
 	for _, t := range page.Items {
 		ki := kindInfo(t.ProcessKind)

@@ -152,6 +152,15 @@ func safeNext(next string) string {
 type signInView struct {
 	Pre, Next, Error string
 	Links            []SignInLink
+	Idle, TTL        string
+}
+
+// hours says a lifetime as people do: "2 hours", "30 minutes".
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/time.Minute), "minute")
 }
 
 func (a *App) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +180,7 @@ func (a *App) renderSignIn(w http.ResponseWriter, r *http.Request, status int, m
 		next = r.PostFormValue("next")
 	}
 	a.render(w, r, status, "signin", &layout{Title: "Sign in", Flash: a.takeFlash(w, r)},
-		signInView{Pre: pre, Next: safeNext(next), Error: msg, Links: a.SignIn})
+		signInView{Pre: pre, Next: safeNext(next), Error: msg, Links: a.SignIn, Idle: hours(a.SessionIdle), TTL: hours(a.SessionTTL)})
 }
 
 // signIn checks the token by asking the API who it belongs to (the API's
