@@ -470,10 +470,12 @@ func TestWebOnboardingProgressMoves(t *testing.T) {
 var kaizenIDRE = regexp.MustCompile(`/kaizen/(kzn-[0-9a-f]+)`)
 
 // A Kaizen initiative through the pages: submitted by its owner, triaged
-// and approved by its sponsor, the countermeasure done, observed, and
-// standardised; the A3 page shows the plan, the KPI and the impact ledger.
+// and approved by its sponsor, the countermeasure done, observed,
+// standardised, and closed after its sustain follow-ups (days of 300 ms:
+// the 90-day follow-up comes 27 s later); the A3 page shows the plan, the
+// KPI, the result and the impact ledger, locked at closure.
 func TestWebKaizenThroughThePages(t *testing.T) {
-	a := newAppWith(t, func(c *server.Config) { c.Day = time.Second })
+	a := newAppWith(t, func(c *server.Config) { c.Day = 300 * time.Millisecond })
 	b := browser.Start(t)
 	key := fmt.Sprintf("scrap-l4-%d", time.Now().UnixNano())
 	a.Must(http.StatusCreated, "alice", "POST", "/v1/kpis", map[string]any{"key": key, "name": "Scrap rate, line 4", "unit": "%", "direction": "lower"})
@@ -506,7 +508,7 @@ func TestWebKaizenThroughThePages(t *testing.T) {
 	due := time.Now().UTC().AddDate(0, 1, 0).Format("2006-01-02T15:04")
 	alice.fill("submit-plan", "current_condition", "flash on cavity 1 and 2 after 4 h", "root_causes", "vents clogged after 4 h\nno vent cleaning standard",
 		"countermeasures[0].id", "vents", "countermeasures[0].title", "Clean vents every shift", "countermeasures[0].owner", "alice",
-		"countermeasures[0].due", due, "experiment.hypothesis", "clean vents halve flash", "check_window_days", "3")
+		"countermeasures[0].due", due, "experiment.hypothesis", "clean vents halve flash", "check_window_days", "5")
 	alice.submit("submit-plan")
 	if f := alice.flash(); !strings.Contains(f, "done") {
 		t.Fatalf("plan: %q %s", f, alice.text("#submit-plan"))
@@ -543,6 +545,12 @@ func TestWebKaizenThroughThePages(t *testing.T) {
 		t.Errorf("no KPI chart: %s", alice.text(".chart"))
 	}
 	alice.shot("kaizen-a3")
+	// The follow-ups at +30, +60 and +90 days find no regression: closed,
+	// its impact locked.
+	alice.eventually(page, ".record .state-closed", time.Minute)
+	if !strings.Contains(alice.text(".impact"), "locked") {
+		t.Errorf("impact not locked at closure: %s", alice.text(".impact"))
+	}
 	alice.open("/kaizen")
 	alice.shot("kaizen-board")
 	alice.open("/kpis/" + key)
