@@ -8,8 +8,8 @@ import (
 	"github.com/opsflow/opsflow"
 )
 
-// Reads the web app needs beyond the API's: counts for its navigation and
-// boards, and many records at once for a page of tasks.
+// Reads the web app needs beyond the API's: the count in its navigation,
+// and many records at once for a page of tasks.
 
 // InboxCount counts u's inbox at now: open, overdue, and due before
 // now+soon (and not overdue).
@@ -25,22 +25,6 @@ func (db *DB) InboxCount(ctx context.Context, u opsflow.User, now time.Time, soo
 			count(*) FILTER (WHERE due_at >= `+at+` AND due_at < `+until+`) AS due_soon
 		FROM tasks `+w.sql(), w.args...)
 	return n, wrap("count inbox", err)
-}
-
-// CountProcesses counts the processes of kind k by state.
-func (db *DB) CountProcesses(ctx context.Context, k opsflow.Kind) (map[string]int, error) {
-	var rows []struct {
-		State string `db:"state"`
-		N     int    `db:"n"`
-	}
-	if err := db.db.SelectContext(ctx, &rows, `SELECT state, count(*) AS n FROM processes WHERE kind = $1 GROUP BY state`, k); err != nil {
-		return nil, wrap("count processes", err)
-	}
-	out := make(map[string]int, len(rows))
-	for _, r := range rows {
-		out[r.State] = r.N
-	}
-	return out, nil
 }
 
 // GetProcesses returns the processes with the given IDs that exist, in no

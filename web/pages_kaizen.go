@@ -64,23 +64,17 @@ func (a *App) buildKaizenBoard(ctx context.Context, s *session, q url.Values, st
 		out.title = "Kaizen: " + strings.ReplaceAll(v.Phase, "_", " ")
 		return out, nil
 	}
-	counts, err := a.Store.CountProcesses(ctx, opsflow.KindKaizen)
-	if err != nil {
-		return nil, err
-	}
-	// The columns are read side by side: a board is six lists.
+	// The columns are read side by side: a board is six lists. A column
+	// says how many cards it shows and links the rest; exact counts would
+	// cost a scan of every initiative on every view.
 	v.Columns = make([]kaizenColumn, len(kaizenColumns))
 	errs := make([]error, len(kaizenColumns))
 	var wg sync.WaitGroup
 	for i, ph := range kaizenColumns {
-		v.Columns[i] = kaizenColumn{Phase: string(ph), Count: counts[string(ph)]}
-		if v.Columns[i].Count == 0 {
-			continue
-		}
 		wg.Go(func() {
 			var page opsflow.Page[opsflow.Kaizen]
 			errs[i] = a.get(ctx, s, "/v1/kaizen", url.Values{"phase": {string(ph)}, "limit": {itoa(cardsPerColumn)}}, &page)
-			v.Columns[i].Items = page.Items
+			v.Columns[i] = kaizenColumn{Phase: string(ph), Items: page.Items, Count: len(page.Items)}
 			if page.NextCursor != "" {
 				v.Columns[i].More = "/kaizen?phase=" + string(ph)
 			}
@@ -91,7 +85,7 @@ func (a *App) buildKaizenBoard(ctx context.Context, s *session, q url.Values, st
 		return nil, err
 	}
 	for _, ph := range kaizenSettled {
-		v.Settled = append(v.Settled, kaizenColumn{Phase: string(ph), Count: counts[string(ph)], More: "/kaizen?phase=" + string(ph)})
+		v.Settled = append(v.Settled, kaizenColumn{Phase: string(ph), More: "/kaizen?phase=" + string(ph)})
 	}
 	if s.User.HasAny(opsflow.StartRoles(opsflow.KindKaizen)...) {
 		var kpis opsflow.Page[opsflow.KPI]
@@ -171,7 +165,13 @@ func (a *App) buildKaizen(ctx context.Context, s *session, id string, st *formSt
 		return nil, err
 	}
 	v := &kaizenView{K: k, Stepper: stepper(kaizenLine, k.Phase), Events: events, Now: a.Now().UTC(), TaskForms: map[string][]*Form{}}
-	v.Chart = a.chartOf(ctx, s, k.KPI, k.Baseline, k.Target, k.OpenedAt.AddDate(0, -3, 0))
+	// The KPI from a month before the initiative: its baseline's time and
+	// everything since (the first 200 measurements of that span).
+	from := k.OpenedAt.AddDate(0, -1, 0)
+	if k.Baseline != nil && k.Baseline.From != nil && k.Baseline.From.Before(from) {
+		from = *k.Baseline.From
+	}
+	v.Chart = a.chartOf(ctx, s, k.KPI, k.Baseline, k.Target, from)
 	for _, e := range k.Impact {
 		i := slices.IndexFunc(v.Impact, func(t impactTotal) bool { return t.Unit == e.Unit })
 		if i < 0 {

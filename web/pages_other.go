@@ -40,6 +40,8 @@ type runChart struct {
 	BaselineLabel, TargetLabel string
 }
 
+// chartOf reads up to 200 measurements from from on (the API lists them
+// oldest first) for the run chart and the latest ten.
 func (a *App) chartOf(ctx context.Context, s *session, k opsflow.KPIRef, baseline *opsflow.Baseline, target *opsflow.Target, from time.Time) kpiChart {
 	c := kpiChart{Key: k.Key, Name: k.Name, Unit: k.Unit}
 	if k.Key == "" {
@@ -136,7 +138,7 @@ func (a *App) kpiPage(w http.ResponseWriter, r *http.Request, s *session) {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
 	}
-	v.Chart = a.chartOf(ctx, s, v.K.Ref(), nil, nil, v.Now.AddDate(0, -6, 0))
+	v.Chart = a.chartOf(ctx, s, v.K.Ref(), nil, nil, v.Now.AddDate(0, -2, 0))
 	var page opsflow.Page[opsflow.Kaizen]
 	if err := a.get(ctx, s, "/v1/kaizen", url.Values{"kpi": {key}}, &page); err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))

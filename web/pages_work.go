@@ -14,10 +14,19 @@ import (
 // urgent, each task with the forms that move it, or a link to the step
 // that completes it.
 
+// workRow is a task as the page shows it. Its fields are its own, not
+// embedded: templates look fields up by name on every row, and a lookup
+// through embedded structs is a search.
 type workRow struct {
-	opsflow.TaskRow
-	URL   string  // the record's page
-	Forms []*Form // the moves the record's gate allows me
+	ID, Title, Description string
+	State                  opsflow.TaskState
+	DueAt                  *time.Time
+	Overdue                bool
+	EscalationLevel        int
+	ProcessKind            opsflow.Kind
+	ProcessTitle           string
+	URL                    string  // the record's page
+	Forms                  []*Form // the moves the record's gate allows me
 	// ByStep is set when the task finishes with a step of its process
 	// (triage, a decision, a check-in): the page to take it on.
 	ByStep bool
@@ -44,10 +53,16 @@ func (a *App) myWork(w http.ResponseWriter, r *http.Request, s *session) {
 	a.render(w, r, http.StatusOK, "work", a.frame(w, r, s, "My work", "work"), v)
 }
 
+// workPage is how many tasks My work shows at a time: each comes with its
+// forms, and a shorter page stays quick on a phone and on the server.
+const workPage = 30
+
 func (a *App) buildWork(ctx context.Context, s *session, q url.Values) (*workView, error) {
 	now := a.Now().UTC()
 	var page opsflow.Page[opsflow.TaskRow]
-	if err := a.get(ctx, s, "/v1/tasks", q, &page); err != nil {
+	aq := cloneValues(q)
+	aq.Set("limit", itoa(workPage))
+	if err := a.get(ctx, s, "/v1/tasks", aq, &page); err != nil {
 		return nil, err
 	}
 	// The records behind this page's tasks, in one read: their gates say
@@ -75,7 +90,8 @@ func (a *App) buildWork(ctx context.Context, s *session, q url.Values) (*workVie
 	actor := s.actor()
 	for _, t := range page.Items {
 		ki := kindInfo(t.ProcessKind)
-		row := workRow{TaskRow: t, URL: recordURL(ki, t.ProcessID)}
+		row := workRow{ID: t.ID, Title: t.Title, Description: t.Description, State: t.State, DueAt: t.DueAt, Overdue: t.Overdue,
+			EscalationLevel: t.EscalationLevel, ProcessKind: t.ProcessKind, ProcessTitle: t.ProcessTitle, URL: recordURL(ki, t.ProcessID)}
 		if g, ok := gates[t.ProcessID]; ok {
 			row.Forms = taskForms(ki, g, t.ProcessID, t.Task, actor, s.CSRF, nil)
 			for _, f := range row.Forms {

@@ -55,7 +55,6 @@ type Store interface {
 	Session(ctx context.Context, secret string) (opsflow.Session, error)
 	EndSession(ctx context.Context, secret string) error
 	InboxCount(ctx context.Context, u opsflow.User, now time.Time, soon time.Duration) (opsflow.InboxCount, error)
-	CountProcesses(ctx context.Context, k opsflow.Kind) (map[string]int, error)
 	GetProcesses(ctx context.Context, ids []string) ([]opsflow.Process, error)
 }
 

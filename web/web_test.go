@@ -71,10 +71,6 @@ func (m *memStore) InboxCount(context.Context, opsflow.User, time.Time, time.Dur
 	return opsflow.InboxCount{Open: 3, Overdue: 1}, nil
 }
 
-func (m *memStore) CountProcesses(context.Context, opsflow.Kind) (map[string]int, error) {
-	return map[string]int{"triage": 1}, nil
-}
-
 func (m *memStore) GetProcesses(_ context.Context, ids []string) ([]opsflow.Process, error) {
 	var out []opsflow.Process
 	for _, id := range ids {
@@ -685,6 +681,15 @@ func TestOwnsLeavesTheAPIItsPaths(t *testing.T) {
 	for next, want := range map[string]string{"/capas": "/capas", "//evil.example": "/", "https://evil.example": "/", `/\evil`: "/", "": "/"} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %q", next, got)
+		}
+	}
+}
+
+func TestDomID(t *testing.T) {
+	for in, want := range map[string]string{"f|report|title": "f-report-title", "f|triage|actions[0].due_days": "f-triage-actions-0-due_days",
+		"onb-1|tasks/contract/complete": "onb-1-tasks-contract-complete", "|x": "x", "a..b|": "a-b", "complete-action|c1-action-5": "complete-action-c1-action-5"} {
+		if got := domID(strings.Split(in, "|")...); got != want {
+			t.Errorf("domID(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
