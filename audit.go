@@ -122,6 +122,9 @@ type VerifyReport struct {
 	Streams int         `json:"streams"`
 	Events  int         `json:"events"`
 	Break   *ChainBreak `json:"first_break,omitempty"`
+	// Checkpoints says what the chains were compared with, when signed
+	// checkpoints were given (see Checkpoint).
+	Checkpoints *CheckpointReport `json:"checkpoints,omitempty"`
 }
 
 // AuditDiverged says a stream's stored events differ from the ones being

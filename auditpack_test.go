@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// buildPack makes a small valid pack: a chain of three events with a
+// buildPack makes a small valid v1 pack: a chain of three events with a
 // signature and a seal, as the CAPA workflow records them.
 func buildPack(t *testing.T) []byte {
 	t.Helper()
@@ -26,7 +26,7 @@ func buildPack(t *testing.T) []byte {
 		prev = e.Hash
 		events = append(events, e)
 	}
-	pack := InspectionPack{Format: PackFormat, GeneratedAt: at, GeneratedBy: "carol", Records: []PackRecord{{
+	pack := InspectionPack{Format: PackFormatV1, GeneratedAt: at, GeneratedBy: "carol", Records: []PackRecord{{
 		ID: "capa-1", Kind: KindCAPA, State: "closed", Version: 9, Record: rec, Timeline: events,
 		Signatures: []Signature{sig}, SignedVersions: []SignedVersion{{RecordHash: sh, Record: signed}},
 	}}}
@@ -37,7 +37,8 @@ func buildPack(t *testing.T) []byte {
 	return b
 }
 
-func TestVerifyPack(t *testing.T) {
+// Packs written before v2 keep verifying by their own rules.
+func TestVerifyPackV1(t *testing.T) {
 	good := buildPack(t)
 	rep, err := VerifyPack(bytes.NewReader(good))
 	if err != nil || !rep.OK || rep.Events != 3 || rep.Signatures != 1 || rep.Records != 1 {

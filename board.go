@@ -2,6 +2,8 @@ package opsflow
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -80,6 +82,78 @@ type TaskMove struct {
 	State    TaskState `json:"state"`
 	Reason   string    `json:"reason,omitempty"`
 	Evidence []string  `json:"evidence,omitempty"`
+}
+
+// TaskReassign is the input of a task's reassignment: Actor hands task
+// TaskID to Assignee.
+type TaskReassign struct {
+	Actor    Actor  `json:"actor,omitzero"`
+	TaskID   string `json:"task_id"`
+	Assignee string `json:"assignee"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Validate checks the input alone.
+func (r TaskReassign) Validate() error {
+	if strings.TrimSpace(r.Assignee) == "" {
+		return Invalid("assignee", "name the user the task goes to")
+	}
+	return nil
+}
+
+// CheckReassign validates r against the board: the task exists and is
+// still to do, the actor is one of owners (the process's owners: its
+// owner, for an onboarding its manager) or an administrator, and the task
+// goes to someone new.
+func (b *Board) CheckReassign(r TaskReassign, owners ...string) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := b.CanReassign(r.TaskID, r.Actor, owners...); err != nil {
+		return err
+	}
+	if t, _ := b.Find(r.TaskID); t.Assignee == r.Assignee {
+		return Invalid("assignee", "task %s is already assigned to %s", t.ID, r.Assignee)
+	}
+	return nil
+}
+
+// CanReassign is CheckReassign without the input: the task exists and is
+// still to do, and a may hand it over.
+func (b *Board) CanReassign(taskID string, a Actor, owners ...string) error {
+	t, err := b.Find(taskID)
+	if err != nil {
+		return err
+	}
+	if err := MayReassign(a, owners...); err != nil {
+		return err
+	}
+	if t.State.Final() {
+		return Conflict(string(t.State), "task %s is %s: there is nothing left to hand over", t.ID, t.State)
+	}
+	return nil
+}
+
+// MayReassign: a process's tasks are handed over by one of its owners
+// (its owner, for an onboarding its manager and HR) or an administrator.
+func MayReassign(a Actor, owners ...string) error {
+	if !a.Has(RoleAdmin) && !slices.Contains(owners, a.ID) {
+		return Forbidden("only the process's owner or an administrator reassigns its tasks")
+	}
+	return nil
+}
+
+// Reassign hands a checked task to its new assignee. Its due date,
+// reminder and escalations stay as they were: handing work over does not
+// reset how late it is.
+func (b *Board) Reassign(r TaskReassign) (old string, t *Task) {
+	t, _ = b.Find(r.TaskID)
+	old = t.Assignee
+	if old == "" {
+		old = string(t.Role)
+	}
+	t.Assignee = r.Assignee
+	return old, t
 }
 
 // CheckMove validates m against the board: the task exists, the actor may

@@ -441,6 +441,10 @@ type EffectivenessPlan struct {
 	Criterion  string `json:"criterion"`
 	WindowDays int    `json:"window_days"`
 	Reviewer   string `json:"reviewer,omitempty"` // a user ID; else any approver who is not the owner
+	// KPI cites a KPI whose chart judges the effect: the review then says
+	// whether the chart shows a sustained shift the good way over the
+	// window (a CAPA opened by a KPI signal cites its KPI by default).
+	KPI string `json:"kpi,omitempty"`
 }
 
 // PlanInput proposes the action plan (action_plan, waiting for approval).
@@ -555,6 +559,9 @@ type EffectivenessInput struct {
 	Data     string   `json:"data,omitempty"` // the measured values
 	Evidence Evidence `json:"evidence"`
 	Reason   string   `json:"reason,omitempty"` // why, for ineffective and inconclusive
+	// Chart is set by the server, never taken from the body: when the
+	// plan cites a KPI, what its chart shows over the window.
+	Chart *ShiftVerdict `json:"chart,omitempty"`
 }
 
 // Validate checks the input.
@@ -706,13 +713,15 @@ type Verification struct {
 
 // EffectivenessResult is one effectiveness review.
 type EffectivenessResult struct {
-	Cycle    int       `json:"cycle"`
-	Outcome  string    `json:"outcome"`
-	Data     string    `json:"data,omitempty"`
-	Evidence Evidence  `json:"evidence"`
-	Reason   string    `json:"reason,omitempty"`
-	By       string    `json:"by"`
-	At       time.Time `json:"at"`
+	Cycle    int      `json:"cycle"`
+	Outcome  string   `json:"outcome"`
+	Data     string   `json:"data,omitempty"`
+	Evidence Evidence `json:"evidence"`
+	Reason   string   `json:"reason,omitempty"`
+	// Chart is what the cited KPI's chart showed over the window.
+	Chart *ShiftVerdict `json:"chart,omitempty"`
+	By    string        `json:"by"`
+	At    time.Time     `json:"at"`
 }
 
 // Effectiveness is the effectiveness check: the plan, when the window ends,
@@ -813,7 +822,12 @@ type CAPA struct {
 	OpenedAt            time.Time           `json:"opened_at"`
 	ClosedAt            *time.Time          `json:"closed_at,omitempty"`
 	DaysOpen            *int                `json:"days_open,omitempty"` // in process days, set at closure
-	Tasks               []Task              `json:"tasks"`
+	// KPISignal is the KPI signal that opened the CAPA (source type
+	// kpi_signal); KPISignals the later signals of the same KPI and rule
+	// added to it while it was open.
+	KPISignal  *KPISignalLink  `json:"kpi_signal,omitempty"`
+	KPISignals []KPISignalNote `json:"kpi_signals,omitempty"`
+	Tasks      []Task          `json:"tasks"`
 	Outside
 }
 
@@ -852,23 +866,11 @@ func CheckStep(step string, s CAPAState) error {
 	return nil
 }
 
-// CanonicalJSON re-encodes a JSON document with sorted object keys, no
-// insignificant whitespace and numbers as written. Signatures and seals hash
-// this form, so the hash survives a round trip through PostgreSQL's jsonb
-// (which reorders keys) and through any pretty-printer.
-func CanonicalJSON(b []byte) ([]byte, error) {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	return out, nil
-}
+// CanonicalJSON returns the RFC 8785 (JCS) form of a JSON document (see
+// JCS). Signatures and seals hash this form, so the hash survives a round
+// trip through PostgreSQL's jsonb (which reorders keys) and through any
+// pretty-printer, and an auditor can recompute it in any language.
+func CanonicalJSON(b []byte) ([]byte, error) { return JCS(b) }
 
 // RecordHash returns the hex SHA-256 of the canonical form of a JSON record.
 func RecordHash(record []byte) (string, error) {

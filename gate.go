@@ -24,6 +24,9 @@ type Gate interface {
 	// CanMoveTask gates a task step: the task exists, a may work it and
 	// the process lets it move to state to by hand.
 	CanMoveTask(taskID string, to TaskState, a Actor) error
+	// CanReassignTask gates handing a task to someone else: the task is
+	// still to do and a is one of the process's owners or an admin.
+	CanReassignTask(taskID string, a Actor) error
 }
 
 // GateOf decodes a read-model record of kind k into its Gate.
@@ -183,6 +186,8 @@ func (c CAPA) CanTake(step string, a Actor) error {
 		}
 	case UpdateMoveTask:
 		// Which task, and which move: CanMoveTask.
+	case UpdateReassignTask:
+		return MayReassign(a, c.Owner)
 	default:
 		return unknownStep(KindCAPA, step)
 	}
@@ -317,6 +322,14 @@ func (c CAPA) CanMoveTask(taskID string, to TaskState, a Actor) error {
 	return nil
 }
 
+// CanReassignTask implements Gate: the CAPA's owner hands its tasks over.
+func (c CAPA) CanReassignTask(taskID string, a Actor) error {
+	if err := c.CanTake(UpdateReassignTask, a); err != nil {
+		return err
+	}
+	return c.board().CanReassign(taskID, a, c.Owner)
+}
+
 // ---- Kaizen
 
 // Kinds of the tasks on a Kaizen board. Decision tasks sit in someone's
@@ -420,6 +433,11 @@ func (k Kaizen) CanTake(step string, a Actor) error {
 		return k.CheckSponsorAct(a, "the regression decision")
 	case UpdateMoveTask:
 		// Which task, and which move: CanMoveTask.
+	case UpdateReassignTask:
+		if k.Phase.Final() {
+			return Conflict(string(k.Phase), "the initiative is %s and takes no more changes", k.Phase)
+		}
+		return MayReassign(a, k.Owner, k.Sponsor)
 	default:
 		return unknownStep(KindKaizen, step)
 	}
@@ -439,6 +457,16 @@ func (k Kaizen) CanMoveTask(taskID string, to TaskState, a Actor) error {
 		return Conflict(string(k.Phase), "task %s closes when its decision is taken (triage, submit-plan, approve-plan or decide-regression), not by hand", t.ID)
 	}
 	return b.CanMove(taskID, to, a)
+}
+
+// CanReassignTask implements Gate: the owner or the sponsor hands an
+// initiative's tasks over.
+func (k Kaizen) CanReassignTask(taskID string, a Actor) error {
+	if err := k.CanTake(UpdateReassignTask, a); err != nil {
+		return err
+	}
+	b := &Board{Tasks: k.Tasks}
+	return b.CanReassign(taskID, a, k.Owner, k.Sponsor)
 }
 
 // ---- Onboarding
@@ -504,10 +532,30 @@ func (o Onboarding) CanTake(step string, a Actor) error {
 		}
 	case s.Retry.Name, UpdateMoveTask:
 		// Which task: CanRetry, CanMoveTask.
+	case UpdateReassignTask:
+		return MayReassign(a, o.reassigners(a)...)
 	default:
 		return unknownStep(KindOnboarding, step)
 	}
 	return nil
+}
+
+// reassigners are who may hand an onboarding's tasks over: the hire's
+// manager, and a, when a is HR (HR runs onboardings).
+func (o Onboarding) reassigners(a Actor) []string {
+	owners := []string{o.Placement.ManagerID}
+	if a.Has(RoleHR) {
+		owners = append(owners, a.ID)
+	}
+	return owners
+}
+
+// CanReassignTask implements Gate.
+func (o Onboarding) CanReassignTask(taskID string, a Actor) error {
+	if err := o.CanTake(UpdateReassignTask, a); err != nil {
+		return err
+	}
+	return o.Board.CanReassign(taskID, a, o.reassigners(a)...)
 }
 
 // CanCheckIn gates the day-N check-in: the manager or HR, once its day

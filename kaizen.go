@@ -291,6 +291,9 @@ type KaizenResult struct {
 	GapClosed float64 `json:"gap_closed"`
 	Improved  bool    `json:"improved"`
 	TargetMet bool    `json:"target_met"`
+	// Chart says whether the KPI's control chart shows a sustained shift
+	// the good way over the window, not only the mean against the target.
+	Chart *ShiftVerdict `json:"chart,omitempty"`
 }
 
 // ComputeResult compares the stats of a window with baseline and target.
@@ -507,7 +510,11 @@ type Kaizen struct {
 	Impact           []ImpactEntry `json:"impact"`
 	History          []KaizenCycle `json:"history"` // earlier cycles, oldest first
 	Cancellation     *Decision     `json:"cancellation,omitempty"`
-	Tasks            []Task        `json:"tasks"`
+	// KPISignal is the KPI signal that opened the initiative, if one did;
+	// KPISignals the later signals of the same KPI and rule added to it.
+	KPISignal  *KPISignalLink  `json:"kpi_signal,omitempty"`
+	KPISignals []KPISignalNote `json:"kpi_signals,omitempty"`
+	Tasks      []Task          `json:"tasks"`
 	Outside
 }
 

@@ -113,6 +113,9 @@ type KPIStats struct {
 	Max   float64   `json:"max"`
 	// MeasuredAt is when the measurements were read.
 	MeasuredAt time.Time `json:"measured_at,omitzero"`
+	// Shift is what the KPI's control chart shows over the window against
+	// the process before it (set when the window was read for a Kaizen).
+	Shift *ShiftVerdict `json:"shift,omitempty"`
 }
 
 // Round4 rounds to four decimals, so that derived figures read as numbers

@@ -129,7 +129,25 @@ type Notification struct {
 	To        string    `json:"to"` // a user ID or a role
 	Subject   string    `json:"subject"`
 	At        time.Time `json:"at"`
+	// Kind says what happened (one of the Notify* kinds); the dispatcher
+	// renders the message from it, the process and the task.
+	Kind string `json:"kind,omitempty"`
+	// Level is an escalation's tier; Reason a note shown with the message.
+	Level  int    `json:"level,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
+
+// Notification kinds: what a message tells its recipient.
+const (
+	NotifyAssigned           = "assigned"            // a task was given to you (or your role)
+	NotifyReminder           = "reminder"            // your task is due soon
+	NotifyOverdue            = "overdue"             // your task is past due
+	NotifyEscalated          = "escalated"           // someone's overdue task was escalated to you
+	NotifyApproval           = "approval_requested"  // a record awaits your approval or signature
+	NotifyClosed             = "process_closed"      // a process you take part in was closed
+	NotifyProvisioningFailed = "provisioning_failed" // an automatic onboarding step needs a person
+	NotifyStalled            = "stalled"             // a process is stalled (administrators)
+)
 
 // StateField is the name of the state in a kind's record JSON: Kaizen
 // calls its state a phase (PDCA's vocabulary), the others a state.

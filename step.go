@@ -148,7 +148,14 @@ func taskSteps(kind Kind) []Step {
 		s.MovesTaskTo = to
 		return s
 	}
+	reassign := fromBody(kind, UpdateReassignTask, "tasks/{task_id}/reassign", "Reassign a task",
+		"The process's owner or an administrator hands an open task to another person (a known user); recorded in the trail, and the new assignee is notified.",
+		ReassignBody{Assignee: "dave", Reason: "Ann is on leave until March"},
+		func(c Call, b ReassignBody) (TaskReassign, error) {
+			return TaskReassign{Actor: c.Actor, TaskID: c.TaskID, Assignee: b.Assignee, Reason: b.Reason}, nil
+		}).Step()
 	return []Step{
+		reassign,
 		move("start", TaskInProgress, "Start a task", "The assignee (or someone holding the task's role) starts work.", TaskAction{}),
 		move("complete", TaskDone, "Complete a task", "Evidence (document IDs, asset tags, links) may be attached.", TaskAction{Evidence: []string{"QN-881"}}),
 		move("block", TaskBlocked, "Block a task", "A blocked task needs a reason; it stays overdue-able.", TaskAction{Reason: "waiting for the supplier's certificate"}),
@@ -156,8 +163,21 @@ func taskSteps(kind Kind) []Step {
 	}
 }
 
-// UpdateMoveTask is the update of every task step.
-const UpdateMoveTask = "move-task"
+// UpdateMoveTask is the update of every task step that moves a task;
+// UpdateReassignTask hands one to another person.
+const (
+	UpdateMoveTask     = "move-task"
+	UpdateReassignTask = "reassign-task"
+)
+
+// ReassignBody is the body of a task's reassignment.
+type ReassignBody struct {
+	Assignee string `json:"assignee"` // a user ID
+	Reason   string `json:"reason,omitempty"`
+}
+
+// UserRefs names the person the body hands the task to.
+func (b ReassignBody) UserRefs() []UserRef { return []UserRef{{"assignee", b.Assignee}} }
 
 // KindInfo describes a kind of process for the API: its collection, its
 // record and its steps.

@@ -6,8 +6,6 @@ import "time"
 // workflows' update names: part of every running workflow's history, never
 // renamed.
 
-func ptr[T any](v T) *T { return &v }
-
 // exampleDue is a due date for examples, safely in the future.
 var exampleDue = time.Date(2027, 1, 15, 17, 0, 0, 0, time.UTC)
 
@@ -33,7 +31,7 @@ var CAPAStep = struct {
 		TriageInput{Severity: 4, Occurrence: 3, Detection: 4, Comment: "three field returns in a week"}),
 	Decide: asInput(KindCAPA, "decide", "", "Decide whether a CAPA is required (triage → containment, or closed_no_capa)",
 		"An approver other than the owner decides, with a rationale (ISO 9001 §10.2: the action must be proportionate).",
-		DecideInput{Required: ptr(true), Rationale: "customer impact, recurring"}),
+		DecideInput{Required: Ptr(true), Rationale: "customer impact, recurring"}),
 	AddContainment: asInput(KindCAPA, "add-containment", "", "Add containment actions",
 		"Each action has an owner and a due date (due, RFC 3339, or due_days from now).",
 		ContainmentInput{Actions: []ActionInput{{Description: "sort stock at the warehouse", Owner: "dave", Due: Due{Days: 2}}}}),
@@ -57,13 +55,13 @@ var CAPAStep = struct {
 		}, Effectiveness: EffectivenessPlan{Metric: "crack rate", Baseline: "3 per 1000", Criterion: "0 in 3 lots", WindowDays: 30}}),
 	ApprovePlan: asInput(KindCAPA, "approve-plan", "", "Approve or reject the plan",
 		"An approver other than the owner; a rejection sends the plan back to its owner with the comment.",
-		ApprovePlanInput{Approved: ptr(true), Comment: "ok"}),
+		ApprovePlanInput{Approved: Ptr(true), Comment: "ok"}),
 	CompleteAction: asInput(KindCAPA, "complete-action", "", "Complete an action with evidence",
 		"The action's owner records what was done; the last action moves the CAPA to verification.",
 		CompleteActionInput{ActionID: "action-7", Evidence: Evidence{Text: "all 14 tools calibrated", Refs: []string{"CAL-2240"}}}),
 	VerifyImplementation: asInput(KindCAPA, "verify-implementation", "", "Verify the implementation (verification → effectiveness_check)",
 		"Someone who implemented none of the actions confirms they were implemented as planned and had no adverse effect; either answer no sends the plan back.",
-		VerifyImplementationInput{ImplementedAsPlanned: ptr(true), NoAdverseEffect: ptr(true), AdverseEffectAssessment: "cycle time unchanged, no new defects in 2 lots"}),
+		VerifyImplementationInput{ImplementedAsPlanned: Ptr(true), NoAdverseEffect: Ptr(true), AdverseEffectAssessment: "cycle time unchanged, no new defects in 2 lots"}),
 	RecordEffectiveness: asInput(KindCAPA, "record-effectiveness", "", "Record the effectiveness review",
 		"After the window, an independent reviewer (not the owner) records effective (→ awaiting_signature), ineffective (→ investigation, a new cycle) or inconclusive (the window is extended once).",
 		EffectivenessInput{Outcome: OutcomeEffective, Data: "0 cracks in 4 lots", Evidence: Evidence{Text: "SPC chart", Refs: []string{"SPC-L2-2026-12"}}}),
@@ -78,7 +76,7 @@ var CAPAStep = struct {
 		ExtensionInput{TaskID: "investigation-5", NewDue: exampleDue, Reason: "lab results due 10 Jan"}),
 	DecideExtension: asInput(KindCAPA, "decide-extension", "", "Approve or reject the pending extension",
 		"An approver other than the requester.",
-		DecideExtensionInput{Approved: ptr(true), Comment: "agreed"}),
+		DecideExtensionInput{Approved: Ptr(true), Comment: "agreed"}),
 	Cancel: asInput(KindCAPA, "cancel", "", "Cancel the CAPA",
 		"The owner or an approver, with a reason; the record is sealed.",
 		CancelInput{Reason: "duplicate of capa-0a1b"}),
@@ -117,7 +115,7 @@ var KaizenStep = struct {
 }{
 	Triage: asInput(KindKaizen, "triage", "", "Sponsor's triage: accept, defer or reject",
 		"A deferral names the date to reconsider (until); every decision has a reason.",
-		KaizenTriageInput{Decision: "defer", Reason: "after the line move", Until: ptr(exampleDue)}),
+		KaizenTriageInput{Decision: "defer", Reason: "after the line move", Until: Ptr(exampleDue)}),
 	SubmitPlan: fromBody(KindKaizen, "submit-plan", "", "Submit (or revise) the A3 plan",
 		"Current condition, root causes, countermeasures with owners and due dates, the experiment, and the check window; a baseline or target given here overrides the initiative's (a baseline window is measured from the KPI).",
 		A3{CurrentCondition: "flash on cavity 1 and 2", RootCauses: []string{"vents clogged after 4 h"},
@@ -138,7 +136,7 @@ var KaizenStep = struct {
 		}),
 	RecordImpact: fromBody(KindKaizen, "record-impact", "", "Record or revise an impact entry",
 		"Target, forecast and actual in one unit (a currency, hours, defects…), one-time or recurring; actuals lock when the initiative closes.",
-		ImpactBody{ID: "scrap-cost", Category: "hard_savings", Unit: "EUR", Forecast: ptr(40000.0), Actual: ptr(36500.0), Recurrence: "recurring"},
+		ImpactBody{ID: "scrap-cost", Category: "hard_savings", Unit: "EUR", Forecast: Ptr(40000.0), Actual: Ptr(36500.0), Recurrence: "recurring"},
 		func(c Call, b ImpactBody) (KaizenImpactInput, error) {
 			return KaizenImpactInput{Actor: c.Actor, Entry: ImpactEntry{ID: b.ID, Category: b.Category, Description: b.Description, Unit: b.Unit,
 				Target: b.Target, Forecast: b.Forecast, Actual: b.Actual, Recurrence: b.Recurrence}}, nil

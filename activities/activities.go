@@ -23,6 +23,7 @@ type Store interface {
 	Abandon(ctx context.Context, a opsflow.Abandonment) error
 	kaizenStore
 	onboardingStore
+	kpiStore
 }
 
 // Activities carries the dependencies of every activity. The worker
@@ -30,7 +31,10 @@ type Store interface {
 type Activities struct {
 	Store  Store
 	Logger *slog.Logger
-	HTTP   *http.Client // webhook calls (onboarding provisioning); a 30 s-timeout client if nil
+	// HTTP makes the webhook calls (onboarding provisioning). Build it
+	// with internal/outbound from the administrator's allowlist; when nil,
+	// no call goes out at all.
+	HTTP *http.Client
 }
 
 // SaveSnapshot projects a process to the read model and appends its audit

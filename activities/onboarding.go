@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,12 +14,16 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/internal/outbound"
 )
 
 // onboardingStore is what the onboarding activities need from the store.
 type onboardingStore interface{}
 
-var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
+// denyAll is the webhook client when none is configured: it lets nothing
+// out. Outbound calls go to the hosts an administrator allowed, or
+// nowhere (see internal/outbound).
+var denyAll = (*outbound.Policy)(nil).Client(30 * time.Second)
 
 // Provision calls a provisioning webhook: a JSON POST carrying an
 // Idempotency-Key derived from the onboarding and task IDs, so a receiver
@@ -40,9 +45,17 @@ func (a *Activities) Provision(ctx context.Context, req opsflow.ProvisionRequest
 	hr.Header.Set("Idempotency-Key", req.IdempotencyKey)
 	client := a.HTTP
 	if client == nil {
-		client = defaultHTTP
+		client = denyAll
 	}
 	res, err := client.Do(hr)
+	var refused *outbound.RefusedError
+	if errors.As(err, &refused) {
+		// Not a network failure: the same call is refused every time.
+		a.logger().WarnContext(ctx, "provisioning webhook refused", "url", req.URL, "reason", refused.Reason, "key", req.IdempotencyKey)
+		// No cause: the workflow shows the innermost message, and this one
+		// says all there is.
+		return opsflow.ProvisionResult{}, provisionFailure(fmt.Sprintf("webhook %s refused: %s", req.URL, refused.Reason), "provision.refused", false, nil)
+	}
 	if err != nil {
 		return opsflow.ProvisionResult{}, provisionFailure(fmt.Sprintf("webhook %s: %v", req.URL, err), "provision.unreachable", true, err)
 	}

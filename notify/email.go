@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -273,6 +274,11 @@ func (e *Email) compose(r Rendered) (*mail.Msg, error) {
 	m.SetBodyString(mail.TypeTextPlain, r.Text)
 	if r.HTML != "" {
 		m.AddAlternativeString(mail.TypeTextHTML, r.HTML)
+	}
+	for _, a := range r.Message.Attachments {
+		if err := m.AttachReader(a.Name, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType))); err != nil {
+			return nil, permanent("email", 0, fmt.Errorf("%w: attach %s: %v", ErrInvalidMessage, a.Name, err))
+		}
 	}
 	return m, nil
 }

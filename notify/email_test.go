@@ -353,3 +353,24 @@ func TestEmailConcurrentSends(t *testing.T) {
 		t.Errorf("received %d distinct notifications, want 8", len(seen))
 	}
 }
+
+// The monthly report goes out with its PDF attached, beside the text and
+// HTML parts.
+func TestEmailAttachesTheReport(t *testing.T) {
+	s := catcher(t)
+	e := newEmail(t, s.Addr(), nil)
+	r := rendered(t, KindReport)
+	if err := e.Send(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	m := wait(t, s)
+	if got := strings.Join(m.ContentTypes, ","); got != "multipart/mixed,multipart/alternative,text/plain,text/html,application/pdf" {
+		t.Errorf("parts = %s", got)
+	}
+	if !strings.Contains(string(m.Raw), "opsflow-kpi-report-2026-10.pdf") {
+		t.Errorf("the attachment's name is not in the mail")
+	}
+	if !strings.Contains(m.Text, "https://opsflow.example.com/reports/rpt-2026-10") {
+		t.Errorf("no link to the report:\n%s", m.Text)
+	}
+}

@@ -12,6 +12,10 @@ import (
 // where a digest links to.
 const InboxPath = "/tasks"
 
+// KindReportProcess is the "process" of a report message: a monthly KPI
+// report, at /reports/{id}.
+const KindReportProcess opsflow.Kind = "report"
+
 // Path returns the web app's path of a process, with "#task-{id}" when
 // taskID is set, or "" for an unknown process kind. It is the one place
 // that knows the app's routes: when a route moves, only this changes.
@@ -24,6 +28,8 @@ func Path(kind opsflow.Kind, processID, taskID string) string {
 		collection = "kaizen"
 	case opsflow.KindOnboarding:
 		collection = "onboardings"
+	case KindReportProcess:
+		collection = "reports"
 	default:
 		return ""
 	}

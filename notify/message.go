@@ -23,12 +23,14 @@ const (
 	KindApprovalRequested  Kind = "approval_requested"  // a record awaits your approval or signature
 	KindProcessClosed      Kind = "process_closed"      // a process you take part in was closed
 	KindProvisioningFailed Kind = "provisioning_failed" // an automatic onboarding step failed and needs a person
+	KindStalled            Kind = "stalled"             // a process's changes are refused; an administrator must act
 	KindDigest             Kind = "digest"              // new, due-soon and overdue tasks across processes
+	KindReport             Kind = "report"              // the monthly KPI report, its PDF attached
 )
 
 // Kinds lists every kind in a stable order.
 var Kinds = []Kind{KindAssigned, KindReminder, KindOverdue, KindEscalated,
-	KindApprovalRequested, KindProcessClosed, KindProvisioningFailed, KindDigest}
+	KindApprovalRequested, KindProcessClosed, KindProvisioningFailed, KindStalled, KindDigest, KindReport}
 
 // needsTask reports whether a message of kind k is about one task.
 func (k Kind) needsTask() bool {
@@ -73,6 +75,16 @@ type Message struct {
 	Reason string
 	// Digest holds the lists of a KindDigest message; nil otherwise.
 	Digest *Digest
+	// Attachments go with the e-mail (the report's PDF); chat and
+	// webhooks carry the link only.
+	Attachments []Attachment
+}
+
+// Attachment is a file sent with an e-mail.
+type Attachment struct {
+	Name        string // file name, e.g. "opsflow-kpi-report-2026-10.pdf"
+	ContentType string // e.g. "application/pdf"
+	Data        []byte
 }
 
 // Recipient is who the message is for. Email is used by the e-mail channel

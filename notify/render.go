@@ -234,7 +234,7 @@ func (r *Renderer) view(m Message) *view {
 		v.Task = &tv
 		taskID = m.Task.ID
 	}
-	if m.Kind == KindProcessClosed {
+	if m.Kind == KindProcessClosed || m.Kind == KindStalled {
 		taskID = "" // the record, not a task, is what to look at
 	}
 	v.Link = r.links.process(m.Process, taskID)
@@ -329,7 +329,7 @@ func facts(k Kind, v *view) []Fact {
 		switch k {
 		case KindProcessClosed:
 			label = "Reason"
-		case KindProvisioningFailed:
+		case KindProvisioningFailed, KindStalled:
 			label = "Error"
 		}
 		out = append(out, Fact{label, v.Reason})
@@ -346,6 +346,8 @@ func kindLabel(k opsflow.Kind) string {
 		return "Kaizen"
 	case opsflow.KindOnboarding:
 		return "Onboarding"
+	case KindReportProcess:
+		return "Report"
 	}
 	return string(k)
 }

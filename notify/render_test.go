@@ -65,6 +65,18 @@ var goldenMessages = map[Kind]Message{
 		Task:      &Task{ID: "laptop", Title: "Order laptop", DueAt: at.Add(5 * 24 * time.Hour)},
 		Reason:    "asset API answered 503 Service Unavailable after 5 attempts",
 	},
+	KindStalled: {
+		ID: "ntf-stalled-1", Kind: KindStalled, At: at,
+		Recipient: Recipient{ID: "u-admin", Name: "Ada Admin", Email: "admin@example.com", TimeZone: "Europe/Berlin"},
+		Process:   capa,
+		Reason:    "pq: value too long for type character varying(200) (22001)",
+	},
+	KindReport: {
+		ID: "ntf-report-1", Kind: KindReport, At: at,
+		Recipient:   Recipient{ID: "ceo@example.com", Email: "ceo@example.com", TimeZone: "UTC"},
+		Process:     Process{Kind: KindReportProcess, ID: "rpt-2026-10", Title: "KPIs of 2026-10"},
+		Attachments: []Attachment{{Name: "opsflow-kpi-report-2026-10.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4")}},
+	},
 	KindDigest: {
 		ID: "ntf-digest-2026-11-21-u-ann", Kind: KindDigest, At: at, Recipient: ann,
 		Digest: &Digest{

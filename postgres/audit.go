@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -48,25 +49,32 @@ func (db *DB) appendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.Aud
 		}
 	}
 
-	// Lock the heads in a fixed order: two transactions appending to the
-	// same streams then queue instead of deadlocking. The upsert creates a
-	// missing head and locks an existing one in one round trip.
+	// Lock the streams in a fixed order: two transactions appending to the
+	// same streams then queue instead of deadlocking. The locks are
+	// advisory, taken before the heads are read (in a statement of their
+	// own, so that the read that follows sees what a transaction that held
+	// them committed): the application may read audit_heads but not lock
+	// its rows, since locking a row needs UPDATE, which would let it move
+	// a head (see migration 00006).
 	slices.Sort(streams)
+	if err := db.txExec(ctx, tx, `SELECT count(pg_advisory_xact_lock($1::int, k)) FROM unnest($2::int[]) AS k`,
+		auditLockClass, pq.Array(streamLockKeys(streams))); err != nil {
+		return wrap("lock audit streams", err)
+	}
+	var rows []struct {
+		Stream string `db:"stream"`
+		chainHead
+	}
+	if err := db.txSelect(ctx, tx, &rows, `SELECT stream, seq, hash FROM audit_heads WHERE stream = ANY($1)`, pq.Array(streams)); err != nil {
+		return wrap("read audit heads", err)
+	}
 	heads := make(map[string]chainHead, len(streams))
+	for _, r := range rows {
+		heads[r.Stream] = r.chainHead
+	}
 	overlap := false
-	for _, s := range streams {
-		var h chainHead
-		err := db.txRow(ctx, tx, `
-			INSERT INTO audit_heads (stream, seq, hash) VALUES ($1, 0, '')
-			ON CONFLICT (stream) DO UPDATE SET stream = excluded.stream
-			RETURNING seq, hash`, s).Scan(&h.Seq, &h.Hash)
-		if err != nil {
-			return wrap("lock audit stream", err)
-		}
-		heads[s] = h
-		for _, e := range evs {
-			overlap = overlap || (e.Stream == s && e.Seq <= h.Seq)
-		}
+	for _, e := range evs {
+		overlap = overlap || e.Seq <= heads[e.Stream].Seq
 	}
 
 	// Read stored copies only now, under the locks (a concurrent append of
@@ -101,7 +109,27 @@ func (db *DB) appendAudit(ctx context.Context, tx *sqlx.Tx, events []opsflow.Aud
 		known[e.ID] = e
 		fresh = append(fresh, e)
 	}
-	return db.insertEvents(ctx, tx, fresh, heads, notify)
+	return db.insertEvents(ctx, tx, fresh, notify)
+}
+
+// auditLockClass is the first key of the advisory locks that serialise
+// appends to one stream (the second is the stream's hash). Two-key
+// advisory locks do not share their key space with the one-key lock of the
+// migrations.
+const auditLockClass = 0x6f706175 // "opau"
+
+// streamLockKeys returns the advisory-lock keys of streams, sorted and
+// without repeats: locks taken in this order cannot deadlock, and two
+// streams whose hashes collide only queue behind each other.
+func streamLockKeys(streams []string) []int64 {
+	keys := make([]int64, 0, len(streams))
+	for _, s := range streams {
+		h := fnv.New32a()
+		h.Write([]byte(s))
+		keys = append(keys, int64(int32(h.Sum32())))
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // AppendAudit appends events in a transaction of their own; see the
@@ -157,10 +185,12 @@ func sameEvent(sent, stored opsflow.AuditEvent) bool {
 		(sent.Hash == "" || sent.Hash == stored.Hash)
 }
 
-// insertEvents writes events, the heads they moved and the notifications
-// they caused in one statement, whatever their number: one array per
-// column, unnested back into rows.
-func (db *DB) insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.AuditEvent, heads map[string]chainHead, notify []opsflow.Notification) error {
+// insertEvents writes events and the notifications they caused in one
+// statement, whatever their number: one array per column, unnested back
+// into rows. Each event advances its stream's head through the trigger of
+// migration 00006, which also refuses an event that does not continue its
+// chain.
+func (db *DB) insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.AuditEvent, notify []opsflow.Notification) error {
 	if len(evs) == 0 {
 		return queueNotifications(ctx, tx, notify)
 	}
@@ -170,37 +200,31 @@ func (db *DB) insertEvents(ctx context.Context, tx *sqlx.Tx, evs []opsflow.Audit
 		action, field, oldV, newV, reason, prev, hash = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		seq                                           = make([]int64, n)
 	)
-	var hStream, hHash []string
-	var hSeq []int64
 	for i, e := range evs {
 		id[i], stream[i], seq[i], at[i] = e.ID, e.Stream, e.Seq, e.At.Format(time.RFC3339Nano)
 		actorID[i], actorName[i], actorRole[i] = e.ActorID, e.ActorName, e.ActorRole
 		action[i], field[i], oldV[i], newV[i], reason[i] = e.Action, e.Field, e.Old, e.New, e.Reason
 		prev[i], hash[i] = e.PrevHash, e.Hash
-		if !slices.Contains(hStream, e.Stream) {
-			h := heads[e.Stream]
-			hStream, hSeq, hHash = append(hStream, e.Stream), append(hSeq, h.Seq), append(hHash, h.Hash)
-		}
 	}
-	nID, nProc, nTask, nTo, nSubj, nAt := notificationColumns(notify)
+	nc := notificationColumns(notify)
+	// WITH ORDINALITY and ORDER BY keep the rows in the order of the
+	// slices, which is each stream's seq order: the trigger checks each
+	// event against the head the one before it left.
 	err := db.txExec(ctx, tx, `
 		WITH ev AS (
 			INSERT INTO audit_events (`+auditColumns+`)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[],
+			SELECT id, stream, seq, at, actor_id, actor_name, actor_role, action, field, old_value, new_value, reason, prev_hash, hash
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[],
 				$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
-		), hd AS (
-			UPDATE audit_heads h SET seq = u.seq, hash = u.hash
-			FROM unnest($15::text[], $16::bigint[], $17::text[]) AS u(stream, seq, hash)
-			WHERE h.stream = u.stream
+				WITH ORDINALITY AS u(id, stream, seq, at, actor_id, actor_name, actor_role, action, field, old_value, new_value, reason, prev_hash, hash, i)
+			ORDER BY i
 		)
-		INSERT INTO notifications (id, process_id, task_id, recipient, subject, at)
-		SELECT * FROM unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[])
+		INSERT INTO notifications (id, process_id, task_id, recipient, subject, at, kind, level, reason)
+		SELECT * FROM unnest($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::timestamptz[], $21::text[], $22::int[], $23::text[])
 		ON CONFLICT (id) DO NOTHING`,
-		pq.Array(id), pq.Array(stream), pq.Array(seq), pq.Array(at), pq.Array(actorID), pq.Array(actorName),
-		pq.Array(actorRole), pq.Array(action), pq.Array(field), pq.Array(oldV), pq.Array(newV), pq.Array(reason),
-		pq.Array(prev), pq.Array(hash),
-		pq.Array(hStream), pq.Array(hSeq), pq.Array(hHash),
-		pq.Array(nID), pq.Array(nProc), pq.Array(nTask), pq.Array(nTo), pq.Array(nSubj), pq.Array(nAt))
+		append([]any{pq.Array(id), pq.Array(stream), pq.Array(seq), pq.Array(at), pq.Array(actorID), pq.Array(actorName),
+			pq.Array(actorRole), pq.Array(action), pq.Array(field), pq.Array(oldV), pq.Array(newV), pq.Array(reason),
+			pq.Array(prev), pq.Array(hash)}, nc.args()...)...)
 	return wrap("insert audit events", err)
 }
 

@@ -104,25 +104,37 @@ func TestAppendAuditRejects(t *testing.T) {
 	}
 }
 
+// The trail is append-only twice over: PostgreSQL refuses the application
+// role any change (it has no such privilege), and the trigger refuses even
+// the owner, who has every privilege on its tables.
 func TestAuditEventsAreAppendOnly(t *testing.T) {
 	ctx := t.Context()
 	s := uniqueStream(t)
 	if err := testDB.AppendAudit(ctx, events(s, 1, 1)); err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range []string{
-		`UPDATE audit_events SET reason = 'edited' WHERE stream = $1`,
-		`DELETE FROM audit_events WHERE stream = $1`,
-		`TRUNCATE audit_events`,
+	for _, c := range []struct {
+		who  string
+		db   *DB
+		want string
+	}{
+		{"application", testDB, "permission denied"},
+		{"owner", ownerDB, "append-only"},
 	} {
-		var err error
-		if strings.Contains(stmt, "$1") {
-			_, err = testDB.db.ExecContext(ctx, stmt, s)
-		} else {
-			_, err = testDB.db.ExecContext(ctx, stmt)
-		}
-		if err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: err = %v, want the append-only message", stmt, err)
+		for _, stmt := range []string{
+			`UPDATE audit_events SET reason = 'edited' WHERE stream = $1`,
+			`DELETE FROM audit_events WHERE stream = $1`,
+			`TRUNCATE audit_events`,
+		} {
+			var err error
+			if strings.Contains(stmt, "$1") {
+				_, err = c.db.db.ExecContext(ctx, stmt, s)
+			} else {
+				_, err = c.db.db.ExecContext(ctx, stmt)
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %s: err = %v, want %q", c.who, stmt, err, c.want)
+			}
 		}
 	}
 }
@@ -132,7 +144,7 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 func tamper(t *testing.T, stmt string, args ...any) {
 	t.Helper()
 	ctx := t.Context()
-	tx, err := testDB.db.BeginTxx(ctx, nil)
+	tx, err := superDB.db.BeginTxx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +201,7 @@ func TestVerifyAuditFindsTampering(t *testing.T) {
 			}
 			// Repair for the tests that follow: remove the broken stream.
 			tamper(t, `DELETE FROM audit_events WHERE stream = $1`, s)
-			if _, err := testDB.db.ExecContext(ctx, `DELETE FROM audit_heads WHERE stream = $1`, s); err != nil {
+			if _, err := superDB.db.ExecContext(ctx, `DELETE FROM audit_heads WHERE stream = $1`, s); err != nil {
 				t.Fatal(err)
 			}
 		})

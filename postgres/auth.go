@@ -41,8 +41,8 @@ func hashToken(token string) []byte {
 func TokenID(token string) string { return "tok_" + hex.EncodeToString(hashToken(token)[:8]) }
 
 func checkUser(u opsflow.User) error {
-	if strings.TrimSpace(u.ID) == "" {
-		return opsflow.Invalid("id", "a user needs an ID")
+	if err := opsflow.CheckUserID(u.ID); err != nil {
+		return err
 	}
 	if u.Name == "" {
 		return opsflow.Invalid("name", "user %s needs a name", u.ID)
@@ -63,43 +63,171 @@ func rolesArray(roles []opsflow.Role) pq.StringArray {
 	return out
 }
 
-// EnsureUser creates the user or updates its name and roles.
-func (db *DB) EnsureUser(ctx context.Context, u opsflow.User) error {
-	return db.InTx(ctx, func(tx *sqlx.Tx) error { return ensureUser(ctx, tx, u) })
-}
+func rolesText(roles []opsflow.Role) string { return strings.Join(rolesArray(roles), ",") }
 
-func ensureUser(ctx context.Context, tx *sqlx.Tx, u opsflow.User) error {
-	if err := checkUser(u); err != nil {
-		return err
+// storedUser is a user row locked for the rest of tx, or found false.
+// Every write to a user's identity, and to its audit stream, locks the row
+// first, so that they queue and each event continues the stream.
+func lockUser(ctx context.Context, tx *sqlx.Tx, id string) (u opsflow.User, found bool, err error) {
+	var row struct {
+		Name  string         `db:"name"`
+		Roles pq.StringArray `db:"roles"`
 	}
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO users (id, name, roles) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, roles = excluded.roles, updated_at = now()
-		WHERE (users.name, users.roles) IS DISTINCT FROM (excluded.name, excluded.roles)`,
-		u.ID, u.Name, rolesArray(u.Roles))
-	return wrap("save user", err)
+	err = tx.GetContext(ctx, &row, `SELECT name, roles FROM users WHERE id = $1 FOR UPDATE`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return opsflow.User{ID: id}, false, nil
+	}
+	if err != nil {
+		return u, false, wrap("lock user", err)
+	}
+	u = opsflow.User{ID: id, Name: row.Name, Roles: make([]opsflow.Role, len(row.Roles))}
+	for i, r := range row.Roles {
+		u.Roles[i] = opsflow.Role(r)
+	}
+	return u, true, nil
 }
 
-// CreateToken creates (or updates) user u and issues a new API token for
-// it. The token is returned once; only its SHA-256 is stored.
+// auditUser appends changes to a user's audit stream (opsflow.UserStream)
+// in tx, after the user's row was locked.
+func auditUser(ctx context.Context, tx *sqlx.Tx, id string, by opsflow.Actor, at time.Time, changes ...opsflow.AuditEvent) error {
+	stream := opsflow.UserStream(id)
+	var seq int64
+	err := tx.GetContext(ctx, &seq, `SELECT seq FROM audit_heads WHERE stream = $1`, stream)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return wrap("read audit head", err)
+	}
+	for i := range changes {
+		seq++
+		e := &changes[i]
+		e.Stream, e.Seq, e.At = stream, seq, at
+		e.ActorID, e.ActorName, e.ActorRole = by.ID, by.Name, by.RoleLabel(opsflow.RoleAdmin)
+	}
+	return AppendAudit(ctx, tx, changes)
+}
+
+// EnsureUser creates the user unless it exists. An existing user keeps its
+// name and roles: changing them is SetUserRoles, which is audited.
+func (db *DB) EnsureUser(ctx context.Context, u opsflow.User) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := ensureUser(ctx, tx, u, opsflow.SystemActor, time.Now())
+		return err
+	})
+}
+
+// ensureUser creates u if it does not exist, auditing it, and returns the
+// user as stored (locked in tx). For an existing user, u's name and roles
+// must be empty or the stored ones: a token is no way to change them.
+func ensureUser(ctx context.Context, tx *sqlx.Tx, u opsflow.User, by opsflow.Actor, at time.Time) (opsflow.User, error) {
+	if err := opsflow.CheckUserID(u.ID); err != nil {
+		return u, err
+	}
+	stored, found, err := lockUser(ctx, tx, u.ID)
+	if err != nil {
+		return u, err
+	}
+	if found {
+		if len(u.Roles) > 0 && !opsflow.SameRoles(u.Roles, stored.Roles) {
+			return u, opsflow.Conflict("", "user %s already exists with roles %s: a new token does not change them; "+
+				"change them explicitly, and audited, with `opsflow user roles --user %s --set %s --reason …`",
+				u.ID, rolesText(stored.Roles), u.ID, rolesText(u.Roles))
+		}
+		if u.Name != "" && u.Name != stored.Name {
+			return u, opsflow.Conflict("", "user %s already exists with the name %q: a new token does not rename them", u.ID, stored.Name)
+		}
+		return stored, nil
+	}
+	if u.Name == "" {
+		u.Name = u.ID
+	}
+	if err := checkUser(u); err != nil {
+		return u, err
+	}
+	if len(u.Roles) == 0 {
+		return u, opsflow.Invalid("roles", "a new user needs at least one role")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, roles) VALUES ($1, $2, $3)`, u.ID, u.Name, rolesArray(u.Roles)); err != nil {
+		return u, wrap("save user", err)
+	}
+	return u, auditUser(ctx, tx, u.ID, by, at, opsflow.AuditEvent{
+		Action: "user.created", Field: "roles", New: rolesText(u.Roles), Reason: "created as " + u.Name,
+	})
+}
+
+// CreateToken issues a new API token for user u, creating the user when it
+// does not exist yet (see IssueToken); the system is the recorded issuer.
 func (db *DB) CreateToken(ctx context.Context, u opsflow.User, label string) (string, error) {
+	return db.IssueToken(ctx, u, label, opsflow.SystemActor)
+}
+
+// IssueToken issues a new API token for user u on behalf of by, creating
+// the user when it does not exist yet. For an existing user, u's roles
+// and name must be empty or equal to the stored ones: issuing a token
+// never changes who someone is or what they may do (SetUserRoles does,
+// audited). The user's creation and the token (by ID) are recorded on the
+// user's audit stream. The token is returned once; only its SHA-256 is
+// stored.
+func (db *DB) IssueToken(ctx context.Context, u opsflow.User, label string, by opsflow.Actor) (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", wrap("generate token", err)
 	}
 	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := ensureUser(ctx, tx, u); err != nil {
+		at := time.Now()
+		if _, err := ensureUser(ctx, tx, u, by, at); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, token_hash, label) VALUES ($1, $2, $3, $4)`,
-			TokenID(token), u.ID, hashToken(token), label)
-		return wrap("save token", err)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, token_hash, label) VALUES ($1, $2, $3, $4)`,
+			TokenID(token), u.ID, hashToken(token), label); err != nil {
+			return wrap("save token", err)
+		}
+		return auditUser(ctx, tx, u.ID, by, at, opsflow.AuditEvent{
+			Action: "token.issued", Field: "tokens", New: TokenID(token), Reason: strings.TrimSpace("label " + label),
+		})
 	})
 	if err != nil {
 		return "", err
 	}
 	return token, nil
+}
+
+// SetUserRoles replaces the roles of an existing user, as by, for reason,
+// and records the change (old → new) on the user's audit stream. Setting
+// the roles a user already has changes and records nothing. It returns
+// the roles the user had.
+func (db *DB) SetUserRoles(ctx context.Context, id string, roles []opsflow.Role, by opsflow.Actor, reason string) ([]opsflow.Role, error) {
+	if len(roles) == 0 {
+		return nil, opsflow.Invalid("roles", "at least one role is required")
+	}
+	for _, r := range roles {
+		if _, err := opsflow.ParseRoles(string(r)); err != nil {
+			return nil, err
+		}
+	}
+	if strings.TrimSpace(reason) == "" {
+		return nil, opsflow.Invalid("reason", "say why the roles change: the reason is recorded in the audit trail")
+	}
+	var old []opsflow.Role
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		u, found, err := lockUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such user: " + id}
+		}
+		old = u.Roles
+		if opsflow.SameRoles(u.Roles, roles) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET roles = $2, updated_at = now() WHERE id = $1`, id, rolesArray(roles)); err != nil {
+			return wrap("save roles", err)
+		}
+		return auditUser(ctx, tx, id, by, time.Now(), opsflow.AuditEvent{
+			Action: "user.roles_changed", Field: "roles", Old: rolesText(u.Roles), New: rolesText(roles), Reason: reason,
+		})
+	})
+	return old, err
 }
 
 var errBadToken = &opsflow.Error{Code: opsflow.EUNAUTHORIZED, Message: "invalid or revoked API token"}
@@ -143,17 +271,37 @@ func (db *DB) Authenticate(ctx context.Context, token string) (opsflow.User, err
 	return u, nil
 }
 
-// RevokeToken revokes a token by ID. Revoking it again keeps the first
-// revocation time.
+// RevokeToken revokes a token by ID, with the system as the recorded actor
+// (see RevokeTokenBy).
 func (db *DB) RevokeToken(ctx context.Context, id string) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
-	if err != nil {
-		return wrap("revoke token", err)
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such token: " + id}
-	}
-	return nil
+	return db.RevokeTokenBy(ctx, id, opsflow.SystemActor)
+}
+
+// RevokeTokenBy revokes a token by ID on behalf of by, and records it on
+// its user's audit stream. Revoking it again keeps the first revocation
+// time and records nothing.
+func (db *DB) RevokeTokenBy(ctx context.Context, id string, by opsflow.Actor) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var userID string
+		err := tx.GetContext(ctx, &userID, `SELECT user_id FROM api_tokens WHERE id = $1`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such token: " + id}
+		}
+		if err != nil {
+			return wrap("revoke token", err)
+		}
+		if _, _, err := lockUser(ctx, tx, userID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+		if err != nil {
+			return wrap("revoke token", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return nil // revoked before
+		}
+		return auditUser(ctx, tx, userID, by, time.Now(), opsflow.AuditEvent{Action: "token.revoked", Field: "tokens", Old: id})
+	})
 }
 
 // ListTokens lists the tokens of one user, or of everyone when userID is

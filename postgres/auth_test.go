@@ -23,17 +23,40 @@ func TestTokens(t *testing.T) {
 		t.Fatal("the plaintext token is stored")
 	}
 
-	// A second token updates the user's name and roles.
-	u.Name, u.Roles = "Grace H.", []opsflow.Role{opsflow.RoleOwner, opsflow.RoleApprover}
-	token2, err := testDB.CreateToken(ctx, u, "ci")
+	// A second token never changes the user's name or roles: that used to
+	// happen silently, on every token of theirs.
+	for name, other := range map[string]opsflow.User{
+		"roles": {ID: u.ID, Name: u.Name, Roles: []opsflow.Role{opsflow.RoleOwner, opsflow.RoleApprover}},
+		"name":  {ID: u.ID, Name: "Grace H.", Roles: u.Roles},
+	} {
+		if _, err := testDB.CreateToken(ctx, other, "ci"); opsflow.ErrorCode(err) != opsflow.ECONFLICT {
+			t.Errorf("a token with another %s: %v, want a conflict", name, err)
+		}
+	}
+	token2, err := testDB.CreateToken(ctx, opsflow.User{ID: u.ID}, "ci") // an existing user: name and roles may be left out
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Changing roles is its own, audited step.
+	by := opsflow.Actor{ID: "cli:ops", Name: "ops", Roles: []opsflow.Role{opsflow.RoleAdmin}}
+	u.Roles = []opsflow.Role{opsflow.RoleOwner, opsflow.RoleApprover}
+	if old, err := testDB.SetUserRoles(ctx, u.ID, u.Roles, by, "joined the review board"); err != nil || !slices.Equal(old, []opsflow.Role{opsflow.RoleOwner}) {
+		t.Fatalf("SetUserRoles = %v, %v", old, err)
+	}
 	for _, tok := range []string{token, token2} {
 		got, err := testDB.Authenticate(ctx, tok)
-		if err != nil || got.ID != u.ID || got.Name != "Grace H." || !slices.Equal(got.Roles, u.Roles) {
+		if err != nil || got.ID != u.ID || got.Name != "Grace" || !slices.Equal(got.Roles, u.Roles) {
 			t.Fatalf("Authenticate = %+v, %v", got, err)
 		}
+	}
+	if _, err := testDB.SetUserRoles(ctx, u.ID, u.Roles, by, ""); opsflow.ErrorCode(err) != opsflow.EINVALID {
+		t.Errorf("a role change without a reason: %v", err)
+	}
+	if _, err := testDB.SetUserRoles(ctx, "nobody-"+u.ID, u.Roles, by, "x"); opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
+		t.Errorf("a role change of no one: %v", err)
+	}
+	if _, err := testDB.CreateToken(ctx, opsflow.User{ID: "System", Name: "Mallory", Roles: u.Roles}, ""); opsflow.ErrorCode(err) != opsflow.EINVALID {
+		t.Errorf("a person called System: %v", err)
 	}
 
 	// Use is recorded, but not on every request.
@@ -70,6 +93,21 @@ func TestTokens(t *testing.T) {
 	}
 	if err := testDB.RevokeToken(ctx, "tok_missing"); opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
 		t.Errorf("revoke unknown: %v", err)
+	}
+	// The user's stream holds it all, once each, and verifies.
+	trail, err := testDB.AuditEvents(ctx, opsflow.UserStream(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range trail {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, " "); got != "user.created token.issued token.issued user.roles_changed token.revoked" {
+		t.Errorf("user trail: %s", got)
+	}
+	if rep, err := testDB.VerifyAudit(ctx, opsflow.UserStream(u.ID)); err != nil || !rep.OK {
+		t.Errorf("user trail: %+v %v", rep, err)
 	}
 	if _, err := testDB.CreateToken(ctx, opsflow.User{ID: "x", Name: "x", Roles: []opsflow.Role{"wizard"}}, ""); opsflow.ErrorCode(err) != opsflow.EINVALID {
 		t.Errorf("unknown role accepted: %v", err)

@@ -186,3 +186,15 @@ func (db *DB) txRow(ctx context.Context, tx *sqlx.Tx, query string, args ...any)
 	}
 	return st.QueryRowxContext(ctx, args...)
 }
+
+// txSelect is txExec for a statement that returns rows, scanned into dest.
+func (db *DB) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, query string, args ...any) error {
+	if db == nil {
+		return tx.SelectContext(ctx, dest, query, args...)
+	}
+	st, err := db.inTx(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	return st.SelectContext(ctx, dest, args...)
+}

@@ -39,6 +39,7 @@ func (db *DB) MarkStalled(ctx context.Context, st opsflow.Stall) error {
 			ID:        fmt.Sprintf("%s/stall/%d/%d:%s", st.ID, st.Version, st.Attempts, opsflow.RoleAdmin),
 			ProcessID: st.ID, To: string(opsflow.RoleAdmin), At: since,
 			Subject: storable(fmt.Sprintf("%s %s is stalled: %s", st.Kind, st.ID, msg), 500),
+			Kind:    opsflow.NotifyStalled, Reason: msg,
 		}})
 	})
 }
@@ -163,10 +164,20 @@ func (db *DB) closeOutside(ctx context.Context, c outsideClose) error {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return wrap("read audit head", err)
 		}
+		// The final record is sealed as a workflow seals one: the last
+		// event carries its hash, so an inspection pack can prove it.
+		sealed, err := opsflow.RecordHash(b)
+		if err != nil {
+			return fmt.Errorf("postgres: seal %s: %w", c.id, err)
+		}
 		return AppendAudit(ctx, tx, []opsflow.AuditEvent{{
 			Stream: c.id, Seq: seq + 1, At: at, ActorID: c.actor.ID, ActorName: c.actor.Name,
 			ActorRole: c.actor.RoleLabel(c.role), Action: c.action, Field: row.Kind.StateField(),
 			Old: row.State, New: c.state, Reason: c.reason,
+		}, {
+			Stream: c.id, Seq: seq + 2, At: at, ActorID: opsflow.SystemActor.ID, ActorName: opsflow.SystemActor.Name,
+			ActorRole: opsflow.SystemActor.RoleLabel(""), Action: opsflow.ActionProcessSealed, Field: "record_sha256",
+			New: sealed, Reason: "final record sealed at " + c.state,
 		}})
 	})
 }

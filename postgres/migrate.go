@@ -35,9 +35,33 @@ type MigrationState struct {
 // Migrate applies every pending migration. It is safe to call from several
 // processes at once: they take turns on an advisory lock, and the later
 // ones find nothing to do.
-func Migrate(ctx context.Context, db *DB) error {
-	return migrate(ctx, db, migrationsFS())
+//
+// db connects as the schema's owner. With GrantTo, Migrate then gives the
+// application's role its privileges (GrantApp); without it, the
+// application is assumed to connect as the owner, which works but lets it
+// rewrite the audit trail.
+func Migrate(ctx context.Context, db *DB, opts ...MigrateOption) error {
+	var o migrateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := migrate(ctx, db, migrationsFS()); err != nil {
+		return err
+	}
+	if o.appRole != "" {
+		return GrantApp(ctx, db, o.appRole)
+	}
+	return nil
 }
+
+// MigrateOption configures Migrate.
+type MigrateOption func(*migrateOptions)
+
+type migrateOptions struct{ appRole string }
+
+// GrantTo names the application's role, to be given its privileges once
+// the schema is up to date.
+func GrantTo(role string) MigrateOption { return func(o *migrateOptions) { o.appRole = role } }
 
 // MigrationStatus lists every known migration in version order.
 func MigrationStatus(ctx context.Context, db *DB) ([]MigrationState, error) {

@@ -17,22 +17,33 @@ func queueNotifications(ctx context.Context, tx *sqlx.Tx, ns []opsflow.Notificat
 	if len(ns) == 0 {
 		return nil
 	}
-	id, proc, task, to, subj, at := notificationColumns(ns)
+	c := notificationColumns(ns)
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO notifications (id, process_id, task_id, recipient, subject, at)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-		ON CONFLICT (id) DO NOTHING`,
-		pq.Array(id), pq.Array(proc), pq.Array(task), pq.Array(to), pq.Array(subj), pq.Array(at))
+		INSERT INTO notifications (id, process_id, task_id, recipient, subject, at, kind, level, reason)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::int[], $9::text[])
+		ON CONFLICT (id) DO NOTHING`, c.args()...)
 	return wrap("queue notifications", err)
 }
 
-// notificationColumns splits notifications into one array per column.
-func notificationColumns(ns []opsflow.Notification) (id, proc, task, to, subj, at []string) {
+// notifColumns holds notifications as one array per column.
+type notifColumns struct {
+	id, proc, task, to, subj, at, kind, reason []string
+	level                                      []int64
+}
+
+func notificationColumns(ns []opsflow.Notification) notifColumns {
+	var c notifColumns
 	for _, n := range ns {
-		id, proc, task = append(id, n.ID), append(proc, n.ProcessID), append(task, n.TaskID)
-		to, subj, at = append(to, n.To), append(subj, n.Subject), append(at, n.At.UTC().Format(time.RFC3339Nano))
+		c.id, c.proc, c.task = append(c.id, n.ID), append(c.proc, n.ProcessID), append(c.task, n.TaskID)
+		c.to, c.subj, c.at = append(c.to, n.To), append(c.subj, storable(n.Subject, 500)), append(c.at, n.At.UTC().Format(time.RFC3339Nano))
+		c.kind, c.level, c.reason = append(c.kind, n.Kind), append(c.level, int64(n.Level)), append(c.reason, storable(n.Reason, 1000))
 	}
-	return
+	return c
+}
+
+func (c notifColumns) args() []any {
+	return []any{pq.Array(c.id), pq.Array(c.proc), pq.Array(c.task), pq.Array(c.to), pq.Array(c.subj), pq.Array(c.at),
+		pq.Array(c.kind), pq.Array(c.level), pq.Array(c.reason)}
 }
 
 // Notifications lists the outbox entries for recipient (all when empty),

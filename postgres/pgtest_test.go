@@ -13,8 +13,10 @@ import (
 )
 
 var (
-	testURL string // this test binary's own, migrated database
-	testDB  *DB
+	testURL string // this test binary's own, migrated database, as the application's role
+	testDB  *DB    // the application's role, as the API and the worker connect
+	ownerDB *DB    // the schema's owner, which migrates
+	superDB *DB    // a superuser: for tests that rewrite the trail behind the application's back
 )
 
 func TestMain(m *testing.M) {
@@ -23,14 +25,23 @@ func TestMain(m *testing.M) {
 		defer cancel()
 		testURL = testenv.DatabaseURL()
 		var err error
-		if testDB, err = Open(ctx, testURL); err != nil {
+		if ownerDB, err = Open(ctx, testenv.MigrateURL()); err != nil {
 			return nil, err
 		}
-		if err := Migrate(ctx, testDB); err != nil {
+		if err := Migrate(ctx, ownerDB, GrantTo(testenv.AppRole)); err != nil {
+			ownerDB.Close()
+			return nil, err
+		}
+		if testDB, err = Open(ctx, testURL); err != nil {
+			ownerDB.Close()
+			return nil, err
+		}
+		if superDB, err = Open(ctx, testenv.SuperuserURL()); err != nil {
+			ownerDB.Close()
 			testDB.Close()
 			return nil, err
 		}
-		return func() { testDB.Close() }, nil
+		return func() { testDB.Close(); ownerDB.Close(); superDB.Close() }, nil
 	})
 }
 

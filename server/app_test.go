@@ -21,6 +21,7 @@ import (
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/activities"
 	api "github.com/opsflow/opsflow/client"
+	"github.com/opsflow/opsflow/internal/outbound"
 	"github.com/opsflow/opsflow/internal/testenv"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
@@ -59,10 +60,18 @@ func setup(t *testing.T) {
 	t.Helper()
 	shared.once.Do(func() {
 		ctx := context.Background()
-		if shared.db, shared.err = postgres.Open(ctx, testenv.DatabaseURL()); shared.err != nil {
+		// Migrations run as the owner; the API and the workers as the
+		// application's role, with exactly its production privileges.
+		owner, err := postgres.Open(ctx, testenv.MigrateURL())
+		if err != nil {
+			shared.err = err
 			return
 		}
-		if shared.err = postgres.Migrate(ctx, shared.db); shared.err != nil {
+		defer owner.Close()
+		if shared.err = postgres.Migrate(ctx, owner, postgres.GrantTo(testenv.AppRole)); shared.err != nil {
+			return
+		}
+		if shared.db, shared.err = postgres.Open(ctx, testenv.DatabaseURL()); shared.err != nil {
 			return
 		}
 		shared.tokens = map[string]string{}
@@ -94,7 +103,17 @@ type app struct {
 	Queue  string
 	worker sdkworker.Worker
 	mu     sync.Mutex
+	// Outbound is the allowlist of the worker's webhook calls (set it
+	// before StartWorker).
+	Outbound *outbound.Policy
+	// tokens are the users' tokens when the app has a database of its
+	// own (nil: the shared one's).
+	tokens map[string]string
 }
+
+// testOutbound lets the workers call the tests' own webhook receivers, on
+// the loopback interface: explicitly, as an administrator would have to.
+var testOutbound = outbound.MustParse("127.0.0.1, ::1")
 
 var queueSeq struct {
 	sync.Mutex
@@ -115,7 +134,7 @@ func newAppWith(t *testing.T, adjust func(*server.Config)) *app {
 	queueSeq.n++
 	queue := fmt.Sprintf("test-%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "-"), os.Getpid(), queueSeq.n)
 	queueSeq.Unlock()
-	a := &app{t: t, DB: shared.db, TC: shared.tc, Queue: queue}
+	a := &app{t: t, DB: shared.db, TC: shared.tc, Queue: queue, Outbound: testOutbound}
 	a.StartWorker()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -136,7 +155,8 @@ func newAppWith(t *testing.T, adjust func(*server.Config)) *app {
 func (a *app) StartWorker() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	w := worker.New(a.TC, a.Queue, &activities.Activities{Store: a.DB, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	w := worker.New(a.TC, a.Queue, &activities.Activities{Store: a.DB, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTP: a.Outbound.Client(30 * time.Second)})
 	if err := w.Start(); err != nil {
 		a.t.Fatalf("start worker: %v", err)
 	}
@@ -215,7 +235,11 @@ func (a *app) Do(user, method, path string, body any, headers ...string) respons
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if user != "" {
-		tok, ok := shared.tokens[user]
+		tokens := shared.tokens
+		if a.tokens != nil {
+			tokens = a.tokens
+		}
+		tok, ok := tokens[user]
 		if !ok {
 			tok = user // lets a test send a made-up token
 		}

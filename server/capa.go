@@ -35,6 +35,9 @@ func (s *Server) createCAPA(c echo.Context) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
+	if err := s.checkPeople(c.Request().Context(), req); err != nil {
+		return err
+	}
 	return s.startProcess(c, opsflow.KindCAPA, workflows.WorkflowCAPA, workflows.CAPAInput{Actor: actorOf(c), Request: req, Day: s.Day})
 }
 
@@ -88,7 +91,7 @@ func (s *Server) exportCAPA(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.writeExport(c, format, row.ID, "id="+row.ID, []opsflow.PackRecord{pr})
+	return s.writeExport(c, format, row.ID, "id="+row.ID, []exportItem{pr})
 }
 
 // exportCAPAs: GET /v1/capas/export?closed_from=&closed_to= — every CAPA
@@ -118,7 +121,7 @@ func (s *Server) exportCAPAs(c echo.Context) error {
 	if f.ClosedTo.Before(*f.ClosedFrom) {
 		return opsflow.Invalid("closed_to", "closed_to is before closed_from")
 	}
-	var records []opsflow.PackRecord
+	var records []exportItem
 	for {
 		page, err := s.Store.ListProcesses(c.Request().Context(), f)
 		if err != nil {
@@ -140,41 +143,40 @@ func (s *Server) exportCAPAs(c echo.Context) error {
 	return s.writeExport(c, format, name, c.QueryString(), records)
 }
 
-// packRecord assembles one CAPA's part of a pack: the record as stored, its
-// audit timeline and its signatures with the versions they cover.
-func (s *Server) packRecord(c echo.Context, row opsflow.Process) (opsflow.PackRecord, error) {
+// packRecord assembles one CAPA's part of a pack: its audit timeline and,
+// once it is final, its sealed record and signatures (see
+// opsflow.NewPackRecord for what a v2 pack shows and why).
+func (s *Server) packRecord(c echo.Context, row opsflow.Process) (exportItem, error) {
 	events, err := s.Store.AuditEvents(c.Request().Context(), row.ID)
 	if err != nil {
-		return opsflow.PackRecord{}, err
+		return exportItem{}, err
 	}
-	var rec struct {
-		Signatures     []opsflow.Signature     `json:"signatures"`
-		SignedVersions []opsflow.SignedVersion `json:"signed_versions"`
+	pr, err := opsflow.NewPackRecord(row.Kind, row.ID, row.State, row.Record, events)
+	if err != nil {
+		return exportItem{}, err
 	}
-	if err := json.Unmarshal(row.Record, &rec); err != nil {
-		return opsflow.PackRecord{}, fmt.Errorf("decode record %s: %w", row.ID, err)
-	}
-	if events == nil {
-		events = []opsflow.AuditEvent{}
-	}
-	if rec.Signatures == nil {
-		rec.Signatures = []opsflow.Signature{}
-	}
-	return opsflow.PackRecord{ID: row.ID, Kind: row.Kind, State: row.State, Version: row.Version, Record: row.Record,
-		Timeline: events, Signatures: rec.Signatures, SignedVersions: rec.SignedVersions}, nil
+	return exportItem{row: row, pack: pr}, nil
 }
 
-func (s *Server) writeExport(c echo.Context, format, name, query string, records []opsflow.PackRecord) error {
-	if records == nil {
-		records = []opsflow.PackRecord{}
-	}
+// exportItem is one exported process: its pack entry (the evidence) and
+// its read-model row (what the CSV shows beside each event).
+type exportItem struct {
+	row  opsflow.Process
+	pack opsflow.PackRecord
+}
+
+func (s *Server) writeExport(c echo.Context, format, name, query string, items []exportItem) error {
 	if format == "csv" {
 		var buf bytes.Buffer
-		if err := writeCSV(&buf, records); err != nil {
+		if err := writeCSV(&buf, items); err != nil {
 			return err
 		}
 		c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.csv"`, name))
 		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	}
+	records := make([]opsflow.PackRecord, len(items))
+	for i, it := range items {
+		records[i] = it.pack
 	}
 	pack := opsflow.InspectionPack{Format: opsflow.PackFormat, GeneratedAt: s.Now().UTC(), GeneratedBy: userOf(c).ID, Query: query, Records: records}
 	b, err := json.MarshalIndent(pack, "", "  ")
@@ -190,14 +192,15 @@ func (s *Server) writeExport(c echo.Context, format, name, query string, records
 var csvHeader = []string{"capa_id", "title", "capa_state", "risk_level", "owner", "opened_at", "closed_at", "signed_by", "record_sha256",
 	"seq", "at", "actor_id", "actor_name", "actor_role", "action", "field", "old", "new", "reason", "prev_hash", "hash"}
 
-func writeCSV(w io.Writer, records []opsflow.PackRecord) error {
+func writeCSV(w io.Writer, items []exportItem) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
-	for _, r := range records {
+	for _, it := range items {
+		r := it.pack
 		var rec opsflow.CAPA
-		if err := json.Unmarshal(r.Record, &rec); err != nil {
+		if err := json.Unmarshal(it.row.Record, &rec); err != nil {
 			return fmt.Errorf("decode record %s: %w", r.ID, err)
 		}
 		risk, closed, signer, hash := "", "", "", ""

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -227,6 +231,22 @@ func TestCAPALifecycleToSignedClosure(t *testing.T) {
 	if err != nil || !rep.OK || rep.Signatures != 1 || rep.Events != len(events) {
 		t.Fatalf("pack: %+v %v", rep, err)
 	}
+	// The independent Python verifier agrees; a pack cut before its seal,
+	// with the title edited, fails both.
+	pythonVerifier(t, pack, true)
+	var cut opsflow.InspectionPack
+	if err := json.Unmarshal(pack, &cut); err != nil {
+		t.Fatal(err)
+	}
+	pr := &cut.Records[0]
+	pr.Timeline = pr.Timeline[:len(pr.Timeline)-1]
+	pr.Head = &opsflow.PackHead{Seq: pr.Timeline[len(pr.Timeline)-1].Seq, Hash: pr.Timeline[len(pr.Timeline)-1].Hash}
+	pr.Record = bytes.Replace(pr.Record, []byte(`"Cracked housings`), []byte(`"Cosmetic marks`), 1)
+	trimmed, _ := json.Marshal(cut)
+	if rep, err := opsflow.VerifyPack(bytes.NewReader(trimmed)); err != nil || rep.OK {
+		t.Errorf("trimmed pack: %+v %v", rep, err)
+	}
+	pythonVerifier(t, trimmed, false)
 	for _, target := range []string{`"action": "capa.plan_approved"`, `"meaning": "approved for closure"`, `"escape_point": "final inspection`} {
 		i := bytes.Index(pack, []byte(target))
 		if i < 0 {
@@ -534,4 +554,24 @@ func TestCAPAEscalatesOverdueWork(t *testing.T) {
 		t.Errorf("after the late triage: %s", r.State)
 	}
 	saveHistory(t, a, c.ID, "capa_escalation_engine2")
+}
+
+// pythonVerifier runs docs/verify_pack.py, the verifier in another
+// language an auditor can read in full, on a pack.
+func pythonVerifier(t *testing.T, pack []byte, wantOK bool) {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found: the independent verifier is not run")
+	}
+	f := filepath.Join(t.TempDir(), "pack.json")
+	if err := os.WriteFile(f, pack, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(python, filepath.Join("..", "docs", "verify_pack.py"), f).CombinedOutput()
+	if (err == nil) != wantOK {
+		t.Errorf("python verifier: %s (err %v), want ok=%v", out, err, wantOK)
+	} else {
+		t.Logf("python verifier: %s", bytes.TrimSpace(out))
+	}
 }

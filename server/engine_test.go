@@ -164,10 +164,11 @@ func TestPermanentStoreErrorStallsTheProcess(t *testing.T) {
 		t.Errorf("abandoned record: %v", rec)
 	}
 	trail := a.audit(id2)
-	last := trail[len(trail)-1]
+	last := trail[len(trail)-2] // then the seal
 	if last.Action != "process.abandoned" || last.ActorID != "root" || !strings.Contains(last.Reason, "duplicate") || !strings.Contains(last.Reason, "discarded") {
 		t.Errorf("last event of the abandoned CAPA: %+v", last)
 	}
+	checkSealedExport(t, a, id2)
 	if brk := opsflow.VerifyChain(trail); brk != nil {
 		t.Errorf("chain of the abandoned CAPA: %+v", brk)
 	}
@@ -378,11 +379,12 @@ func TestDatabaseDownIs503Not401(t *testing.T) {
 }
 
 // Finding 4: a step accepted but not finished by the request's deadline
-// (here: no worker runs) answers 202 with where to look, never 500; the
+// (here: no worker runs) answers 202 with where to look, never 500 (the
+// deadline leaves the update 5 s to be admitted even on a loaded machine); the
 // change is made once a worker is back, and the same Idempotency-Key then
 // answers with the outcome.
 func TestLateStepAnswers202(t *testing.T) {
-	a := newAppWith(t, func(c *server.Config) { c.RequestTimeout = 5 * time.Second })
+	a := newAppWith(t, func(c *server.Config) { c.RequestTimeout = 8 * time.Second })
 	id := newCAPA(a, "late step")
 	a.StopWorker()
 	body := map[string]any{"severity": 3, "occurrence": 2, "detection": 2}
@@ -507,10 +509,11 @@ func TestProcessesEndedOutsideOpsflowAreClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	trail = a.audit(terminated)
-	last := trail[len(trail)-1]
+	last := trail[len(trail)-2] // then the seal
 	if last.Action != "process.terminated" || last.ActorID != "system" || !strings.Contains(last.Reason, "operator cleanup") {
 		t.Errorf("last event of the terminated CAPA: %+v", last)
 	}
+	checkSealedExport(t, a, terminated)
 	if n := countAction(trail, "process.terminated"); n != 1 {
 		t.Errorf("process.terminated %d times", n)
 	}
@@ -564,11 +567,11 @@ func historyCounts(t *testing.T, a *app, id string) map[enumspb.EventType]int {
 	return counts
 }
 
-// rawDB opens a plain connection to the test database, for what the API
-// must not do (DDL).
+// rawDB opens a plain connection to the test database as a superuser, for
+// what the API must not (and, as the application's role, cannot) do: DDL.
 func rawDB(t *testing.T) *sqlDB {
 	t.Helper()
-	db, err := openSQL(testenv.DatabaseURL())
+	db, err := openSQL(testenv.SuperuserURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -745,5 +748,19 @@ func TestCreateReplayAnswersTheCurrentRecord(t *testing.T) {
 	}
 	if m := again.Map(t); m["scope"] != nil {
 		t.Errorf("a CAPA without a scope shows scope %v", m["scope"])
+	}
+}
+
+// checkSealedExport exports a process closed outside its workflow
+// (abandoned, terminated): its record is sealed too, and its pack verifies.
+func checkSealedExport(t *testing.T, a *app, id string) {
+	t.Helper()
+	trail := a.audit(id)
+	if seal := trail[len(trail)-1]; seal.Action != opsflow.ActionProcessSealed || len(seal.New) != 64 {
+		t.Errorf("%s does not end with its seal: %+v", id, seal)
+	}
+	pack := a.Must(http.StatusOK, "carol", "GET", "/v1/capas/"+id+"/export", nil).Body
+	if rep, err := opsflow.VerifyPack(bytes.NewReader(pack)); err != nil || !rep.OK || rep.Sealed != 1 {
+		t.Errorf("pack of %s: %+v %v (%+v)", id, rep, err, rep.Break)
 	}
 }

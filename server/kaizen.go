@@ -63,6 +63,9 @@ func (s *Server) createKaizen(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	if err := s.checkPeople(ctx, req); err != nil {
+		return err
+	}
 	kpi, err := s.Store.GetKPI(ctx, req.KPI)
 	if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
 		return opsflow.Invalid("kpi", "unknown kpi %q: register it with POST /v1/kpis first", req.KPI)

@@ -25,33 +25,16 @@ type kpiRequest struct {
 	Unit        string            `json:"unit"`
 	Direction   opsflow.Direction `json:"direction"`
 	Owner       string            `json:"owner,omitempty"` // defaults to the caller
-}
-
-func (s *Server) createKPI(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAdmin); err != nil {
-		return err
-	}
-	var in kpiRequest
-	if err := bind(c, &in); err != nil {
-		return err
-	}
-	u := userOf(c)
-	k := opsflow.KPI{Key: in.Key, Name: in.Name, Description: in.Description, Unit: in.Unit, Direction: in.Direction, OwnerID: in.Owner, CreatedBy: u.ID}
-	if k.OwnerID == "" {
-		k.OwnerID = u.ID
-	}
-	if err := k.Validate(); err != nil {
-		return err
-	}
-	stored, created, err := s.Store.CreateKPI(c.Request().Context(), k)
-	if err != nil {
-		return err
-	}
-	if !created { // the same definition again: a retry
-		return c.JSON(http.StatusOK, stored)
-	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/kpis/"+stored.Key)
-	return c.JSON(http.StatusCreated, stored)
+	// What good is (issue 11); each may be left out and set later.
+	Frequency  opsflow.Frequency       `json:"frequency,omitempty"` // monthly when left out
+	Missing    *opsflow.MissingRule    `json:"missing,omitempty"`
+	Method     string                  `json:"method,omitempty"`
+	Source     string                  `json:"source,omitempty"`
+	Target     *targetBody             `json:"target,omitempty"`
+	Thresholds *opsflow.Thresholds     `json:"thresholds,omitempty"`
+	Policy     *opsflow.ResponsePolicy `json:"policy,omitempty"`
+	Rules      opsflow.ChartRules      `json:"rules,omitempty"`
+	Baseline   *baselineBody           `json:"baseline,omitempty"`
 }
 
 func (s *Server) listKPIs(c echo.Context) error {
@@ -64,14 +47,6 @@ func (s *Server) listKPIs(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, page)
-}
-
-func (s *Server) getKPI(c echo.Context) error {
-	k, err := s.Store.GetKPI(c.Request().Context(), c.Param("key"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, k)
 }
 
 // measurementIn is one measurement as a client sends it.
@@ -97,6 +72,9 @@ func (s *Server) addMeasurements(c echo.Context) error {
 		return err
 	}
 	key := c.Param("key")
+	if isCSV(c) {
+		return s.addMeasurementsCSV(c, key)
+	}
 	var body measurementsBody
 	if err := bind(c, &body); err != nil {
 		return err
@@ -145,6 +123,11 @@ func (s *Server) addMeasurements(c echo.Context) error {
 	}
 	stored, added, err := s.Store.AddMeasurements(c.Request().Context(), key, ms)
 	if err != nil {
+		return err
+	}
+	// Told on a retry too (added 0): the first attempt may have stored
+	// and failed to tell.
+	if err := s.tellWatch(c, key, "measurements", added); err != nil {
 		return err
 	}
 	status := http.StatusCreated

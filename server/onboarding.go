@@ -40,6 +40,15 @@ type onboardingRequest struct {
 	StartAt         *time.Time   `json:"start_at,omitempty"`
 }
 
+// UserRefs names the hire's manager and mentor.
+func (r onboardingRequest) UserRefs() []opsflow.UserRef {
+	out := []opsflow.UserRef{{Field: "manager_id", ID: r.ManagerID}}
+	if r.MentorID != "" {
+		out = append(out, opsflow.UserRef{Field: "mentor_id", ID: r.MentorID})
+	}
+	return out
+}
+
 // startMoment resolves a start date and/or moment in tz, refusing a start
 // in the past (before today in the hire's timezone).
 func (s *Server) startMoment(date string, at *time.Time, tz string) (string, time.Time, error) {
@@ -93,6 +102,9 @@ func (s *Server) createOnboarding(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	if err := s.checkPeople(ctx, in); err != nil {
+		return err
+	}
 	in.Hire.Name, in.Hire.Email = strings.TrimSpace(in.Hire.Name), strings.TrimSpace(in.Hire.Email)
 	if in.Hire.Name == "" {
 		return opsflow.Invalid("hire.name", "the hire's name is required")

@@ -120,6 +120,9 @@ func buildOpenAPI(ops []op) (*openapi3.T, error) {
 			if o.example != nil {
 				content.Get("application/json").Example = o.example
 			}
+			for _, ct := range o.bodyAlt {
+				content[ct] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+			}
 			oper.RequestBody = &openapi3.RequestBodyRef{Value: &openapi3.RequestBody{Required: !o.optionalBody, Content: content}}
 		}
 		status := o.status
@@ -131,7 +134,7 @@ func buildOpenAPI(ops []op) (*openapi3.T, error) {
 		case o.resp == nil && len(o.content) > 0:
 			ok.Content = openapi3.Content{}
 			for _, ct := range o.content {
-				ok.Content[ct] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+				ok.Content[ct] = openapi3.NewMediaType().WithSchema(textSchema(ct))
 			}
 		case o.resp != nil:
 			schema := g.ref(o.resp)
@@ -143,7 +146,7 @@ func buildOpenAPI(ops []op) (*openapi3.T, error) {
 			ok.Content = openapi3.NewContentWithJSONSchemaRef(schema)
 			for _, ct := range o.content {
 				if ct != "application/json" {
-					ok.Content[ct] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+					ok.Content[ct] = openapi3.NewMediaType().WithSchema(textSchema(ct))
 				}
 			}
 		}
@@ -172,6 +175,15 @@ func buildOpenAPI(ops []op) (*openapi3.T, error) {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// textSchema is the schema of a non-JSON answer: text, or bytes for an
+// image or a PDF.
+func textSchema(contentType string) *openapi3.Schema {
+	if strings.HasPrefix(contentType, "image/png") || contentType == "application/pdf" {
+		return openapi3.NewStringSchema().WithFormat("binary")
+	}
+	return openapi3.NewStringSchema()
 }
 
 // errorStatuses are the error answers an op can give.
@@ -308,7 +320,7 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[opsflow.Role]():            statesOf(opsflow.Roles),
 	reflect.TypeFor[opsflow.KaizenPhase]():     statesOf(kaizenPhases),
 	reflect.TypeFor[opsflow.OnboardingState](): statesOf(opsflow.OnboardingStates),
-	reflect.TypeFor[opsflow.Kind]():            {string(opsflow.KindCAPA), string(opsflow.KindKaizen), string(opsflow.KindOnboarding)},
+	reflect.TypeFor[opsflow.Kind]():            {string(opsflow.KindCAPA), string(opsflow.KindKaizen), string(opsflow.KindOnboarding), string(opsflow.KindKPI)},
 	reflect.TypeFor[opsflow.Direction]():       {string(opsflow.HigherIsBetter), string(opsflow.LowerIsBetter)},
 }
 

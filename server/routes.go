@@ -24,6 +24,9 @@ type op struct {
 	body         reflect.Type
 	optionalBody bool
 	example      any
+	// bodyAlt are media types the body may also come in besides JSON
+	// (text/csv), documented as text.
+	bodyAlt []string
 	// resp is the success answer's type (nil: none); list wraps it in a
 	// page of items; status is the success status (200 when zero).
 	resp   reflect.Type
@@ -83,8 +86,30 @@ func (s *Server) apiRoutes() []op {
 		{method: "GET", path: "/docs", id: "docs", tag: "platform", public: true, summary: "The API reference, as a page",
 			content: []string{"text/html"}, handler: s.docs},
 
-		{method: "GET", path: "/v1/me", id: "me", tag: "people", summary: "The authenticated user",
-			resp: typeOf[opsflow.User](), handler: s.me},
+		{method: "GET", path: "/v1/me", id: "me", tag: "people", summary: "The authenticated user, with their address, time zone and notification preferences",
+			resp: typeOf[opsflow.Profile](), handler: s.me},
+		{method: "PUT", path: "/v1/me", id: "putMe", tag: "people", summary: "Set your e-mail address, time zone and notification preferences",
+			doc:  "Per channel (email, slack, teams, webhook): immediate, digest (one message a day at digest_hour, local time) or off. always_immediate lists kinds sent at once even on a digest channel. A webhook needs webhook_url and a webhook_secret of 16+ characters; secrets read back masked, and the masked value sent back keeps the stored one. Audited on the user's stream.",
+			body: typeOf[profileRequest](), example: profileRequest{Email: "ann@example.com", Timezone: "Europe/Berlin",
+				Preferences: opsflow.Preferences{Email: opsflow.DeliverDigest, Slack: opsflow.DeliverOff, Teams: opsflow.DeliverOff, Webhook: opsflow.DeliverOff, DigestHour: opsflow.Ptr(7),
+					AlwaysImmediate: []string{opsflow.NotifyEscalated, opsflow.NotifyApproval}}},
+			resp: typeOf[opsflow.Profile](), handler: s.putMe},
+		{method: "GET", path: "/v1/users/:id", id: "getUser", tag: "people", summary: "A user's profile (administrators, or the user)",
+			resp: typeOf[opsflow.Profile](), handler: s.getUser},
+		{method: "PUT", path: "/v1/users/:id", id: "putUser", tag: "people", summary: "Create a user or change one (administrators)",
+			doc:  "A new user needs a name and roles (201). For an existing user, name, address, time zone and preferences are replaced; roles change only with a reason. Every change is recorded on the user's audit stream (user/{id}).",
+			body: typeOf[userRequest](), example: userRequest{Name: "Ann Lee", Roles: []opsflow.Role{opsflow.RoleOwner}, Email: "ann@example.com", Timezone: "Europe/Berlin"},
+			resp: typeOf[opsflow.Profile](), status: http.StatusCreated, handler: s.putUser},
+		{method: "GET", path: "/v1/notifications", id: "listMyNotifications", tag: "people", summary: "Notifications sent to you, newest first",
+			doc:  "One row per channel: pending, sent, failed (after its retry budget), digest (waiting for your daily digest), digested or skipped (the task was done before it went out, or no address).",
+			resp: typeOf[opsflow.Delivery](), list: true, handler: s.myNotifications,
+			query: []param{{"state", "string", "one delivery state", opsflow.DeliveryStates}, pLimit, pCursor}},
+		{method: "GET", path: "/v1/admin/notifications", id: "listAdminNotifications", tag: "admin", summary: "Everyone's notifications, e.g. the failed ones (admin)",
+			resp: typeOf[opsflow.Delivery](), list: true, handler: s.adminNotifications,
+			query: []param{{"state", "string", "one delivery state", opsflow.DeliveryStates}, {"user", "string", "one recipient", nil}, pLimit, pCursor}},
+		{method: "POST", path: "/v1/admin/notifications/:id/retry", id: "retryNotification", tag: "admin", summary: "Send a failed notification again, with a fresh retry budget (admin)",
+			doc:  "Only a failed delivery is retried (409 otherwise). It goes back in the queue at once.",
+			resp: typeOf[opsflow.Delivery](), errs: []int{http.StatusConflict}, handler: s.retryNotification},
 		{method: "GET", path: "/v1/tasks", id: "listTasks", tag: "tasks", summary: "One inbox across every process",
 			doc:  "By default the caller's inbox: tasks assigned to them or queued for one of their roles, still to do (open, in progress, blocked), overdue first. Filters widen or narrow it; assignee=me names the caller.",
 			resp: typeOf[opsflow.TaskRow](), list: true, handler: s.listTasks,
@@ -92,7 +117,7 @@ func (s *Server) apiRoutes() []op {
 				{"assignee", "string", "a user ID, or me", nil},
 				{"role", "string", "a role's queue", nil},
 				{"state", "string", "a task state, or all (default: the states still to do)", nil},
-				{"process_kind", "string", "capa, kaizen or onboarding", []string{"capa", "kaizen", "onboarding"}},
+				{"process_kind", "string", "capa, kaizen, onboarding, or kpi (a KPI owner's tasks)", []string{"capa", "kaizen", "onboarding", "kpi"}},
 				{"process_id", "string", "one process", nil},
 				{"overdue", "boolean", "only overdue (true) or not (false)", nil},
 				pLimit, pCursor,
@@ -111,20 +136,6 @@ func (s *Server) apiRoutes() []op {
 		{method: "POST", path: "/v1/admin/processes/:id/abandon", id: "abandonStalledProcess", tag: "admin", summary: "End a stalled process, dropping the changes the store refused",
 			doc:  "The record keeps its last written state and becomes abandoned; the trail records who, why and how many changes were dropped.",
 			body: typeOf[adminAction](), example: adminAction{Reason: "duplicate of capa-41"}, resp: typeOf[map[string]any](), step: true, handler: s.abandonStalled},
-
-		{method: "POST", path: "/v1/kpis", id: "createKPI", tag: "kpis", summary: "Register a KPI",
-			body: typeOf[kpiRequest](), example: kpiRequest{Key: "scrap-line-4", Name: "Scrap rate, line 4", Unit: "%", Direction: opsflow.LowerIsBetter},
-			resp: typeOf[opsflow.KPI](), status: http.StatusCreated, handler: s.createKPI},
-		{method: "GET", path: "/v1/kpis", id: "listKPIs", tag: "kpis", summary: "KPIs by key",
-			resp: typeOf[opsflow.KPI](), list: true, query: []param{pLimit, pCursor}, handler: s.listKPIs},
-		{method: "GET", path: "/v1/kpis/:key", id: "getKPI", tag: "kpis", summary: "One KPI", resp: typeOf[opsflow.KPI](), handler: s.getKPI},
-		{method: "POST", path: "/v1/kpis/:key/measurements", id: "addMeasurements", tag: "kpis", summary: "Record one measurement or a batch",
-			doc:  "A measurement is idempotent by its id; without ids an Idempotency-Key derives them. A batch goes under items.",
-			body: typeOf[measurementsBody](), example: measurementsBody{measurementIn: measurementIn{ID: "shift-2026-11-20-a", Value: ptr(4.2), At: exampleTime, Source: "MES"}},
-			resp: typeOf[measurementsAnswer](), status: http.StatusCreated, handler: s.addMeasurements},
-		{method: "GET", path: "/v1/kpis/:key/measurements", id: "listMeasurements", tag: "kpis", summary: "A KPI's measurements in time order",
-			resp: typeOf[opsflow.Measurement](), list: true, handler: s.listMeasurements,
-			query: []param{{"from", "date-time", "at or after", nil}, {"to", "date-time", "before", nil}, pLimit, pCursor}},
 
 		{method: "POST", path: "/v1/onboarding-templates", id: "createTemplate", tag: "onboarding", summary: "Create a role's template, or its next version (hr, admin)",
 			doc:  "An unchanged template answers 200 with the latest version; a changed one 201 with the next.",
@@ -145,6 +156,8 @@ func (s *Server) apiRoutes() []op {
 	for _, ki := range opsflow.Kinds() {
 		ops = append(ops, s.processRoutes(ki)...)
 	}
+	ops = append(ops, s.kpiRoutes()...)
+	ops = append(ops, s.reportRoutes()...)
 	return ops
 }
 

@@ -27,6 +27,8 @@ type Store interface {
 	capaStore
 	kaizenStore
 	onboardingStore
+	peopleStore
+	kpiLoopStore
 	web.Store
 }
 
@@ -54,10 +56,17 @@ type Config struct {
 	// so a 90-day window passes in 90 seconds. It is passed to each new
 	// workflow, which keeps it for its whole life.
 	Day time.Duration
+	// Checkpoints, when set, holds GET /v1/audit/verify's chains against
+	// the signed checkpoints published outside the database.
+	Checkpoints CheckpointVerifier
 	// RequestTimeout bounds each request, including a wait for a workflow
 	// update (which gets the timeout less 3 s, to answer 202 or 503 when
 	// the outcome is late); 15 s if zero.
 	RequestTimeout time.Duration
+	// Middleware runs outermost, before the request ID and the access log
+	// (tracing and RED metrics from internal/telemetry): it sees every
+	// request, with its final status.
+	Middleware []echo.MiddlewareFunc
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -101,6 +110,7 @@ func New(cfg Config) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.Use(cfg.Middleware...)
 	e.Use(middleware.RequestID())
 	e.Use(s.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{

@@ -27,6 +27,9 @@ func (s *Server) stepHandler(st opsflow.Step) echo.HandlerFunc {
 				}
 			}
 			body = v.Elem().Interface()
+			if err := s.checkPeople(c.Request().Context(), body); err != nil {
+				return err
+			}
 		}
 		var in any
 		var err error
@@ -53,6 +56,8 @@ type preparer func(c echo.Context, call opsflow.Call, body any) (any, error)
 func (s *Server) preparers() map[string]preparer {
 	return map[string]preparer{
 		stepKey(opsflow.KindCAPA, opsflow.CAPAStep.SignClosure.Route()):           s.prepareSignature,
+		stepKey(opsflow.KindCAPA, opsflow.CAPAStep.RecordEffectiveness.Route()):   s.prepareEffectiveness,
+		stepKey(opsflow.KindCAPA, opsflow.CAPAStep.ProposePlan.Route()):           s.prepareCAPAPlan,
 		stepKey(opsflow.KindKaizen, opsflow.KaizenStep.SubmitPlan.Route()):        s.preparePlan,
 		stepKey(opsflow.KindOnboarding, opsflow.OnboardingStep.MoveStart.Route()): s.prepareMoveStart,
 	}

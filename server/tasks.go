@@ -43,8 +43,8 @@ func (s *Server) listTasks(c echo.Context) error {
 	case !slices.Contains(opsflow.TaskStates, f.State):
 		return opsflow.Invalid("state", "unknown task state %q (or all)", f.State)
 	}
-	if k := f.ProcessKind; k != "" && k != opsflow.KindCAPA && k != opsflow.KindKaizen && k != opsflow.KindOnboarding {
-		return opsflow.Invalid("process_kind", "process_kind must be capa, kaizen or onboarding")
+	if k := f.ProcessKind; k != "" && k != opsflow.KindCAPA && k != opsflow.KindKaizen && k != opsflow.KindOnboarding && k != opsflow.KindKPI {
+		return opsflow.Invalid("process_kind", "process_kind must be capa, kaizen, onboarding or kpi")
 	}
 	var err error
 	if f.Overdue, err = queryBool(c, "overdue"); err != nil {

@@ -194,12 +194,18 @@ var stepFields = map[opsflow.Kind]map[string][]Field{
 		"cancel": {
 			{Name: "reason", Label: "Reason", Type: inTextarea, Rows: 2},
 		},
-		"tasks/{task_id}/retry": nil,
 	},
 }
 
-// taskFields are the inputs of the task steps every kind has, by verb.
+// taskFields are the inputs of the steps on one task (tasks/{task_id}/…),
+// by verb: the moves and the reassignment every kind has, and an
+// onboarding's provisioning retry.
 var taskFields = map[string][]Field{
+	"reassign": {
+		{Name: "assignee", Label: "Hand it to (user ID)", Type: inText},
+		{Name: "reason", Label: "Why", Type: inText},
+	},
+	"retry":    nil,
 	"start":    nil,
 	"complete": {{Name: "evidence", Label: "Evidence", Type: inLines, Rows: 1, Help: "Document IDs, asset tags, links; one per line."}},
 	"block":    {{Name: "reason", Label: "Why is it blocked?", Type: inText}},
@@ -214,7 +220,7 @@ var submitLabel = map[string]string{
 	"sign-closure": "Sign", "request-extension": "Ask", "decide-extension": "Decide", "cancel": "Cancel it",
 	"submit-plan": "Submit plan", "record-observations": "Record", "act": "Decide", "record-impact": "Record impact",
 	"decide-regression": "Decide", "check-ins": "Record check-in", "move-start-date": "Move start date",
-	"start": "Start", "complete": "Complete", "block": "Block", "skip": "Skip", "retry": "Retry provisioning",
+	"start": "Start", "complete": "Complete", "block": "Block", "skip": "Skip", "retry": "Retry provisioning", "reassign": "Reassign",
 }
 
 // formFor returns the form of a step of record id: its inputs, posted to
@@ -226,7 +232,7 @@ func formFor(ki opsflow.KindInfo, st opsflow.Step, id, taskID, csrf string) *For
 		verb = path[i+1:]
 	}
 	var fields []Field
-	if st.MovesTaskTo != "" {
+	if isTaskStep(st) {
 		fields = taskFields[verb]
 	} else {
 		fields = stepFields[ki.Kind][st.Path]
@@ -238,6 +244,9 @@ func formFor(ki opsflow.KindInfo, st opsflow.Step, id, taskID, csrf string) *For
 	}
 	return f
 }
+
+// isTaskStep reports whether a step acts on one task of its process.
+func isTaskStep(st opsflow.Step) bool { return strings.HasPrefix(st.Path, "tasks/{task_id}/") }
 
 func cloneFields(fs []Field) []Field {
 	out := make([]Field, len(fs))
@@ -269,14 +278,23 @@ func (f *Form) choices(name string, o []Option) *Form {
 }
 
 // taskForms are the task steps a person may take on one task now: one
-// form per move the record's gate allows.
+// form per move the record's gate allows, and the reassignment.
 func taskForms(ki opsflow.KindInfo, g opsflow.Gate, id string, t opsflow.Task, a opsflow.Actor, csrf string, skip func(opsflow.Step) bool) []*Form {
 	var out []*Form
 	for _, st := range ki.Steps {
-		if st.MovesTaskTo == "" || (skip != nil && skip(st)) {
+		if skip != nil && skip(st) {
 			continue
 		}
-		if g.CanMoveTask(t.ID, st.MovesTaskTo, a) != nil {
+		switch {
+		case st.MovesTaskTo != "":
+			if g.CanMoveTask(t.ID, st.MovesTaskTo, a) != nil {
+				continue
+			}
+		case st.Name == opsflow.UpdateReassignTask:
+			if g.CanReassignTask(t.ID, a) != nil {
+				continue
+			}
+		default:
 			continue
 		}
 		f := formFor(ki, st, id, t.ID, csrf)

@@ -203,6 +203,9 @@ var funcs = template.FuncMap{
 		return f.view()
 	},
 	"mul100": func(f float64) float64 { return f * 100 },
+	// folded are the task steps kept out of the way: the everyday ones
+	// (start, complete) are in view.
+	"folded": func(verb string) bool { return verb == "block" || verb == "skip" || verb == "reassign" },
 	"clip": func(s string) string {
 		if r := []rune(s); len(r) > 240 {
 			return string(r[:240]) + "…"

@@ -31,6 +31,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.Kaizen, workflow.RegisterOptions{Name: workflows.WorkflowKaizen})
 	r.RegisterWorkflowWithOptions(workflows.CAPA, workflow.RegisterOptions{Name: workflows.WorkflowCAPA})
 	r.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.WorkflowOnboarding})
+	registerKPIWorkflows(r)
 }
 
 // DefaultCacheSize is how many workflows a worker keeps in memory between

@@ -29,6 +29,9 @@ func tick(ctx workflow.Context, e *engine, b *opsflow.Board, now time.Time, who 
 			case opsflow.TaskOpened:
 				c.Old, c.New = opsflow.TaskScheduled, opsflow.TaskOpen
 				to = t.Assignee
+				if to == "" { // a role's queue: everyone holding the role
+					to = string(t.Role)
+				}
 			case opsflow.TaskReminded:
 				c.New = fmt.Sprintf("reminder: due %s", t.DueAt.UTC().Format(time.RFC3339))
 			case opsflow.TaskEscalated:
@@ -43,7 +46,17 @@ func tick(ctx workflow.Context, e *engine, b *opsflow.Board, now time.Time, who 
 				c.Reason = fmt.Sprintf("overdue since %s; escalated to %s", t.DueAt.UTC().Format(time.RFC3339), to)
 			}
 			ev := e.record(ctx, c)
-			e.notifyFor(ev, to, t.ID, fmt.Sprintf("%s: %s", te.Kind, t.Title))
+			kind := opsflow.NotifyAssigned
+			switch te.Kind {
+			case opsflow.TaskReminded:
+				kind = opsflow.NotifyReminder
+			case opsflow.TaskEscalated:
+				kind = opsflow.NotifyEscalated
+				if to == t.Assignee || to == string(t.Role) {
+					kind = opsflow.NotifyOverdue // the first tier tells the task's own holder
+				}
+			}
+			e.notifyWith(ev, opsflow.Notification{Kind: kind, To: to, TaskID: t.ID, Subject: fmt.Sprintf("%s: %s", te.Kind, t.Title), Level: te.Level})
 		}
 	}
 }
@@ -61,4 +74,12 @@ func moveTask(ctx workflow.Context, e *engine, b *opsflow.Board, m opsflow.TaskM
 		e.record(ctx, change{Actor: m.Actor, Role: t.Role, Action: "task.evidence_added", Field: "tasks." + t.ID + ".evidence", New: m.Evidence})
 	}
 	return t
+}
+
+// reassignTask applies a checked reassignment on b, records it and tells
+// the new assignee.
+func reassignTask(ctx workflow.Context, e *engine, b *opsflow.Board, r opsflow.TaskReassign) {
+	old, t := b.Reassign(r)
+	ev := e.record(ctx, change{Actor: r.Actor, Action: "task.reassigned", Field: "tasks." + t.ID + ".assignee", Old: old, New: r.Assignee, Reason: r.Reason})
+	e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyAssigned, To: r.Assignee, TaskID: t.ID, Subject: "assigned: " + t.Title, Reason: r.Reason})
 }

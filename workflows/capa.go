@@ -47,6 +47,9 @@ type CAPAInput struct {
 	Day     time.Duration         `json:"day"`
 	Timings *CAPATimings          `json:"timings,omitempty"`
 	Resume  *Resume[opsflow.CAPA] `json:"resume,omitempty"`
+	// Signal is the KPI signal that opened the CAPA, when a KPI's watch
+	// opened it (the request's source then says kpi_signal).
+	Signal *opsflow.KPISignalLink `json:"signal,omitempty"`
 }
 
 // capa is one CAPA's workflow state.
@@ -84,6 +87,10 @@ func CAPA(ctx workflow.Context, in CAPAInput) error {
 		p.e = newEngine(ctx, EngineState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Kind: opsflow.KindCAPA})
 	}
 	if err := p.e.register(ctx, p); err != nil {
+		return err
+	}
+	if err := registerKPISignal(ctx, p.e, p, signalNotes{final: p.done, state: func() string { return string(p.rec.State) },
+		notes: &p.rec.KPISignals, action: "capa.kpi_signal_added"}); err != nil {
 		return err
 	}
 	if in.Resume == nil {
@@ -134,6 +141,11 @@ func (p *capa) open(ctx workflow.Context, in CAPAInput) error {
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "capa.reported", Field: "state", New: opsflow.CAPAReported,
 		Reason: fmt.Sprintf("%s: %s (source %s %v)", r.Type, r.Title, r.Source.Type, r.Source.Refs)})
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "capa.owner_assigned", Field: "owner", New: owner})
+	if s := in.Signal; s != nil {
+		p.rec.KPISignal = s
+		p.e.record(ctx, change{Actor: in.Actor, Action: "capa.kpi_signal", Field: "kpi_signal", New: s,
+			Reason: fmt.Sprintf("opened by kpi %s: %s at %s (chart %s)", s.KPI.Key, s.Rule, s.At.Format("2006-01-02"), s.Chart)})
+	}
 	p.addContainment(ctx, in.Actor, r.Containment)
 	p.phaseTask(ctx, in.Actor, "triage", "Score the risk of "+r.Title, owner, "", p.timings.TriageDays)
 	return nil
@@ -252,8 +264,18 @@ func (p *capa) addTask(ctx workflow.Context, by opsflow.Actor, t opsflow.Task) {
 	if who == "" {
 		who = "role " + string(t.Role)
 	}
-	p.e.record(ctx, change{Actor: by, Action: "task.created", Field: "tasks." + t.ID, New: t.Title,
+	ev := p.e.record(ctx, change{Actor: by, Action: "task.created", Field: "tasks." + t.ID, New: t.Title,
 		Reason: fmt.Sprintf("assigned to %s; %s", who, due)})
+	if t.State == opsflow.TaskOpen { // a scheduled task is announced when it opens
+		to, kind := t.Assignee, opsflow.NotifyAssigned
+		if to == "" {
+			to = string(t.Role)
+		}
+		if t.Role == opsflow.RoleApprover {
+			kind = opsflow.NotifyApproval // a decision, an approval, a verification or a signature
+		}
+		p.e.notifyFor(ev, kind, to, t.ID, t.Title)
+	}
 }
 
 // phaseTask opens the task that tracks one phase's due date.
@@ -332,6 +354,7 @@ func (p *capa) steps() []handler {
 		on(s.DecideExtension, p.checkDecideExtension, p.applyDecideExtension),
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
 }
 
@@ -589,6 +612,18 @@ func (p *capa) checkMove(m opsflow.TaskMove) error {
 	return nil
 }
 
+func (p *capa) checkReassign(r opsflow.TaskReassign) error {
+	if err := p.take(opsflow.UpdateReassignTask, r.Actor); err != nil {
+		return err
+	}
+	return p.board.CheckReassign(r, p.rec.Owner)
+}
+
+func (p *capa) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.board, r)
+	return nil
+}
+
 func (p *capa) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
 	t, _ := p.board.Find(m.TaskID)
 	if t.Kind == taskAction && m.State == opsflow.TaskDone {
@@ -668,10 +703,17 @@ func (p *capa) checkEffectiveness(in opsflow.EffectivenessInput) error {
 
 func (p *capa) applyEffectiveness(ctx workflow.Context, in opsflow.EffectivenessInput) error {
 	now := p.e.now(ctx).UTC()
-	res := opsflow.EffectivenessResult{Cycle: p.rec.Cycle, Outcome: in.Outcome, Data: in.Data, Evidence: in.Evidence, Reason: in.Reason, By: in.Actor.ID, At: now}
+	res := opsflow.EffectivenessResult{Cycle: p.rec.Cycle, Outcome: in.Outcome, Data: in.Data, Evidence: in.Evidence, Reason: in.Reason,
+		Chart: in.Chart, By: in.Actor.ID, At: now}
 	eff := p.rec.Effectiveness
 	eff.Results = append(eff.Results, res)
 	p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleApprover, Action: "capa.effectiveness_recorded", Field: "effectiveness.outcome", New: in.Outcome, Reason: in.Reason})
+	if c := in.Chart; c != nil {
+		// What the cited KPI's chart showed, beside the reviewer's
+		// judgement: a record an auditor can weigh one against the other.
+		p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "capa.effectiveness_chart", Field: "effectiveness.chart", New: c.Verdict,
+			Reason: fmt.Sprintf("kpi %s: %s", c.KPI, c.Sentence)})
+	}
 	p.finishPhase(ctx, in.Actor)
 	switch in.Outcome {
 	case opsflow.OutcomeEffective:
@@ -755,7 +797,13 @@ func (p *capa) close(ctx workflow.Context) {
 	p.finishTasks(ctx, opsflow.SystemActor, func(opsflow.Task) bool { return true }, opsflow.TaskCancelled, "CAPA "+string(p.rec.State))
 	raw, _ := json.Marshal(p.view())   //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
 	hash, _ := opsflow.RecordHash(raw) //workflowcheck:ignore encoding/json sorts map keys: its output is deterministic
-	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: opsflow.ActionSealed, Field: "record_sha256", New: hash, Reason: "final record sealed at " + string(p.rec.State)})
+	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: opsflow.ActionSealed, Field: "record_sha256", New: hash, Reason: "final record sealed at " + string(p.rec.State)})
+	for _, to := range []string{p.rec.Owner, p.rec.ReportedBy} {
+		p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyClosed, To: to, Subject: "CAPA " + p.rec.Title + " is " + string(p.rec.State)})
+		if p.rec.ReportedBy == p.rec.Owner {
+			break
+		}
+	}
 }
 
 // ---- extensions

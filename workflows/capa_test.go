@@ -267,10 +267,10 @@ func TestCAPAWorkflowEscalatesUntouchedTriage(t *testing.T) {
 	}
 	for _, sn := range st.snaps {
 		for _, n := range sn.Notify {
-			to = append(to, n.To)
+			to = append(to, n.To+":"+n.Kind)
 		}
 	}
-	if !equal(to, []string{"alice", "alice", "approver", "admin"}) {
+	if !equal(to, []string{"alice:assigned", "alice:reminder", "alice:overdue", "approver:escalated", "admin:escalated", "alice:process_closed"}) {
 		t.Errorf("notified %v", to)
 	}
 	var escalated bool
@@ -279,5 +279,49 @@ func TestCAPAWorkflowEscalatesUntouchedTriage(t *testing.T) {
 	}
 	if !escalated {
 		t.Errorf("the record never showed escalation level 3")
+	}
+}
+
+// The CAPA's owner hands the triage task to someone else: recorded, the
+// new assignee is told; a bystander may not, nor may a finished task move.
+func TestCAPAWorkflowReassignsATask(t *testing.T) {
+	const h = time.Hour
+	s, st := newScript(t)
+	req := capaRequest()
+	req.Containment = nil
+	s.at(h, "by-bystander", opsflow.UpdateReassignTask, opsflow.TaskReassign{Actor: wfDave, TaskID: "triage-1", Assignee: "dave"})
+	s.at(2*h, "by-owner", opsflow.UpdateReassignTask, opsflow.TaskReassign{Actor: wfAlice, TaskID: "triage-1", Assignee: "dave", Reason: "on leave"})
+	s.at(3*h, "again", opsflow.UpdateReassignTask, opsflow.TaskReassign{Actor: wfAlice, TaskID: "triage-1", Assignee: "dave"})
+	s.at(4*h, "cancel", opsflow.CAPAStep.Cancel.Name, opsflow.CancelInput{Actor: wfBob, Reason: "duplicate"})
+	s.env.ExecuteWorkflow(CAPA, CAPAInput{Actor: wfAlice, Request: req, Day: day})
+	if err := s.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow: %v", err)
+	}
+	if e, ok := OpsError(s.results["by-bystander"].err); !ok || e.Code != opsflow.EFORBIDDEN {
+		t.Errorf("a bystander's reassignment: %v", s.results["by-bystander"].err)
+	}
+	if err := s.results["by-owner"].err; err != nil {
+		t.Fatalf("the owner's reassignment: %v", err)
+	}
+	if e, ok := OpsError(s.results["again"].err); !ok || e.Code != opsflow.EINVALID {
+		t.Errorf("reassigning to the same person: %v", s.results["again"].err)
+	}
+	var found bool
+	for _, e := range st.events {
+		if e.Action == "task.reassigned" {
+			found = e.Field == "tasks.triage-1.assignee" && e.Old == "alice" && e.New == "dave" && e.Reason == "on leave" && e.ActorID == "alice"
+		}
+	}
+	if !found {
+		t.Errorf("no task.reassigned event alice → dave in the trail")
+	}
+	var told bool
+	for _, sn := range st.snaps {
+		for _, n := range sn.Notify {
+			told = told || (n.To == "dave" && n.Kind == opsflow.NotifyAssigned && n.TaskID == "triage-1")
+		}
+	}
+	if !told {
+		t.Errorf("dave was not told of the task")
 	}
 }

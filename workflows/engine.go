@@ -81,6 +81,13 @@ func onTask(check func(opsflow.TaskMove) error, apply func(workflow.Context, ops
 	}}
 }
 
+// onReassign binds the task reassignment every process shares.
+func onReassign(check func(opsflow.TaskReassign) error, apply func(workflow.Context, opsflow.TaskReassign) error) handler {
+	return handler{name: opsflow.UpdateReassignTask, register: func(ctx workflow.Context, e *engine, p process) error {
+		return onUpdate(ctx, e, p, opsflow.UpdateReassignTask, check, apply)
+	}}
+}
+
 // Engine versions, chosen once per workflow run by workflow.GetVersion so
 // that histories recorded by the first engine keep replaying:
 //
@@ -225,15 +232,19 @@ func (e *engine) record(ctx workflow.Context, c change) opsflow.AuditEvent {
 	return ev
 }
 
-// notifyFor queues a notification caused by audit event ev. Its ID derives
-// from the event's, so a retried projection cannot send it twice.
-func (e *engine) notifyFor(ev opsflow.AuditEvent, to, taskID, subject string) {
-	if to == "" {
+// notifyFor queues a notification of kind caused by audit event ev. Its ID
+// derives from the event's, so a retried projection cannot send it twice.
+func (e *engine) notifyFor(ev opsflow.AuditEvent, kind, to, taskID, subject string) {
+	e.notifyWith(ev, opsflow.Notification{Kind: kind, To: to, TaskID: taskID, Subject: subject})
+}
+
+// notifyWith queues n (its ID, process and time filled from ev).
+func (e *engine) notifyWith(ev opsflow.AuditEvent, n opsflow.Notification) {
+	if n.To == "" {
 		return
 	}
-	e.notify = append(e.notify, opsflow.Notification{
-		ID: ev.ID + ":" + to, ProcessID: e.ID, TaskID: taskID, To: to, Subject: subject, At: ev.At,
-	})
+	n.ID, n.ProcessID, n.At = ev.ID+":"+n.To, e.ID, ev.At
+	e.notify = append(e.notify, n)
 }
 
 // text renders an audited value: strings as they are, anything else as JSON

@@ -58,14 +58,20 @@ type KaizenInput struct {
 	// Resume carries the whole state into a new run: a new PDCA cycle, or a
 	// history Temporal found too long.
 	Resume *Resume[opsflow.Kaizen] `json:"resume,omitempty"`
+	// Signal is the KPI signal that opened the initiative, when a KPI's
+	// watch opened it.
+	Signal *opsflow.KPISignalLink `json:"signal,omitempty"`
 }
 
 // MeasureWindow is the input of the MeasureKPI activity (its JSON matches
-// activities.MeasureRequest).
+// activities.MeasureRequest). Before, when set, is the end of the process
+// before the change: the activity then also judges the window on the
+// KPI's control chart against it (opsflow.KPIStats.Shift).
 type MeasureWindow struct {
-	KPI  string    `json:"kpi"`
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
+	KPI    string     `json:"kpi"`
+	From   time.Time  `json:"from"`
+	To     time.Time  `json:"to"`
+	Before *time.Time `json:"before,omitempty"`
 }
 
 // measureOptions: reading measurements is harmless to repeat, and a result
@@ -131,9 +137,18 @@ func Kaizen(ctx workflow.Context, in KaizenInput) error {
 		// projection instead of answering with an unwritten record.
 		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleRequester, Action: "kaizen.submitted", Field: "phase",
 			New: string(opsflow.KaizenSubmitted), Reason: p.K.ProblemStatement})
+		if s := in.Signal; s != nil {
+			p.K.KPISignal = s
+			p.e.record(ctx, change{Actor: in.Actor, Action: "kaizen.kpi_signal", Field: "kpi_signal", New: s,
+				Reason: fmt.Sprintf("opened by kpi %s: %s at %s (chart %s)", s.KPI.Key, s.Rule, s.At.Format("2006-01-02"), s.Chart)})
+		}
 		p.toTriage(ctx, "awaiting the sponsor's triage")
 	}
 	if err := p.e.register(ctx, p); err != nil {
+		return err
+	}
+	if err := registerKPISignal(ctx, p.e, p, signalNotes{final: func() bool { return p.K.Phase.Final() }, state: func() string { return string(p.K.Phase) },
+		notes: &p.K.KPISignals, action: "kaizen.kpi_signal_added"}); err != nil {
 		return err
 	}
 	next := func() error { return workflow.NewContinueAsNewError(ctx, WorkflowKaizen, p.resume(in)) }
@@ -269,7 +284,10 @@ func (p *kaizen) measureBeside(ctx workflow.Context, measure func(workflow.Conte
 func (p *kaizen) measure(ctx workflow.Context, from, to time.Time) (opsflow.KPIStats, error) {
 	var s opsflow.KPIStats
 	actx := workflow.WithActivityOptions(ctx, measureOptions)
-	err := workflow.ExecuteActivity(actx, ActivityMeasureKPI, MeasureWindow{KPI: p.K.KPI.Key, From: from, To: to}).Get(ctx, &s)
+	// Same activity, same command: asking it for the chart's verdict too
+	// changes its input, not the workflow's command sequence.
+	before := p.beforeChange()
+	err := workflow.ExecuteActivity(actx, ActivityMeasureKPI, MeasureWindow{KPI: p.K.KPI.Key, From: from, To: to, Before: before}).Get(ctx, &s)
 	if err != nil {
 		return s, fmt.Errorf("measure %s: %w", p.K.KPI.Key, err)
 	}
@@ -277,6 +295,29 @@ func (p *kaizen) measure(ctx workflow.Context, from, to time.Time) (opsflow.KPIS
 		p.e.at(ctx, s.MeasuredAt)
 	}
 	return s, nil
+}
+
+// beforeChange is when the process the initiative changes was last as it
+// was: the end of a measured baseline window, else the plan's approval
+// (countermeasures start then), else the check's start.
+func (p *kaizen) beforeChange() *time.Time {
+	switch {
+	case p.K.Baseline != nil && p.K.Baseline.To != nil:
+		t := p.K.Baseline.To.UTC()
+		return &t
+	case p.K.PlanApproval != nil:
+		t := p.K.PlanApproval.At.UTC()
+		return &t
+	}
+	return p.K.CheckFrom
+}
+
+// chartReason adds what the chart shows to a result's audit reason.
+func chartReason(reason string, r opsflow.KaizenResult) string {
+	if r.Chart == nil {
+		return reason
+	}
+	return reason + "; chart: " + r.Chart.Sentence
 }
 
 // takeResult measures the check window and moves to act.
@@ -289,15 +330,16 @@ func (p *kaizen) takeResult(ctx workflow.Context) error {
 		return nil
 	}
 	r := opsflow.ComputeResult(p.K.KPI.Direction, *p.K.Baseline.Value, *p.K.Target.Value, s)
+	r.Chart = s.Shift
 	p.K.Result = &r
 	reason := fmt.Sprintf("mean %v over %d measurements; %v%% of the gap to target closed", r.Mean, r.Count, opsflow.Round4(r.GapClosed*100))
 	if r.NoData {
 		reason = "no measurements in the check window"
 	}
-	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.result_recorded", Field: "result", New: r, Reason: reason})
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.result_recorded", Field: "result", New: r, Reason: chartReason(reason, r)})
 	p.setPhase(ctx, opsflow.SystemActor, "", "kaizen.phase_changed", opsflow.KaizenAct, "check window ended")
 	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.act_due", Field: "act", Reason: "standardise or adjust"})
-	p.e.notifyFor(ev, p.K.Owner, "", "Kaizen "+p.K.Title+": check result ready, decide how to act")
+	p.e.notifyFor(ev, opsflow.NotifyApproval, p.K.Owner, "", "Kaizen "+p.K.Title+": check result ready, decide how to act")
 	return nil
 }
 
@@ -317,13 +359,14 @@ func (p *kaizen) followUp(ctx workflow.Context, i int) error {
 		return nil
 	}
 	r := opsflow.ComputeResult(p.K.KPI.Direction, *p.K.Baseline.Value, *p.K.Target.Value, s)
+	r.Chart = s.Shift
 	f.Result = &r
 	field := fmt.Sprintf("follow_ups.day_%d", f.Day)
 	reason := fmt.Sprintf("mean %v over %d measurements", r.Mean, r.Count)
 	if r.NoData {
 		reason = "no measurements in the follow-up period"
 	}
-	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.follow_up_recorded", Field: field, New: r, Reason: reason})
+	p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.follow_up_recorded", Field: field, New: r, Reason: chartReason(reason, r)})
 	if achieved := p.K.Result; !r.NoData && achieved != nil && !achieved.NoData {
 		tol := p.K.Standard.TolerancePct
 		if regressed, lost := opsflow.Regression(p.K.KPI.Direction, *p.K.Baseline.Value, achieved.Mean, r.Mean, tol); regressed {
@@ -334,7 +377,7 @@ func (p *kaizen) followUp(ctx workflow.Context, i int) error {
 				OwnerType: "owner", Assignee: p.K.Owner, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
 			ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "kaizen.regression", Field: field + ".regressed", Old: achieved.Mean, New: r.Mean,
 				Reason: fmt.Sprintf("lost %v%% of the gain, beyond the %v%% tolerance; task %s raised", opsflow.Round4(lost*100), tol, f.TaskID)})
-			p.e.notifyFor(ev, p.K.Owner, f.TaskID, "Kaizen "+p.K.Title+": KPI regressed")
+			p.e.notifyFor(ev, opsflow.NotifyAssigned, p.K.Owner, f.TaskID, "Kaizen "+p.K.Title+": KPI regressed")
 		}
 	}
 	p.K.FollowUps[i] = f
@@ -363,8 +406,13 @@ func (p *kaizen) maybeClose(ctx workflow.Context) {
 }
 
 func (p *kaizen) setPhase(ctx workflow.Context, a opsflow.Actor, role opsflow.Role, action string, to opsflow.KaizenPhase, reason string) {
-	p.e.record(ctx, change{Actor: a, Role: role, Action: action, Field: "phase", Old: string(p.K.Phase), New: string(to), Reason: reason})
+	ev := p.e.record(ctx, change{Actor: a, Role: role, Action: action, Field: "phase", Old: string(p.K.Phase), New: string(to), Reason: reason})
 	p.K.Phase = to
+	if to.Final() {
+		for _, who := range []string{p.K.Owner, p.K.Sponsor} {
+			p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyClosed, To: who, Subject: "Kaizen " + p.K.Title + " is " + string(to), Reason: reason})
+		}
+	}
 }
 
 // toTriage puts the initiative before its sponsor, with a task.
@@ -385,7 +433,11 @@ func (p *kaizen) openTask(ctx workflow.Context, kind, title, assignee, ownerType
 	due := p.e.now(ctx).UTC().Add(time.Duration(days) * p.day)
 	_ = p.Board.Add(opsflow.Task{ID: id, Kind: kind, Title: title, OwnerType: ownerType, Assignee: assignee, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
 	ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.opened", Field: "tasks." + id, New: title})
-	p.e.notifyFor(ev, assignee, id, title)
+	kindOf := opsflow.NotifyAssigned
+	if kind == kaizenTaskTriage || kind == kaizenTaskApproval || kind == kaizenTaskRegressionDecision {
+		kindOf = opsflow.NotifyApproval
+	}
+	p.e.notifyFor(ev, kindOf, assignee, id, title)
 }
 
 // closeTasks marks the open decision tasks of kind done by a, whose action
@@ -428,6 +480,7 @@ func (p *kaizen) steps() []handler {
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		on(s.DecideRegression, p.checkRegression, p.applyRegression),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
 }
 
@@ -539,7 +592,7 @@ func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput)
 			p.openTask(ctx, kaizenTaskPlan, fmt.Sprintf("Revise the A3 plan (cycle %d): %s", p.K.Cycle, in.Reason), p.K.Owner, "owner", kaizenPlanDays)
 			return nil
 		}
-		p.e.notifyFor(ev, p.K.Owner, "", "Kaizen "+p.K.Title+": plan returned for revision")
+		p.e.notifyFor(ev, opsflow.NotifyAssigned, p.K.Owner, "", "Kaizen "+p.K.Title+": plan returned for revision")
 		return nil
 	}
 	p.setPhase(ctx, in.Actor, opsflow.RoleApprover, "kaizen.plan_approved", opsflow.KaizenDo, in.Reason)
@@ -550,7 +603,7 @@ func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput)
 			OwnerType: "countermeasure", Assignee: c.Owner, State: opsflow.TaskOpen, DueAt: &due, Weight: 1})
 		ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.opened", Field: "tasks." + id, New: c.Title,
 			Reason: fmt.Sprintf("countermeasure of cycle %d", p.K.Cycle)})
-		p.e.notifyFor(ev, c.Owner, id, "Countermeasure: "+c.Title)
+		p.e.notifyFor(ev, opsflow.NotifyAssigned, c.Owner, id, "Countermeasure: "+c.Title)
 	}
 	return nil
 }
@@ -560,6 +613,18 @@ func (p *kaizen) checkMove(m opsflow.TaskMove) error {
 		return err
 	}
 	return p.Board.CheckMove(m) // the reason
+}
+
+func (p *kaizen) checkReassign(r opsflow.TaskReassign) error {
+	if err := p.take(opsflow.UpdateReassignTask, r.Actor); err != nil {
+		return err
+	}
+	return p.Board.CheckReassign(r, p.K.Owner, p.K.Sponsor)
+}
+
+func (p *kaizen) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.Board, r)
+	return nil
 }
 
 func (p *kaizen) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {

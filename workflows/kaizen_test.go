@@ -32,6 +32,8 @@ type kpiFake struct {
 	mu      sync.Mutex
 	means   []float64
 	windows []MeasureWindow
+	// shift, when set, is the chart's verdict on a window asked with Before.
+	shift *opsflow.ShiftVerdict
 }
 
 func (f *kpiFake) MeasureKPI(_ context.Context, w MeasureWindow) (opsflow.KPIStats, error) {
@@ -43,7 +45,11 @@ func (f *kpiFake) MeasureKPI(_ context.Context, w MeasureWindow) (opsflow.KPISta
 	}
 	m := f.means[0]
 	f.means = f.means[1:]
-	return opsflow.KPIStats{KPI: w.KPI, From: w.From, To: w.To, Count: 10, Mean: m, Min: m, Max: m}, nil
+	s := opsflow.KPIStats{KPI: w.KPI, From: w.From, To: w.To, Count: 10, Mean: m, Min: m, Max: m}
+	if w.Before != nil {
+		s.Shift = f.shift
+	}
+	return s, nil
 }
 
 func kzEnv(t *testing.T, st *store, fake *kpiFake, start time.Time) *testsuite.TestWorkflowEnvironment {

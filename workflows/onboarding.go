@@ -258,11 +258,13 @@ func (p *onboarding) resolve(rel string, t opsflow.Task) string {
 }
 
 func (p *onboarding) setState(ctx workflow.Context, a opsflow.Actor, to opsflow.OnboardingState, reason string) {
-	p.e.record(ctx, change{Actor: a, Role: opsflow.RoleHR, Action: "onboarding." + string(to), Field: "state", Old: p.o.State, New: to, Reason: reason})
+	ev := p.e.record(ctx, change{Actor: a, Role: opsflow.RoleHR, Action: "onboarding." + string(to), Field: "state", Old: p.o.State, New: to, Reason: reason})
 	p.o.State = to
 	if to.Final() {
 		at := p.e.now(ctx)
 		p.o.ClosedAt = &at
+		p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyClosed, To: p.o.Placement.ManagerID,
+			Subject: "Onboarding " + p.o.Hire.Name + " is " + string(to), Reason: reason})
 	}
 }
 
@@ -345,7 +347,8 @@ func (p *onboarding) provision(ctx workflow.Context, i int, req opsflow.Provisio
 			t.State, t.Reason = opsflow.TaskBlocked, "provisioning failed: "+msg
 			ev := p.e.record(ctx, change{Actor: opsflow.SystemActor, Action: "task.blocked", Field: field + ".state",
 				Old: old, New: opsflow.TaskBlocked, Reason: t.Reason})
-			p.e.notifyFor(ev, p.resolve("assignee", *t), t.ID, "provisioning failed: "+t.Title)
+			p.e.notifyWith(ev, opsflow.Notification{Kind: opsflow.NotifyProvisioningFailed, To: p.resolve("assignee", *t), TaskID: t.ID,
+				Subject: "provisioning failed: " + t.Title, Reason: msg})
 		}
 		return
 	}
@@ -390,7 +393,26 @@ func (p *onboarding) steps() []handler {
 		on(s.Cancel, p.checkCancel, p.applyCancel),
 		on(s.Retry, p.checkRetry, p.applyRetry),
 		onTask(p.checkMove, p.applyMove),
+		onReassign(p.checkReassign, p.applyReassign),
 	}
+}
+
+// checkReassign: HR, an administrator or the hire's manager hands a task
+// over (HR runs onboardings, so it counts as their owner).
+func (p *onboarding) checkReassign(r opsflow.TaskReassign) error {
+	if err := p.take(opsflow.UpdateReassignTask, r.Actor); err != nil {
+		return err
+	}
+	owners := []string{p.o.Placement.ManagerID}
+	if r.Actor.Has(opsflow.RoleHR) {
+		owners = append(owners, r.Actor.ID)
+	}
+	return p.o.Board.CheckReassign(r, owners...)
+}
+
+func (p *onboarding) applyReassign(ctx workflow.Context, r opsflow.TaskReassign) error {
+	reassignTask(ctx, p.e, &p.o.Board, r)
+	return nil
 }
 
 func (p *onboarding) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +17,9 @@ import (
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/devstack"
+	"github.com/opsflow/opsflow/internal/mailcatch"
+	"github.com/opsflow/opsflow/internal/telemetry"
+	"github.com/opsflow/opsflow/notify"
 	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 )
@@ -28,7 +34,9 @@ var devUser = opsflow.User{ID: "dev", Name: "Developer", Roles: []opsflow.Role{o
 // also die with this process (Pdeathsig), so nothing is left behind.
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Config
-	fs := newFlags("dev", &cfg, "database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache")
+	fs := newFlags("dev", &cfg, append([]string{"database-url", "temporal-namespace", "task-queue", "http-addr", "log-level", "state-dir", "day", "workflow-cache",
+		"checkpoint-key", "checkpoint-dir", "checkpoint-webhook", "checkpoint-interval", "outbound-allow", "metrics-addr", "otlp-endpoint"}, notifySettings...)...)
+	mailPort := fs.Int("mail-port", 1025, "port of the mail catcher that receives notification mail when no --smtp-host is set (0: a free port)")
 	temporalPort := fs.Int("temporal-port", 7233, "port of the Temporal dev server's gRPC frontend")
 	uiPort := fs.Int("ui-port", 8233, "port of the Temporal Web UI (-1: none)")
 	pgPort := fs.Int("pg-port", 0, "port of the private PostgreSQL (0: a free port)")
@@ -39,6 +47,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	log = slog.New(telemetry.LogHandler(log.Handler()))
 	day, err := parseDay(&cfg)
 	if err != nil {
 		return err
@@ -82,42 +91,109 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	stops = append(stops, stack.Stop)
 	cfg.DatabaseURL, cfg.TemporalAddress = stack.DatabaseURL, stack.Temporal.Address()
+	if stack.MigrateURL != stack.DatabaseURL {
+		cfg.MigrateDatabaseURL = stack.MigrateURL // the private PostgreSQL has an owner and an application role
+	}
 	tmp := stack.Temporal
 
+	if err := migrateSchema(ctx, &cfg, log); err != nil {
+		return err
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { return db.Close() })
-	if err := postgres.Migrate(ctx, db); err != nil {
-		return err
-	}
 	token, err := devToken(ctx, db, filepath.Join(state, "dev-token"))
 	if err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, &cfg, log)
+	if err := devCheckpoints(&cfg, state); err != nil {
+		return err
+	}
+	// Mail goes to a catcher whose page lists it, unless a real SMTP
+	// server is configured; links point at this API.
+	var catcher *mailcatch.Server
+	if cfg.SMTPHost == "" {
+		catcher, err = mailcatch.Start(ctx, fmt.Sprintf("127.0.0.1:%d", *mailPort), mailcatch.WithLogger(log.With("component", "mailcatch")))
+		if err != nil {
+			return fmt.Errorf("mail catcher (choose another --mail-port): %w", err)
+		}
+		stops = append(stops, func(context.Context) error { return catcher.Close() })
+		host, port, _ := net.SplitHostPort(catcher.Addr())
+		cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS = host, port, string(notify.TLSNone)
+	}
+	api := "http://" + hostPort(cfg.HTTPAddr)
+	if cfg.PublicURL == config.Default("public-url") {
+		cfg.PublicURL = api
+	}
+	x, err := newWorkerExtras(&cfg, db, log)
+	if err != nil {
+		return err
+	}
+	x.notifications.Every = 500 * time.Millisecond
+	verifier, err := newCheckpointVerifier(&cfg, db)
+	if err != nil {
+		return err
+	}
+	// The developer gets mail: what they assign to themselves arrives in
+	// the catcher.
+	if p, err := db.Profile(ctx, devUser.ID); err == nil && p.Email == "" {
+		p.Email = "dev@localhost"
+		if _, _, err := db.SaveProfile(ctx, p, opsflow.SystemActor); err != nil {
+			return err
+		}
+	}
+	tel, err := newTelemetry(ctx, &cfg, "opsflow-dev", log)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, tel.Shutdown)
+	serveMetrics, err := tel.Listen()
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, &cfg, log, tel)
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { tc.Close(); return nil })
+	watch(tel, db, tc, cfg.TaskQueue, log)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(2)
+	errc := make(chan error, 3)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log)
+		errc <- runWorkerUntil(runCtx, tc, cfg.TaskQueue, db, log, x)
 	}()
-	h := server.New(server.Config{Store: db, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day})
+	go func() {
+		defer wg.Done()
+		if err := serveMetrics(runCtx); err != nil { // nil at once when metrics are off
+			errc <- err
+		}
+	}()
+	store := observedStore{DB: db, verify: telemetry.NewVerifyMetrics(tel.Registry())}
+	sc := server.Config{Store: store, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log, Day: day, Middleware: tel.Middleware()}
+	if verifier != nil {
+		sc.Checkpoints = verifier
+	}
+	var h http.Handler = server.New(sc)
+	mail := "(SMTP server " + cfg.SMTPHost + ")"
+	if catcher != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/dev/mail/", http.StripPrefix("/dev/mail", catcher.Handler()))
+		mux.Handle("/", h)
+		h = mux
+		mail = api + "/dev/mail/   (SMTP " + catcher.Addr() + ")"
+	}
 	go func() {
 		defer wg.Done()
 		errc <- serveAPI(runCtx, cfg.HTTPAddr, h, log)
 	}()
 
-	api := "http://" + hostPort(cfg.HTTPAddr)
 	fmt.Fprintf(stdout, `
 opsflow is running.
 
@@ -125,7 +201,11 @@ opsflow is running.
   API          %s   (reference: %s/docs)
   Temporal UI  %s
   Temporal     %s  namespace %s
-  PostgreSQL   %s
+  PostgreSQL   %s   (the application's role)
+  Migrations   %s   (the schema owner's role)
+  Checkpoints  %s   (signed every %s with %s)
+  Webhooks     may call %s   (OPSFLOW_OUTBOUND_ALLOW)
+  Mail         %s
   State        %s   (delete it to start afresh)
 
   Development user "dev" (admin), token:
@@ -134,7 +214,7 @@ opsflow is running.
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
 Press Ctrl-C to stop.
-`, api, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), state, token, token, api)
+`, api, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), cfg.CheckpointDir, cfg.CheckpointInterval, cfg.CheckpointKey, orNone(cfg.OutboundAllow), mail, state, token, token, api)
 
 	select {
 	case <-ctx.Done():

@@ -53,7 +53,7 @@ func runLoad(ctx context.Context, args []string, stdout io.Writer) error {
 				key := fmt.Sprintf("load-%s-%d", run, i)
 				t0 := time.Now()
 				created, err := api.CreateCAPA(ctx, opsflow.CAPARequest{Title: fmt.Sprintf("load test %d", i), Type: "corrective",
-					Source: opsflow.CAPASource{Type: "ncr"}, Problem: opsflow.Problem{What: fmt.Sprintf("load %d", i)}, Owner: "load"},
+					Source: opsflow.CAPASource{Type: "ncr"}, Problem: opsflow.Problem{What: fmt.Sprintf("load %d", i)}},
 					client.IdempotencyKey(key), client.Retry(5))
 				d1 := time.Since(t0)
 				var d2 time.Duration

@@ -4,8 +4,11 @@
 //	opsflow api        the HTTP API (production)
 //	opsflow worker     the Temporal worker (production)
 //	opsflow migrate    apply database migrations
+//	opsflow temporal-setup  prepare the namespace on a production Temporal server
 //	opsflow token      create, list and revoke API tokens
-//	opsflow audit      verify an exported audit pack offline
+//	opsflow user       change a user's roles (audited)
+//	opsflow audit      verify an exported audit pack offline, or the chains in PostgreSQL
+//	opsflow checkpoint make the key that signs audit checkpoints; sign one now
 //
 // Settings come from flags, with environment variables behind them
 // (internal/config lists both); `opsflow <command> -h` shows them.
@@ -33,8 +36,11 @@ func commands() []command {
 		{"api", "serve the HTTP API", runAPI},
 		{"worker", "run the Temporal worker that executes workflows and activities", runWorker},
 		{"migrate", "apply the database migrations and exit", runMigrate},
+		{"temporal-setup", "register opsflow's namespace (with its retention) and search attributes on a production Temporal server", runTemporalSetup},
 		{"token", "manage API tokens: token create|list|revoke", runToken},
-		{"audit", "verify an exported inspection pack offline: audit verify-pack FILE", runAudit},
+		{"user", "create and change users, audited: user set|show|roles", runUser},
+		{"audit", "verify an inspection pack offline, or the chains in PostgreSQL: audit verify-pack FILE | audit verify", runAudit},
+		{"checkpoint", "signed audit checkpoints: checkpoint keygen --out FILE | create | list", runCheckpoint},
 		{"bench", "measure opsflow's create + first step against a no-op Temporal workflow on a private stack", runBench},
 		{"load", "drive a running API with CAPA creates and triages; report throughput and latency", runLoad},
 		{"healthcheck", "exit 0 when the API at --url answers /healthz (for container health checks)", runHealthcheck},

@@ -32,7 +32,7 @@ func TestUnknownCommand(t *testing.T) {
 
 func TestMigrateAndTokens(t *testing.T) {
 	url := testenv.DatabaseURL()
-	out, err := opsflowCmd(t, "migrate", "--database-url", url)
+	out, err := opsflowCmd(t, "migrate", "--migrate-database-url", testenv.MigrateURL(), "--database-url", url)
 	if err != nil || !strings.Contains(out, "up to date") {
 		t.Fatalf("migrate: %v %q", err, out)
 	}
@@ -70,9 +70,16 @@ func TestMigrateAndTokens(t *testing.T) {
 }
 
 func TestDatabaseURLFromEnvironment(t *testing.T) {
+	t.Setenv("MIGRATE_DATABASE_URL", testenv.MigrateURL())
 	t.Setenv("DATABASE_URL", testenv.DatabaseURL())
 	if out, err := opsflowCmd(t, "migrate"); err != nil || !strings.Contains(out, "up to date") {
-		t.Fatalf("migrate with DATABASE_URL: %v %q", err, out)
+		t.Fatalf("migrate with MIGRATE_DATABASE_URL and DATABASE_URL: %v %q", err, out)
+	}
+	// One URL, as before there were two roles: it still works (with a
+	// warning) once the schema is up to date.
+	t.Setenv("MIGRATE_DATABASE_URL", "")
+	if out, err := opsflowCmd(t, "migrate"); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate with DATABASE_URL alone: %v %q", err, out)
 	}
 	t.Setenv("DATABASE_URL", "")
 	if _, err := opsflowCmd(t, "migrate"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
@@ -94,5 +101,87 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 		if err != nil && !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("opsflow %s: %v", strings.Join(a, " "), err)
 		}
+	}
+}
+
+// A fresh database cannot be migrated by the application's role: the
+// message says which URL is missing.
+func TestMigrateNeedsTheOwner(t *testing.T) {
+	urls, err := testenv.NewDatabaseWithRoles(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = opsflowCmd(t, "token", "create", "--database-url", urls.App, "--user", "zoe", "--roles", "owner")
+	if err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
+		t.Fatalf("token create on an unmigrated database as the application: %v", err)
+	}
+	if out, err := opsflowCmd(t, "token", "create", "--database-url", urls.App, "--migrate-database-url", urls.Owner, "--user", "zoe", "--roles", "owner"); err != nil || !strings.HasPrefix(out, "opsf_") {
+		t.Fatalf("token create migrating as the owner: %v %q", err, out)
+	}
+}
+
+// Reserved identities are refused for people, a token never changes an
+// existing user's roles, and a role change is its own command, recorded
+// on the user's audit stream.
+func TestReservedUsersAndExplicitRoleChanges(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.DatabaseURL()
+	if _, err := opsflowCmd(t, "migrate", "--migrate-database-url", testenv.MigrateURL(), "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"system", "System", "opsflow", "admin", "auditor", "me", "cli:root", " bob"} {
+		if _, err := opsflowCmd(t, "token", "create", "--database-url", url, "--user", id, "--roles", "owner"); err == nil || !strings.Contains(err.Error(), "user ID") {
+			t.Errorf("token for %q: got %v, want refused", id, err)
+		}
+	}
+	if _, err := opsflowCmd(t, "token", "create", "--database-url", url, "--user", "yann", "--name", "Yann Le Goff", "--roles", "requester"); err != nil {
+		t.Fatal(err)
+	}
+	// Before: this silently made yann an approver on all his tokens.
+	_, err := opsflowCmd(t, "token", "create", "--database-url", url, "--user", "yann", "--roles", "requester,approver")
+	if err == nil || !strings.Contains(err.Error(), "opsflow user roles") {
+		t.Fatalf("token with other roles for an existing user: got %v, want refused with the way to do it", err)
+	}
+	// The same roles, or none, issue another token.
+	for _, roles := range []string{"requester", ""} {
+		if out, err := opsflowCmd(t, "token", "create", "--database-url", url, "--user", "yann", "--roles", roles, "--label", "phone"); err != nil || !strings.HasPrefix(out, "opsf_") {
+			t.Fatalf("second token (roles %q): %v %q", roles, err, out)
+		}
+	}
+	if _, err := opsflowCmd(t, "user", "roles", "--database-url", url, "--user", "yann", "--set", "requester,approver"); err == nil || !strings.Contains(err.Error(), "--reason") {
+		t.Fatalf("role change without a reason: %v", err)
+	}
+	out, err := opsflowCmd(t, "user", "roles", "--database-url", url, "--user", "yann", "--set", "requester,approver", "--reason", "joined the review board")
+	if err != nil || !strings.Contains(out, "requester → requester,approver") {
+		t.Fatalf("role change: %v %q", err, out)
+	}
+	if _, err := opsflowCmd(t, "user", "roles", "--database-url", url, "--user", "nobody", "--set", "owner", "--reason", "x"); err == nil || !strings.Contains(err.Error(), "no such user") {
+		t.Fatalf("role change of an unknown user: %v", err)
+	}
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	trail, err := db.AuditEvents(ctx, "user/yann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range trail {
+		actions = append(actions, e.Action)
+		if !strings.HasPrefix(e.ActorID, "cli:") || e.ActorRole != "admin" {
+			t.Errorf("event %s by %s as %s, want the command line's operator as admin", e.ID, e.ActorID, e.ActorRole)
+		}
+	}
+	if got := strings.Join(actions, " "); got != "user.created token.issued token.issued token.issued user.roles_changed" {
+		t.Fatalf("user/yann trail: %s", got)
+	}
+	last := trail[len(trail)-1]
+	if last.Old != "requester" || last.New != "requester,approver" || last.Reason != "joined the review board" {
+		t.Errorf("role change event %+v", last)
+	}
+	if rep, err := db.VerifyAudit(ctx, "user/yann"); err != nil || !rep.OK {
+		t.Errorf("user/yann does not verify: %+v %v", rep, err)
 	}
 }

@@ -134,11 +134,11 @@ var scenarios = []scenario{
 	{name: "postgres-10s", outage: 10 * time.Second, fault: postgresOutage(10 * time.Second)},
 	{name: "postgres-60s", outage: 60 * time.Second, fault: postgresOutage(60 * time.Second)},
 	{name: "api-kill", outage: apiDown, fault: func(ctx context.Context, r *scenarioRun) (time.Time, error) {
-		if err := r.st.killAPI(); err != nil {
+		if err := r.st.killAPI(0); err != nil {
 			return time.Now(), err
 		}
 		time.Sleep(apiDown)
-		err := r.st.startAPI(ctx)
+		err := r.st.startAPI(ctx, 0)
 		return time.Now(), err
 	}},
 }
@@ -219,9 +219,9 @@ func TestChaos(t *testing.T) {
 // lets the workflows settle and checks every promise.
 func runScenario(t *testing.T, sc scenario, drain, settleFor time.Duration) row {
 	ctx := context.Background()
-	st := startStack(ctx, t)
+	st := startStack(ctx, t, stackOptions{})
 	r := &scenarioRun{st: st}
-	r.ld = newLoad("http://"+st.apiAddr, st.tokens, sc.name, *nCAPAs, *nClients)
+	r.ld = newLoad(st.apiURLs(), st.tokens, sc.name, *nCAPAs, *nClients)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	// The clients must be gone before the stack goes (Cleanup runs later).
 	defer func() { stopLoad(); <-r.ld.done }()
@@ -288,8 +288,8 @@ func runScenario(t *testing.T, sc scenario, drain, settleFor time.Duration) row 
 	}
 	if faultOK {
 		workflows := settle(ctx, st, settleFor, &r.probs)
-		rd := &reader{base: "http://" + st.apiAddr, token: st.tokens["carol"], hc: r.ld.hc, probs: &r.probs}
-		n := verify(ctx, r.ld, rd, workflows, &r.probs)
+		rd := &reader{base: st.apis[0].url(), token: st.tokens["carol"], hc: r.ld.hc, probs: &r.probs}
+		n := verify(ctx, r.ld.capas, rd, workflows, &r.probs)
 		t.Logf("checked %d workflows, %d read-model rows and %d audit events", len(workflows), n.rows, n.events)
 	}
 

@@ -206,7 +206,7 @@ func describeAll(ctx context.Context, s *stack) ([]string, map[string]string, er
 	var token []byte
 	for {
 		res, err := s.tc.WorkflowService().ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: namespace, PageSize: 1000, NextPageToken: token,
+			Namespace: s.opts.namespace, PageSize: 1000, NextPageToken: token,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("list workflows: %w", err)
@@ -255,10 +255,11 @@ func describeAll(ctx context.Context, s *stack) ([]string, map[string]string, er
 }
 
 // verify checks, once the load has ended and the workflows have settled,
+// for the CAPAs of one or more loads (every CAPA the stack holds),
 // that every accepted request took effect exactly once in the read model
 // and the audit trail, that no refused request took effect, and that every
 // chain verifies without a gap.
-func verify(ctx context.Context, ld *load, rd *reader, workflows []string, probs *problems) (checked struct{ rows, events int }) {
+func verify(ctx context.Context, capas []*capaRun, rd *reader, workflows []string, probs *problems) (checked struct{ rows, events int }) {
 	rows, err := rd.listCAPAs(ctx)
 	if err != nil {
 		probs.add(catCheck, "list CAPAs: %v", err)
@@ -275,7 +276,7 @@ func verify(ctx context.Context, ld *load, rd *reader, workflows []string, probs
 		byID[r.ID] = r
 	}
 	titles := map[string]bool{}
-	for _, c := range ld.capas {
+	for _, c := range capas {
 		titles[c.title] = true
 	}
 	for _, r := range rows {
@@ -295,7 +296,7 @@ func verify(ctx context.Context, ld *load, rd *reader, workflows []string, probs
 	}
 
 	totalEvents := 0
-	for _, c := range ld.capas {
+	for _, c := range capas {
 		found := byTitle[c.title]
 		create := result(c, 0)
 		switch {

@@ -194,7 +194,7 @@ type counts struct {
 
 // load drives the CAPAs of one scenario.
 type load struct {
-	base    string
+	bases   []string // the APIs' base URLs: a client may use either
 	tokens  map[string]string
 	hc      *http.Client
 	keyBase string
@@ -216,10 +216,10 @@ type load struct {
 	problems problems
 }
 
-func newLoad(base string, tokens map[string]string, scenario string, nCAPAs, clients int) *load {
+func newLoad(bases []string, tokens map[string]string, scenario string, nCAPAs, clients int) *load {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	l := &load{
-		base: base, tokens: tokens, clients: clients,
+		bases: bases, tokens: tokens, clients: clients,
 		keyBase: "chaos-" + scenario + "-" + run,
 		hc: &http.Client{Transport: &http.Transport{
 			Proxy:               nil, // loopback only: never through a proxy from the environment
@@ -427,7 +427,10 @@ func (l *load) do(ctx context.Context, c *capaRun, st *step) *logical {
 func (l *load) send(ctx context.Context, r *logical, body []byte) (int, http.Header, []byte, error) {
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, r.method, l.base+r.path, bytes.NewReader(body))
+	// Attempts rotate over the APIs, each CAPA starting at its own: a
+	// retry after a dead API's connection error reaches a live one.
+	base := l.bases[(r.capa.n+r.attempts)%len(l.bases)]
+	req, err := http.NewRequestWithContext(actx, r.method, base+r.path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, err
 	}

@@ -3,6 +3,7 @@ package chaos
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,39 +52,71 @@ type stack struct {
 	t      *testing.T
 	dir    string // state and logs; kept when the scenario fails
 	logger *slog.Logger
+	opts   stackOptions
 
 	topts    devstack.TemporalOptions // with Port fixed after the first start, for restarts
-	temporal *devstack.Temporal
+	temporal temporalServer
 	popts    devstack.PostgresOptions // with Port fixed after the first start
 	pg       *devstack.Postgres
 	dbURL    string
-	apiAddr  string // host:port, the same for every API process
 	tc       client.Client
 
-	mu      sync.Mutex // guards workers, api and logs (faults and teardown may overlap)
+	mu      sync.Mutex // guards workers, apis and logs (faults and teardown may overlap)
 	workers [2]*devstack.Child
-	api     *devstack.Child
+	apis    []*apiProcess
 	logs    map[string]*os.File
 	tokens  map[string]string
 }
 
+// stackOptions chooses the shape: the fault suite's (a file-backed dev
+// server, one API) or production's (TestProduction: Temporal from source
+// on PostgreSQL, prepared by `opsflow temporal-setup`, two APIs).
+type stackOptions struct {
+	prod      bool
+	apis      int    // API processes, each on its own fixed address; default 1
+	namespace string // default the fault suite's
+	// env is added to every opsflow process's environment; perProcess,
+	// if set, adds more for the one named (worker-1, api-2, …).
+	env        []string
+	perProcess func(name string) []string
+}
+
+// temporalServer is either Temporal: the dev server or the production one.
+type temporalServer interface {
+	Address() string
+	PID() int
+	Kill() error
+	Stop(context.Context) error
+}
+
+// apiProcess is one `opsflow api`; a restart reuses its address.
+type apiProcess struct {
+	name  string // its log's name: api, api-2, …
+	addr  string
+	child *devstack.Child
+}
+
+func (a *apiProcess) url() string { return "http://" + a.addr }
+
 // startStack brings the stack up and registers its teardown: every child is
 // stopped (SIGKILL after a grace period) even when the test fails or its
 // goroutine calls FailNow.
-func startStack(ctx context.Context, t *testing.T) *stack {
+func startStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 	t.Helper()
+	if opts.apis == 0 {
+		opts.apis = 1
+	}
+	if opts.namespace == "" {
+		opts.namespace = namespace
+	}
 	dir, err := os.MkdirTemp("", "opsflow-chaos-")
 	if err != nil {
 		t.Fatalf("state dir: %v", err)
 	}
-	s := &stack{t: t, dir: dir, logs: map[string]*os.File{}, tokens: map[string]string{}}
+	s := &stack{t: t, dir: dir, opts: opts, logs: map[string]*os.File{}, tokens: map[string]string{}}
 	t.Cleanup(s.teardown)
 	s.logger = slog.New(slog.NewTextHandler(s.logFile("stack"), &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	bin, err := devstack.FindTemporal()
-	if err != nil {
-		t.Fatalf("the fault suite needs the Temporal CLI: %v", err)
-	}
 	s.popts = devstack.PostgresOptions{Dir: filepath.Join(dir, "pg"), LogWriter: s.logFile("postgres"), Logger: s.logger}
 	if s.pg, err = devstack.StartPostgres(ctx, s.popts); err != nil {
 		t.Fatalf("start PostgreSQL: %v", err)
@@ -93,24 +127,32 @@ func startStack(ctx context.Context, t *testing.T) *stack {
 	}
 	s.dbURL = s.pg.URL(database)
 
-	s.topts = devstack.TemporalOptions{
-		Binary: bin, DBFile: filepath.Join(dir, "temporal.db"), UIPort: -1, Namespace: namespace,
-		SearchAttributes: map[string]string{"OpsflowKind": "Keyword"},
-		LogWriter:        s.logFile("temporal"), Logger: s.logger,
+	if opts.prod {
+		if err := s.startProdTemporal(ctx); err != nil {
+			t.Fatalf("%v", err)
+		}
+	} else {
+		bin, err := devstack.FindTemporal()
+		if err != nil {
+			t.Fatalf("the fault suite needs the Temporal CLI: %v", err)
+		}
+		s.topts = devstack.TemporalOptions{
+			Binary: bin, DBFile: filepath.Join(dir, "temporal.db"), UIPort: -1, Namespace: opts.namespace,
+			SearchAttributes: map[string]string{"OpsflowKind": "Keyword"},
+			LogWriter:        s.logFile("temporal"), Logger: s.logger,
+		}
+		s.topts.Fast()
+		tmp, err := devstack.StartTemporal(ctx, s.topts)
+		if err != nil {
+			t.Fatalf("start Temporal: %v", err)
+		}
+		s.temporal = tmp
+		if s.topts.Port, err = portOf(tmp.Address()); err != nil {
+			t.Fatalf("%v", err)
+		}
 	}
-	s.topts.Fast()
-	if s.temporal, err = devstack.StartTemporal(ctx, s.topts); err != nil {
-		t.Fatalf("start Temporal: %v", err)
-	}
-	if s.topts.Port, err = portOf(s.temporal.Address()); err != nil {
+	if err := s.dial(ctx); err != nil {
 		t.Fatalf("%v", err)
-	}
-	s.tc, err = client.DialContext(ctx, client.Options{
-		HostPort: s.temporal.Address(), Namespace: namespace,
-		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-	})
-	if err != nil {
-		t.Fatalf("dial Temporal: %v", err)
 	}
 
 	if out, err := s.opsflow(ctx, "migrate"); err != nil {
@@ -124,21 +166,79 @@ func startStack(ctx context.Context, t *testing.T) *stack {
 		s.tokens[p.id] = strings.TrimSpace(out)
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick an API port: %v", err)
+	for i := range opts.apis {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("pick an API port: %v", err)
+		}
+		name := "api"
+		if i > 0 {
+			name = fmt.Sprintf("api-%d", i+1)
+		}
+		s.apis = append(s.apis, &apiProcess{name: name, addr: l.Addr().String()})
+		l.Close()
 	}
-	s.apiAddr = l.Addr().String()
-	l.Close()
 	for i := range s.workers {
 		if err := s.startWorker(ctx, i); err != nil {
 			t.Fatalf("%v", err)
 		}
 	}
-	if err := s.startAPI(ctx); err != nil {
-		t.Fatalf("%v", err)
+	for i := range s.apis {
+		if err := s.startAPI(ctx, i); err != nil {
+			t.Fatalf("%v", err)
+		}
 	}
 	return s
+}
+
+// startProdTemporal starts Temporal from source on the stack's PostgreSQL
+// (creating or upgrading its schema) and, as in production, prepares the
+// namespace, its retention and the search attributes with opsflow's own
+// one-shot command. A restart comes back on the same ports, as a
+// production server does.
+func (s *stack) startProdTemporal(ctx context.Context) error {
+	var ports map[string]int
+	if old, ok := s.temporal.(*devstack.TemporalServer); ok {
+		ports = old.Ports()
+	}
+	ts, err := devstack.StartTemporalServer(ctx, devstack.TemporalServerOptions{
+		PostgresHost: "127.0.0.1", PostgresPort: s.pg.Port(), PostgresUser: "postgres",
+		Ports: ports, LogWriter: s.logFile("temporal"), Logger: s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start Temporal on PostgreSQL: %w", err)
+	}
+	s.temporal = ts
+	if out, err := s.opsflow(ctx, "temporal-setup"); err != nil {
+		return fmt.Errorf("opsflow temporal-setup: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// dial (re)connects the stack's own Temporal client, for the checks.
+func (s *stack) dial(ctx context.Context) error {
+	if s.tc != nil {
+		s.tc.Close()
+	}
+	var err error
+	s.tc, err = client.DialContext(ctx, client.Options{
+		HostPort: s.temporal.Address(), Namespace: s.opts.namespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+	})
+	if err != nil {
+		return fmt.Errorf("dial Temporal: %w", err)
+	}
+	return nil
+}
+
+// apiURLs are the base URLs of every API process, for clients that may
+// use either.
+func (s *stack) apiURLs() []string {
+	var out []string
+	for _, a := range s.apis {
+		out = append(out, a.url())
+	}
+	return out
 }
 
 // env is the environment of an opsflow child: ours without anything that
@@ -152,14 +252,14 @@ func (s *stack) env() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env,
+	env = append(env,
 		"DATABASE_URL="+s.dbURL,
 		"TEMPORAL_ADDRESS="+s.temporal.Address(),
-		"TEMPORAL_NAMESPACE="+namespace,
+		"TEMPORAL_NAMESPACE="+s.opts.namespace,
 		"OPSFLOW_TASK_QUEUE="+taskQueue,
-		"OPSFLOW_HTTP_ADDR="+s.apiAddr,
 		"OPSFLOW_LOG_LEVEL=info",
 	)
+	return append(env, s.opts.env...)
 }
 
 // opsflow runs a one-shot opsflow command (migrate, token create) and
@@ -209,7 +309,7 @@ func (s *stack) startWorker(ctx context.Context, i int) error {
 	name := fmt.Sprintf("worker-%d", i+1)
 	s.mark(name, "starting")
 	cmd := exec.Command(opsflowBin, "worker")
-	cmd.Env = s.env()
+	cmd.Env = append(s.env(), s.processEnv(name)...)
 	c, err := devstack.StartChild(name, cmd, s.logFile(name))
 	if err != nil {
 		return err
@@ -259,7 +359,7 @@ func (s *stack) polls(ctx context.Context, typ enumspb.TaskQueueType, identityPr
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	res, err := s.tc.WorkflowService().DescribeTaskQueue(rctx, &workflowservice.DescribeTaskQueueRequest{
-		Namespace: namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: taskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL}, TaskQueueType: typ,
+		Namespace: s.opts.namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: taskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL}, TaskQueueType: typ,
 	})
 	if err != nil {
 		return false, err
@@ -272,18 +372,20 @@ func (s *stack) polls(ctx context.Context, typ enumspb.TaskQueueType, identityPr
 	return false, nil
 }
 
-// startAPI starts `opsflow api` on the stack's fixed address and waits
+// startAPI starts `opsflow api` number i on its fixed address and waits
 // until it answers /healthz (liveness: the fault may still be going on).
-func (s *stack) startAPI(ctx context.Context) error {
-	s.mark("api", "starting")
+func (s *stack) startAPI(ctx context.Context, i int) error {
+	a := s.apis[i]
+	s.mark(a.name, "starting")
 	cmd := exec.Command(opsflowBin, "api")
-	cmd.Env = s.env()
-	c, err := devstack.StartChild("opsflow api", cmd, s.logFile("api"))
+	cmd.Env = append(s.env(), "OPSFLOW_HTTP_ADDR="+a.addr)
+	cmd.Env = append(cmd.Env, s.processEnv(a.name)...)
+	c, err := devstack.StartChild("opsflow "+a.name, cmd, s.logFile(a.name))
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.api = c
+	a.child = c
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -292,19 +394,28 @@ func (s *stack) startAPI(ctx context.Context) error {
 		if c.Exited() {
 			return c.DiedError()
 		}
-		if res, err := hc.Get("http://" + s.apiAddr + "/healthz"); err == nil {
+		if res, err := hc.Get(a.url() + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				s.mark("api", "listening on %s (pid %d)", s.apiAddr, c.PID())
+				s.mark(a.name, "listening on %s (pid %d)", a.addr, c.PID())
 				return nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("opsflow api did not answer /healthz on %s within 30s; last output:\n%s", s.apiAddr, c.Tail())
+			return fmt.Errorf("opsflow %s did not answer /healthz on %s within 30s; last output:\n%s", a.name, a.addr, c.Tail())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// processEnv is what one process of the stack gets beyond the shared
+// environment (TestProduction: its own metrics address).
+func (s *stack) processEnv(name string) []string {
+	if s.opts.perProcess == nil {
+		return nil
+	}
+	return s.opts.perProcess(name)
 }
 
 // ---- faults
@@ -319,18 +430,22 @@ func (s *stack) killWorker(i int) error {
 	return w.Kill()
 }
 
-// killAPI crashes the API; startAPI brings a new one up on the same address.
-func (s *stack) killAPI() error {
+// killAPI crashes API i; startAPI brings a new one up on the same address.
+func (s *stack) killAPI(i int) error {
 	s.mu.Lock()
-	a := s.api
+	a := s.apis[i]
+	c := a.child
 	s.mu.Unlock()
-	s.mark("api", "kill -9 pid %d", a.PID())
-	return a.Kill()
+	s.mark(a.name, "kill -9 pid %d", c.PID())
+	return c.Kill()
 }
 
-// killTemporal crashes the Temporal server and starts it again on the same
-// database file and port. It returns when the new server answers.
+// killTemporal crashes the Temporal dev server and starts it again on the
+// same database file and port. It returns when the new server answers.
 func (s *stack) killTemporal(ctx context.Context) error {
+	if s.opts.prod {
+		return errors.New("killTemporal restarts the dev server only")
+	}
 	s.mark("temporal", "kill -9 pid %d", s.temporal.PID())
 	if err := s.temporal.Kill(); err != nil {
 		return err
@@ -374,27 +489,31 @@ func (s *stack) alive() []string {
 			dead = append(dead, fmt.Sprintf("worker-%d exited by itself: %v", i+1, w.DiedError()))
 		}
 	}
-	if s.api != nil && s.api.Exited() {
-		dead = append(dead, fmt.Sprintf("opsflow api exited by itself: %v", s.api.DiedError()))
+	for _, a := range s.apis {
+		if a.child != nil && a.child.Exited() {
+			dead = append(dead, fmt.Sprintf("opsflow %s exited by itself: %v", a.name, a.child.DiedError()))
+		}
 	}
 	return dead
 }
 
-// apiErrors returns the API's error-level log lines (where a 500's cause is
+// apiErrors returns the APIs' error-level log lines (where a 500's cause is
 // logged with its request ID), at most n.
 func (s *stack) apiErrors(n int) []string {
-	f, err := os.Open(filepath.Join(s.dir, "api.log"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() && len(lines) < n {
-		if strings.Contains(sc.Text(), `"level":"ERROR"`) {
-			lines = append(lines, sc.Text())
+	for _, a := range s.apis {
+		f, err := os.Open(filepath.Join(s.dir, a.name+".log"))
+		if err != nil {
+			continue
 		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() && len(lines) < n {
+			if strings.Contains(sc.Text(), `"level":"ERROR"`) {
+				lines = append(lines, a.name+": "+sc.Text())
+			}
+		}
+		f.Close()
 	}
 	return lines
 }
@@ -410,10 +529,12 @@ func (s *stack) teardown() {
 		}
 	}
 	s.mu.Lock()
-	api, workers := s.api, s.workers
+	apis, workers := slices.Clone(s.apis), s.workers
 	s.mu.Unlock()
-	if api != nil {
-		stop("api", api.Stop)
+	for _, a := range apis {
+		if a.child != nil {
+			stop(a.name, a.child.Stop)
+		}
 	}
 	for _, w := range workers {
 		if w != nil {

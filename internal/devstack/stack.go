@@ -38,9 +38,13 @@ type StackOptions struct {
 
 // Stack is a running Temporal dev server plus a private PostgreSQL.
 type Stack struct {
-	Temporal    *Temporal
-	Postgres    *Postgres // nil when StackOptions.DatabaseURL was set
-	DatabaseURL string
+	Temporal *Temporal
+	Postgres *Postgres // nil when StackOptions.DatabaseURL was set
+	// DatabaseURL is the application's (role AppRole); MigrateURL the
+	// owner's (role OwnerRole), for the migrations; SuperuserURL the
+	// server's superuser's. All three are StackOptions.DatabaseURL when
+	// that was set: a database of the user's own is used as it is.
+	DatabaseURL, MigrateURL, SuperuserURL string
 }
 
 // StartStack starts PostgreSQL and Temporal with their state under
@@ -67,8 +71,8 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	var pg *Postgres
-	dbURL := opts.DatabaseURL
-	if dbURL == "" {
+	urls := DatabaseURLs{Superuser: opts.DatabaseURL, Owner: opts.DatabaseURL, App: opts.DatabaseURL}
+	if opts.DatabaseURL == "" {
 		if pg, err = StartPostgres(ctx, PostgresOptions{
 			Dir:       filepath.Join(state, "postgres"),
 			Port:      opts.PostgresPort,
@@ -80,7 +84,9 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 		if err := pg.CreateDatabase(ctx, opts.Database); err != nil {
 			return nil, errors.Join(err, stopQuietly(pg.Stop))
 		}
-		dbURL = pg.URL(opts.Database)
+		if urls, err = SetupRoles(ctx, pg.URL("postgres"), opts.Database, OwnerRole, AppRole); err != nil {
+			return nil, errors.Join(err, stopQuietly(pg.Stop))
+		}
 	}
 	topts := TemporalOptions{
 		DBFile:           filepath.Join(state, "temporal.db"),
@@ -99,7 +105,7 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 		}
 		return nil, err
 	}
-	return &Stack{Temporal: tmp, Postgres: pg, DatabaseURL: dbURL}, nil
+	return &Stack{Temporal: tmp, Postgres: pg, DatabaseURL: urls.App, MigrateURL: urls.Owner, SuperuserURL: urls.Superuser}, nil
 }
 
 // Stop stops Temporal first (it may still be writing through workers to

@@ -11,6 +11,13 @@
 //		...
 //	}
 //
+// The database is set up as production runs it, with two roles (see
+// postgres/roles.go): MigrateURL is the owner's, for the migrations, and
+// DatabaseURL the application's, which owns nothing and gets its
+// privileges from the migrations. Tests therefore run the application
+// with exactly the privileges it has in production. SuperuserURL is for
+// tests that play an attacker with every right.
+//
 // testenv imports no other opsflow package (only devstack), so any package,
 // including postgres/ and server/, can use it without an import cycle.
 //
@@ -26,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,15 +55,23 @@ const DatabaseURLEnv = "OPSFLOW_TEST_DATABASE_URL"
 // LogsEnv, set to 1, copies the servers' logs to stderr.
 const LogsEnv = "OPSFLOW_TESTENV_LOGS"
 
+// The roles of the test databases. They are named apart from those of
+// 'opsflow dev' (devstack.OwnerRole, devstack.AppRole) so that a shared
+// server (DatabaseURLEnv) keeps the two apart.
+const (
+	OwnerRole = "opsflow_test_owner"
+	AppRole   = "opsflow_test_app"
+)
+
 // namespace is deliberately not "default": code that forgets to pass the
 // configured namespace fails in tests rather than in production.
 const namespace = "opsflow-test"
 
 var env struct {
-	started     bool
-	databaseURL string
-	serverURL   string // the server's maintenance database, for NewDatabase
-	temporal    string
+	started   bool
+	urls      devstack.DatabaseURLs
+	serverURL string // a superuser's URL of the server's maintenance database, for NewDatabase
+	temporal  string
 }
 
 // Main starts the stack, runs m and exits with its code. Call it from
@@ -74,19 +88,22 @@ func MainWith(m *testing.M, setup func() (teardown func(), err error)) {
 }
 
 // NewDatabase creates another empty database on this binary's PostgreSQL
-// server and returns its URL, for tests that need a schema of their own.
+// server and returns a superuser's URL of it, for tests that need a schema
+// of their own.
 func NewDatabase(ctx context.Context) (string, error) {
+	urls, err := NewDatabaseWithRoles(ctx)
+	return urls.Superuser, err
+}
+
+// NewDatabaseWithRoles is NewDatabase set up with the owner and application
+// roles, as the binary's own database is.
+func NewDatabaseWithRoles(ctx context.Context) (devstack.DatabaseURLs, error) {
 	mustStarted()
 	name := uniqueDatabaseName()
 	if err := devstack.CreateDatabase(ctx, env.serverURL, name); err != nil {
-		return "", err
+		return devstack.DatabaseURLs{}, err
 	}
-	u, err := url.Parse(env.serverURL)
-	if err != nil {
-		return "", err
-	}
-	u.Path = "/" + name
-	return u.String(), nil
+	return devstack.SetupRoles(ctx, env.serverURL, name, OwnerRole, AppRole)
 }
 
 func run(m *testing.M, setup func() (func(), error)) int {
@@ -121,12 +138,6 @@ func run(m *testing.M, setup func() (func(), error)) int {
 			return fail("%s: %v", DatabaseURLEnv, err)
 		}
 		defer dropDatabase(server, dbName)
-		u, err := url.Parse(server)
-		if err != nil {
-			return fail("%s: %v", DatabaseURLEnv, err)
-		}
-		u.Path = "/" + dbName
-		env.databaseURL = u.String()
 		env.serverURL = server
 	} else {
 		if _, err := devstack.FindPostgres(); err != nil {
@@ -150,8 +161,10 @@ func run(m *testing.M, setup func() (func(), error)) int {
 		if err := pg.CreateDatabase(ctx, dbName); err != nil {
 			return fail("%v", err)
 		}
-		env.databaseURL = pg.URL(dbName)
 		env.serverURL = pg.URL("postgres")
+	}
+	if env.urls, err = devstack.SetupRoles(ctx, env.serverURL, dbName, OwnerRole, AppRole); err != nil {
+		return fail("database roles: %v (a server named by %s must let its user create roles)", err, DatabaseURLEnv)
 	}
 	env.temporal = tmp.Address()
 	env.started = true
@@ -167,9 +180,19 @@ func run(m *testing.M, setup func() (func(), error)) int {
 	return m.Run()
 }
 
-// DatabaseURL is the URL of this test binary's own, initially empty
-// database (migrations are the tests' business).
-func DatabaseURL() string { mustStarted(); return env.databaseURL }
+// DatabaseURL is the application role's URL of this test binary's own,
+// initially empty database (migrations are the tests' business: run them
+// on MigrateURL, granting to AppRole).
+func DatabaseURL() string { mustStarted(); return env.urls.App }
+
+// MigrateURL is the owner role's URL of the same database: migrations run
+// as the owner.
+func MigrateURL() string { mustStarted(); return env.urls.Owner }
+
+// SuperuserURL is a superuser's URL of the same database, for tests that
+// play someone with every right (rewriting the trail behind the
+// application's back).
+func SuperuserURL() string { mustStarted(); return env.urls.Superuser }
 
 // TemporalAddress is the host:port of the Temporal frontend.
 func TemporalAddress() string { mustStarted(); return env.temporal }

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/postgres"
+)
+
+// peopleStore holds people's profiles and their notifications.
+type peopleStore interface {
+	Profile(ctx context.Context, id string) (opsflow.Profile, error)
+	SaveProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor) (opsflow.Profile, bool, error)
+	SetUserRoles(ctx context.Context, id string, roles []opsflow.Role, by opsflow.Actor, reason string) ([]opsflow.Role, error)
+	UnknownUsers(ctx context.Context, ids []string) ([]string, error)
+	Deliveries(ctx context.Context, f postgres.DeliveryFilter) (opsflow.Page[opsflow.Delivery], error)
+	RetryDelivery(ctx context.Context, id string) (opsflow.Delivery, error)
+}
+
+// checkPeople refuses an input naming a person who is not a user, with a
+// 422 naming the field: a task given to "ghost" would sit where nobody
+// sees it.
+func (s *Server) checkPeople(ctx context.Context, in any) error {
+	r, ok := in.(opsflow.UserReferrer)
+	if !ok {
+		return nil
+	}
+	refs := r.UserRefs()
+	if len(refs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(refs))
+	for i, ref := range refs {
+		ids[i] = ref.ID
+	}
+	unknown, err := s.Store.UnknownUsers(ctx, ids)
+	if err != nil || len(unknown) == 0 {
+		return err
+	}
+	for _, ref := range refs {
+		if slices.Contains(unknown, ref.ID) {
+			return opsflow.Invalid(ref.Field, "%s: no user %q (users are created with PUT /v1/users/{id} or opsflow token create)", ref.Field, ref.ID)
+		}
+	}
+	return nil
+}
+
+// profileRequest is what a person may change of their own profile.
+type profileRequest struct {
+	Email       string              `json:"email,omitempty"`
+	Timezone    string              `json:"timezone,omitempty"` // empty: unchanged
+	Preferences opsflow.Preferences `json:"preferences,omitzero"`
+}
+
+// userRequest creates a user or changes one (administrators). Roles of an
+// existing user change only with a reason, recorded in the trail.
+type userRequest struct {
+	Name        string              `json:"name,omitempty"` // a new user: default the ID
+	Roles       []opsflow.Role      `json:"roles,omitempty"`
+	Email       string              `json:"email,omitempty"`
+	Timezone    string              `json:"timezone,omitempty"` // empty: unchanged (UTC for a new user)
+	Preferences opsflow.Preferences `json:"preferences,omitzero"`
+	Reason      string              `json:"reason,omitempty"`
+}
+
+// me answers who the caller is, with their address, time zone and
+// notification preferences.
+func (s *Server) me(c echo.Context) error {
+	p, err := s.Store.Profile(c.Request().Context(), userOf(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p.Public())
+}
+
+// putMe: PUT /v1/me — a person sets their own address, time zone and
+// preferences (not their name or roles).
+func (s *Server) putMe(c echo.Context) error {
+	var in profileRequest
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	u := userOf(c)
+	p, _, err := s.Store.SaveProfile(c.Request().Context(), opsflow.Profile{ID: u.ID, Email: strings.TrimSpace(in.Email),
+		Timezone: in.Timezone, Preferences: in.Preferences}, actorOf(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p.Public())
+}
+
+// getUser: GET /v1/users/{id} — administrators, or the person themself.
+func (s *Server) getUser(c echo.Context) error {
+	id := c.Param("id")
+	if u := userOf(c); u.ID != id && !u.Has(opsflow.RoleAdmin) {
+		return opsflow.Forbidden("only administrators see other people's profiles")
+	}
+	p, err := s.Store.Profile(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p.Public())
+}
+
+// putUser: PUT /v1/users/{id} — an administrator creates a user (name,
+// roles, address) or changes one. Every change is audited on the user's
+// stream; a role change needs a reason.
+func (s *Server) putUser(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleAdmin); err != nil {
+		return err
+	}
+	var in userRequest
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if err := opsflow.CheckUserID(id); err != nil {
+		return opsflow.Invalid("id", "%s", opsflow.ErrorMessage(err))
+	}
+	for i, r := range in.Roles {
+		if _, err := opsflow.ParseRoles(string(r)); err != nil {
+			return opsflow.Invalid("roles", "roles[%d]: %s", i, opsflow.ErrorMessage(err))
+		}
+	}
+	ctx := c.Request().Context()
+	by := actorOf(c)
+	p := opsflow.Profile{ID: id, Name: strings.TrimSpace(in.Name), Roles: in.Roles, Email: strings.TrimSpace(in.Email),
+		Timezone: in.Timezone, Preferences: in.Preferences}
+	existing, err := s.Store.Profile(ctx, id)
+	found := err == nil
+	if err != nil && opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
+		return err
+	}
+	if !found && len(in.Roles) == 0 {
+		return opsflow.Invalid("roles", "a new user needs at least one role")
+	}
+	if found && len(in.Roles) > 0 && !opsflow.SameRoles(in.Roles, existing.Roles) {
+		if strings.TrimSpace(in.Reason) == "" {
+			return opsflow.Invalid("reason", "say why %s's roles change: the reason is recorded in the audit trail", id)
+		}
+		if _, err := s.Store.SetUserRoles(ctx, id, in.Roles, by, in.Reason); err != nil {
+			return err
+		}
+	}
+	saved, created, err := s.Store.SaveProfile(ctx, p, by)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, saved.Public())
+}
+
+// deliveryFilter reads the state filter and the page of a notification
+// list.
+func deliveryFilter(c echo.Context) (postgres.DeliveryFilter, error) {
+	f := postgres.DeliveryFilter{State: c.QueryParam("state"), Cursor: c.QueryParam("cursor")}
+	if f.State != "" && !slices.Contains(opsflow.DeliveryStates, f.State) {
+		return f, opsflow.Invalid("state", "state must be one of %s", strings.Join(opsflow.DeliveryStates, ", "))
+	}
+	var err error
+	f.Limit, err = queryInt(c, "limit", opsflow.DefaultPageSize, 1, opsflow.MaxPageSize)
+	return f, err
+}
+
+// myNotifications: GET /v1/notifications — what was sent to the caller,
+// newest first.
+func (s *Server) myNotifications(c echo.Context) error {
+	f, err := deliveryFilter(c)
+	if err != nil {
+		return err
+	}
+	f.UserID = userOf(c).ID
+	page, err := s.Store.Deliveries(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// adminNotifications: GET /v1/admin/notifications — everyone's, e.g. the
+// failed ones.
+func (s *Server) adminNotifications(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleAdmin); err != nil {
+		return err
+	}
+	f, err := deliveryFilter(c)
+	if err != nil {
+		return err
+	}
+	f.UserID = c.QueryParam("user")
+	page, err := s.Store.Deliveries(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// retryNotification: POST /v1/admin/notifications/{id}/retry — a failed
+// delivery goes back in the queue with a fresh budget.
+func (s *Server) retryNotification(c echo.Context) error {
+	if err := requireAny(c, opsflow.RoleAdmin); err != nil {
+		return err
+	}
+	d, err := s.Store.RetryDelivery(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}
