@@ -39,8 +39,7 @@ func TestSessions(t *testing.T) {
 		t.Fatal("the plaintext secret is stored")
 	}
 	// Roles are read afresh: a change shows on the next page.
-	u.Roles = []opsflow.Role{opsflow.RoleApprover}
-	if err := testDB.EnsureUser(ctx, u); err != nil {
+	if _, err := testDB.SetUserRoles(ctx, u.ID, []opsflow.Role{opsflow.RoleApprover}, opsflow.SystemActor, "promoted"); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := testDB.Session(ctx, secret); len(s.User.Roles) != 1 || s.User.Roles[0] != opsflow.RoleApprover {

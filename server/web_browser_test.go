@@ -557,9 +557,23 @@ func TestWebKaizenThroughThePages(t *testing.T) {
 	alice.shot("kpi")
 	alice.open("/kpis")
 	alice.shot("kpis")
+	// Last month's report, made now (as the schedule would), to open or
+	// download from the Reports page.
+	month := time.Now().UTC().AddDate(0, -1, 0).Format("2006-01")
+	if r := a.Do("bob", "POST", "/v1/reports", map[string]any{"period": month}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		t.Fatalf("run the report: %d %s", r.Status, r.Body)
+	}
 	alice.open("/reports")
-	if !strings.Contains(alice.text("main"), "not available yet") {
-		t.Errorf("reports: %s", alice.text("main"))
+	if !strings.Contains(alice.text("table.reports"), month) {
+		t.Fatalf("reports: %s", alice.text("main"))
 	}
 	alice.shot("reports")
+	for _, ext := range []string{"html", "pdf"} {
+		ctx, cancel := context.WithTimeout(alice.ctx, 30*time.Second)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.querySelector('table.reports a[href$=".`+ext+`"]').href).then(r => r.status + ' ' + r.headers.get('content-type'))`, chromedp.EvalAwaitPromise))
+		cancel()
+		if want := map[string]string{"html": "200 text/html", "pdf": "200 application/pdf"}[ext]; err != nil || !strings.HasPrefix(got, want) {
+			t.Errorf("the report's %s: %q %v", ext, got, err)
+		}
+	}
 }

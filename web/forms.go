@@ -81,6 +81,7 @@ var stepFields = map[opsflow.Kind]map[string][]Field{
 			{Name: "effectiveness.criterion", Label: "Acceptance criterion", Type: inText},
 			{Name: "effectiveness.window_days", Label: "Window (days)", Type: inNumber},
 			{Name: "effectiveness.reviewer", Label: "Reviewer (user ID, optional)", Type: inText, Help: "Any approver other than the owner, if left empty."},
+			{Name: "effectiveness.kpi", Label: "KPI whose chart judges it (key, optional)", Type: inText},
 		},
 		"approve-plan": {
 			{Name: "approved", Label: "Approve the plan?", Type: inYesNo},

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -125,11 +124,24 @@ func (a *App) kpiList(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 type kpiView struct {
-	K           opsflow.KPI
+	K           kpiRecord
 	Chart       kpiChart
 	Initiatives []opsflow.Kaizen
 	Now         time.Time
 }
+
+// kpiRecord is what GET /v1/kpis/{key} answers: the definition and, once
+// the API judges KPIs, its status against the target and the processes
+// its signals opened.
+type kpiRecord struct {
+	opsflow.KPI
+	Status    *opsflow.KPIStatus `json:"status,omitempty"`
+	Target    *opsflow.KPITarget `json:"target,omitempty"`
+	Processes []opsflow.KPILink  `json:"processes"`
+}
+
+// Judged reports whether the API says how the KPI stands.
+func (k kpiRecord) Judged() bool { return k.Status != nil && k.Status.Status != "" }
 
 func (a *App) kpiPage(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx, key := r.Context(), r.PathValue("key")
@@ -138,7 +150,11 @@ func (a *App) kpiPage(w http.ResponseWriter, r *http.Request, s *session) {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
 	}
-	v.Chart = a.chartOf(ctx, s, v.K.Ref(), nil, nil, v.Now.AddDate(0, -2, 0))
+	var target *opsflow.Target
+	if v.K.Target != nil {
+		target = &opsflow.Target{Value: &v.K.Target.Value}
+	}
+	v.Chart = a.chartOf(ctx, s, v.K.Ref(), nil, target, v.Now.AddDate(0, -2, 0))
 	var page opsflow.Page[opsflow.Kaizen]
 	if err := a.get(ctx, s, "/v1/kaizen", url.Values{"kpi": {key}}, &page); err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
@@ -159,52 +175,47 @@ func (a *App) kpiChart(w http.ResponseWriter, r *http.Request, s *session) {
 
 // ---- reports
 
-// reportsRoute lists the monthly reports (the KPI issue adds it).
+// reportsRoute lists the monthly reports.
 const reportsRoute = "/v1/reports"
 
 type reportsView struct {
 	Pending bool
-	Columns []string
-	Rows    [][]string
-	Links   []string
+	Items   []opsflow.Report
+	Pager   pager
 }
 
-// reports lists what the API's reports route answers, generically (its
-// items' scalar fields), or says the reports are still to come.
+// reports lists the monthly reports, newest month first, to open or
+// download; or says they are still to come, on an API without them.
 func (a *App) reports(w http.ResponseWriter, r *http.Request, s *session) {
 	v := reportsView{Pending: !a.API.Serves(http.MethodGet, reportsRoute)}
 	if !v.Pending {
-		var page struct {
-			Items []map[string]any `json:"items"`
-		}
-		if err := a.get(r.Context(), s, reportsRoute, nil, &page); err != nil {
+		q := listQuery(r)
+		var page opsflow.Page[opsflow.Report]
+		if err := a.get(r.Context(), s, reportsRoute, q, &page); err != nil {
 			a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 			return
 		}
-		cols := map[string]bool{}
-		for _, it := range page.Items {
-			for k, x := range it {
-				switch x.(type) {
-				case string, float64, bool:
-					cols[k] = true
-				}
-			}
-		}
-		for k := range cols {
-			v.Columns = append(v.Columns, k)
-		}
-		sort.Strings(v.Columns)
-		for _, it := range page.Items {
-			row := make([]string, len(v.Columns))
-			for i, k := range v.Columns {
-				if x, ok := it[k]; ok {
-					row[i] = fmt.Sprint(x)
-				}
-			}
-			v.Rows = append(v.Rows, row)
-		}
+		v.Items, v.Pager = page.Items, newPager("/reports", q, page.NextCursor)
 	}
 	a.render(w, r, http.StatusOK, "reports", a.frame(w, r, s, "Reports", "reports"), v)
+}
+
+// reportFile opens a report's HTML or downloads its PDF: the API's stored
+// bytes, passed through. A report's HTML carries its own styles, so it is
+// served under a policy of its own: inline styles, no scripts, sandboxed.
+func (a *App) reportFile(w http.ResponseWriter, r *http.Request, s *session) {
+	name := r.PathValue("file")
+	id, format := strings.TrimSuffix(name, ".html"), "html"
+	if strings.HasSuffix(name, ".pdf") {
+		id, format = strings.TrimSuffix(name, ".pdf"), "pdf"
+	} else if !strings.HasSuffix(name, ".html") {
+		a.notFound(w, r)
+		return
+	}
+	if format == "html" {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; sandbox")
+	}
+	a.download(w, r, s, "/v1/reports/"+url.PathEscape(id), url.Values{"format": {format}})
 }
 
 // ---- the audit view

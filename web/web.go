@@ -163,6 +163,7 @@ func (a *App) routes() {
 	m.Handle("GET /kpis/{key}", a.auth(a.kpiPage))
 	m.Handle("GET /kpis/{key}/chart.png", a.auth(a.kpiChart))
 	m.Handle("GET /reports", a.auth(a.reports))
+	m.Handle("GET /reports/{file}", a.auth(a.reportFile))
 	m.Handle("GET /audit", a.auth(a.audit))
 	m.Handle("GET /audit/export", a.auth(a.auditExport))
 	m.HandleFunc("/", a.notFound)
