@@ -59,6 +59,35 @@ func (u User) Has(r Role) bool {
 	return slices.Contains(u.Roles, r) || slices.Contains(u.Roles, RoleAdmin)
 }
 
+// HasAny reports whether the user holds one of roles.
+func (u User) HasAny(roles ...Role) bool {
+	return slices.ContainsFunc(roles, u.Has)
+}
+
+// Who may do what outside a process's own steps. The API checks these
+// lists and the web app shows the matching buttons from the same lists.
+var (
+	// RolesExportCAPA may export one CAPA's inspection pack: the read
+	// policy's exporters (RolesExport).
+	RolesExportCAPA = RolesExport
+	// RolesAudit may verify the audit trail and export every CAPA closed
+	// in a period.
+	RolesAudit = []Role{RoleAuditor, RoleAdmin}
+)
+
+// StartRoles lists the roles that may start a process of kind k.
+func StartRoles(k Kind) []Role {
+	switch k {
+	case KindCAPA:
+		return []Role{RoleRequester, RoleOwner, RoleApprover}
+	case KindKaizen:
+		return []Role{RoleRequester, RoleOwner, RoleAdmin}
+	case KindOnboarding:
+		return []Role{RoleHR, RoleAdmin}
+	}
+	return nil
+}
+
 // Actor is who did something, as recorded on audit events. The server fills
 // it from the authenticated user, never from a request body; the system
 // itself acts as SystemActor (timers, escalations, provisioning).

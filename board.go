@@ -109,18 +109,36 @@ func (b *Board) CheckReassign(r TaskReassign, owners ...string) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	t, err := b.Find(r.TaskID)
+	if err := b.CanReassign(r.TaskID, r.Actor, owners...); err != nil {
+		return err
+	}
+	if t, _ := b.Find(r.TaskID); t.Assignee == r.Assignee {
+		return Invalid("assignee", "task %s is already assigned to %s", t.ID, r.Assignee)
+	}
+	return nil
+}
+
+// CanReassign is CheckReassign without the input: the task exists and is
+// still to do, and a may hand it over.
+func (b *Board) CanReassign(taskID string, a Actor, owners ...string) error {
+	t, err := b.Find(taskID)
 	if err != nil {
 		return err
 	}
-	if !r.Actor.Has(RoleAdmin) && !slices.Contains(owners, r.Actor.ID) {
-		return Forbidden("only the process's owner or an administrator reassigns its tasks")
+	if err := MayReassign(a, owners...); err != nil {
+		return err
 	}
 	if t.State.Final() {
 		return Conflict(string(t.State), "task %s is %s: there is nothing left to hand over", t.ID, t.State)
 	}
-	if t.Assignee == r.Assignee {
-		return Invalid("assignee", "task %s is already assigned to %s", t.ID, r.Assignee)
+	return nil
+}
+
+// MayReassign: a process's tasks are handed over by one of its owners
+// (its owner, for an onboarding its manager and HR) or an administrator.
+func MayReassign(a Actor, owners ...string) error {
+	if !a.Has(RoleAdmin) && !slices.Contains(owners, a.ID) {
+		return Forbidden("only the process's owner or an administrator reassigns its tasks")
 	}
 	return nil
 }
@@ -141,12 +159,21 @@ func (b *Board) Reassign(r TaskReassign) (old string, t *Task) {
 // CheckMove validates m against the board: the task exists, the actor may
 // work it and the transition is allowed.
 func (b *Board) CheckMove(m TaskMove) error {
-	t, err := b.Find(m.TaskID)
+	if err := b.CanMove(m.TaskID, m.State, m.Actor); err != nil {
+		return err
+	}
+	return checkMoveReason(m.State, m.Reason)
+}
+
+// CanMove is CheckMove without the input: the task exists, a may work it
+// and its state allows the move to state to.
+func (b *Board) CanMove(taskID string, to TaskState, a Actor) error {
+	t, err := b.Find(taskID)
 	if err != nil {
 		return err
 	}
-	if !t.CanWork(m.Actor) {
+	if !t.CanWork(a) {
 		return Forbidden("task %s is assigned to %s", t.ID, t.Assignee+string(t.Role))
 	}
-	return t.CheckMove(m.State, m.Reason)
+	return t.CanMove(to)
 }

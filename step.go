@@ -65,6 +65,10 @@ type Step struct {
 	Input func(Call, any) (any, error)
 	// InputType is the update input's type, what the workflow decodes.
 	InputType reflect.Type
+	// MovesTaskTo is the state a task step moves its task to (empty for
+	// the other steps), so a page can ask the record whether that move is
+	// open to a person before offering it.
+	MovesTaskTo TaskState
 }
 
 // Step returns d without its types.
@@ -171,7 +175,9 @@ func taskSteps(kind Kind) []Step {
 				return TaskMove{Actor: c.Actor, TaskID: c.TaskID, State: to, Reason: b.Reason, Evidence: b.Evidence}, nil
 			})
 		d.OptionalBody = true
-		return d.Step()
+		s := d.Step()
+		s.MovesTaskTo = to
+		return s
 	}
 	reassign := fromBody(kind, UpdateReassignTask, "tasks/{task_id}/reassign", "Reassign a task",
 		"The process's owner or an administrator hands an open task to another person (a known user); recorded in the trail, and the new assignee is notified.",

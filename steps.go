@@ -27,7 +27,7 @@ var CAPAStep = struct {
 	Cancel               StepDef[CancelInput, CancelInput]
 }{
 	Triage: asInput(KindCAPA, "triage", "", "Score the risk (reported → triage)",
-		"The owner or an approver scores severity, occurrence and detection (1–10 each); the risk level follows from their product.",
+		"The owner or an approver scores severity, occurrence and detection (1–5 each); the risk level follows from their product.",
 		TriageInput{Severity: 4, Occurrence: 3, Detection: 4, Comment: "three field returns in a week"}),
 	Decide: asInput(KindCAPA, "decide", "", "Decide whether a CAPA is required (triage → containment, or closed_no_capa)",
 		"An approver other than the owner decides, with a rationale (ISO 9001 §10.2: the action must be proportionate), and signs the decision (signature: printed name, meaning, signing password).",

@@ -176,12 +176,27 @@ var taskMoves = map[TaskState][]TaskState{
 // CheckMove validates a person's transition of the task to state to. A
 // reason is required for blocked, skipped and cancelled.
 func (t Task) CheckMove(to TaskState, reason string) error {
+	if err := t.CanMove(to); err != nil {
+		return err
+	}
+	return checkMoveReason(to, reason)
+}
+
+// CanMove reports whether the task's state allows a move to state to:
+// the part of CheckMove that needs no input, so a page can offer only the
+// moves that may succeed.
+func (t Task) CanMove(to TaskState) error {
 	if !slices.Contains([]TaskState{TaskOpen, TaskInProgress, TaskBlocked, TaskDone, TaskSkipped, TaskCancelled}, to) {
 		return Invalid("state", "unknown task state %q", to)
 	}
 	if !slices.Contains(taskMoves[t.State], to) {
 		return Conflict(string(t.State), "task %s is %s and cannot become %s", t.ID, t.State, to)
 	}
+	return nil
+}
+
+// checkMoveReason requires a reason for blocked, skipped and cancelled.
+func checkMoveReason(to TaskState, reason string) error {
 	if (to == TaskBlocked || to == TaskSkipped || to == TaskCancelled) && reason == "" {
 		return Invalid("reason", "a reason is required to mark a task %s", to)
 	}

@@ -65,6 +65,22 @@ type taskCursor struct {
 	TaskID    string     `json:"t"`
 }
 
+// mine is the condition "assigned to u, or queued (unassigned) for one of
+// u's roles" (an admin's roles are every role).
+func mine(w *where, u opsflow.User) string {
+	roles := []string{}
+	for _, r := range u.Roles {
+		roles = append(roles, string(r))
+	}
+	if u.Has(opsflow.RoleAdmin) {
+		roles = roles[:0]
+		for _, r := range opsflow.Roles {
+			roles = append(roles, string(r))
+		}
+	}
+	return "(assignee = " + w.arg(u.ID) + " OR (assignee = '' AND role = ANY(" + w.arg(pq.Array(roles)) + ")))"
+}
+
 type taskRow struct {
 	ProcessID    string       `db:"process_id"`
 	TaskID       string       `db:"task_id"`
@@ -104,17 +120,7 @@ func (db *DB) ListTasks(ctx context.Context, f opsflow.TaskFilter) (opsflow.Page
 		w.add("state = ANY(" + w.arg(pq.Array(states)) + ")")
 	}
 	if f.Mine != nil {
-		roles := []string{}
-		for _, r := range f.Mine.Roles {
-			roles = append(roles, string(r))
-		}
-		if f.Mine.Has(opsflow.RoleAdmin) {
-			roles = roles[:0]
-			for _, r := range opsflow.Roles {
-				roles = append(roles, string(r))
-			}
-		}
-		w.add("(assignee = " + w.arg(f.Mine.ID) + " OR (assignee = '' AND role = ANY(" + w.arg(pq.Array(roles)) + ")))")
+		w.add(mine(&w, *f.Mine))
 	}
 	if f.Scope != nil {
 		w.add(visibleTask(&w, *f.Scope))

@@ -25,7 +25,7 @@ type capaStore interface{}
 
 // createCAPA opens a CAPA: POST /v1/capas (Idempotency-Key honoured).
 func (s *Server) createCAPA(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleApprover); err != nil {
+	if err := requireAny(c, opsflow.StartRoles(opsflow.KindCAPA)...); err != nil {
 		return err
 	}
 	var req opsflow.CAPARequest

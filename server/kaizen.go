@@ -48,7 +48,7 @@ func (s *Server) resolveBaseline(ctx context.Context, kpi string, b *opsflow.Bas
 // (it must exist; the target must lie in its better direction from the
 // baseline) before the workflow starts.
 func (s *Server) createKaizen(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleAdmin); err != nil {
+	if err := requireAny(c, opsflow.StartRoles(opsflow.KindKaizen)...); err != nil {
 		return err
 	}
 	var req opsflow.KaizenRequest

@@ -94,7 +94,7 @@ func (s *Server) checkUser(ctx context.Context, field, id string) error {
 // from PostgreSQL and starts the workflow with the whole template, so the
 // onboarding keeps that version even when the template changes.
 func (s *Server) createOnboarding(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleHR, opsflow.RoleAdmin); err != nil {
+	if err := requireAny(c, opsflow.StartRoles(opsflow.KindOnboarding)...); err != nil {
 		return err
 	}
 	var in onboardingRequest

@@ -17,6 +17,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/sso"
+	"github.com/opsflow/opsflow/web"
 )
 
 // Store is what the API reads from PostgreSQL. *postgres.DB implements it.
@@ -33,6 +34,7 @@ type Store interface {
 	tokenStore
 	accessLogStore
 	ssoStore
+	web.Store
 }
 
 type coreStore interface {
@@ -107,6 +109,8 @@ type Server struct {
 	// the API prepares.
 	ops     []op
 	prepare map[string]preparer
+	// web is the web app, served at / (see web.go).
+	web *web.App
 	// The generated OpenAPI document, built once.
 	docOnce sync.Once
 	docJSON []byte
@@ -154,7 +158,9 @@ func New(cfg Config) *Server {
 	e.Use(bodyLimit(1 << 20))
 	e.Use(checkParams)
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
+	s.newWeb()
 	s.routes()
+	s.mountWeb()
 	return s
 }
 
@@ -188,6 +194,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req, res := c.Request(), c.Response()
 		lvl := slog.LevelInfo
+		if _, ok := sessionUser(req); ok {
+			lvl = slog.LevelDebug // the web app's own request is logged already
+		}
 		if res.Status >= 500 {
 			lvl = slog.LevelError
 		}

@@ -61,6 +61,15 @@ func (s *sessions) IssueSession(w http.ResponseWriter, r *http.Request, u opsflo
 // mockoidc, in-process on a loopback port): groups map to roles.
 func ssoApp(t *testing.T) (*app, *mockoidc.MockOIDC, *sessions) {
 	t.Helper()
+	idp, p, key := ssoProvider(t)
+	ss := &sessions{}
+	a := newAppWith(t, func(c *server.Config) { c.SSO, c.Sessions, c.SSOCookieKey = p, ss, key })
+	return a, idp, ss
+}
+
+// ssoProvider starts the provider and opsflow's side of it.
+func ssoProvider(t *testing.T) (*mockoidc.MockOIDC, *sso.Provider, []byte) {
+	t.Helper()
 	idp, err := mockoidc.Run()
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +86,7 @@ func ssoApp(t *testing.T) (*app, *mockoidc.MockOIDC, *sessions) {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	ss := &sessions{}
-	a := newAppWith(t, func(c *server.Config) { c.SSO, c.Sessions, c.SSOCookieKey = p, ss, key })
-	return a, idp, ss
+	return idp, p, key
 }
 
 // idToken signs p in at the provider directly (as another client of the

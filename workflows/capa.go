@@ -62,12 +62,12 @@ type capa struct {
 	taskSeq int
 }
 
-// Task kinds on a CAPA's board.
+// Task kinds on a CAPA's board (the domain's, which its gates read).
 const (
-	taskPhase         = "phase"
-	taskContainment   = "containment"
-	taskAction        = "action"
-	taskEffectiveness = "effectiveness"
+	taskPhase         = opsflow.CAPATaskPhase
+	taskContainment   = opsflow.CAPATaskContainment
+	taskAction        = opsflow.CAPATaskAction
+	taskEffectiveness = opsflow.CAPATaskEffectiveness
 )
 
 // CAPA is the workflow of one corrective and preventive action.
@@ -322,28 +322,17 @@ func (p *capa) addContainment(ctx workflow.Context, by opsflow.Actor, actions []
 	}
 }
 
-// isOwner reports whether a is the CAPA's owner.
-func (p *capa) isOwner(a opsflow.Actor) bool { return a.ID == p.rec.Owner }
-
-// requireOwner lets the CAPA owner (or an admin) act.
-func (p *capa) requireOwner(a opsflow.Actor, what string) error {
-	if p.isOwner(a) || a.Has(opsflow.RoleAdmin) {
-		return nil
-	}
-	return opsflow.Forbidden("only the CAPA owner (%s) may %s", p.rec.Owner, what)
+// gate is the record as its gates read it: the state and role rules that
+// need no input live in the domain (opsflow.CAPA.CanTake), so the web app
+// offers exactly the steps this workflow would accept.
+func (p *capa) gate() opsflow.CAPA {
+	g := p.rec
+	g.Tasks = p.board.Tasks
+	return g
 }
 
-// requireIndependent is separation of duties: an approver who is not the
-// CAPA owner.
-func (p *capa) requireIndependent(a opsflow.Actor, what string) error {
-	if err := a.Require(opsflow.RoleApprover); err != nil {
-		return opsflow.Forbidden("%s needs the approver role", what)
-	}
-	if p.isOwner(a) {
-		return opsflow.Forbidden("separation of duties: the CAPA owner (%s) may not %s; another approver must", a.ID, what)
-	}
-	return nil
-}
+// take checks the gates of a step for its actor.
+func (p *capa) take(step string, a opsflow.Actor) error { return p.gate().CanTake(step, a) }
 
 // steps binds each of the CAPA's steps (opsflow.CAPAStep) to its check
 // and apply.
@@ -372,11 +361,8 @@ func (p *capa) steps() []handler {
 // ---- triage
 
 func (p *capa) checkTriage(in opsflow.TriageInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.Triage.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.Triage.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {
-		return opsflow.Forbidden("risk scoring is for the CAPA owner or an approver")
 	}
 	return in.Validate()
 }
@@ -393,10 +379,7 @@ func (p *capa) applyTriage(ctx workflow.Context, in opsflow.TriageInput) error {
 }
 
 func (p *capa) checkDecide(in opsflow.DecideInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.Decide.Name, p.rec.State); err != nil {
-		return err
-	}
-	if err := p.requireIndependent(in.Actor, "decide whether a CAPA is required"); err != nil {
+	if err := p.take(opsflow.CAPAStep.Decide.Name, in.Actor); err != nil {
 		return err
 	}
 	if err := checkSig(in.Signature); err != nil {
@@ -428,10 +411,7 @@ func (p *capa) applyDecide(ctx workflow.Context, in opsflow.DecideInput) error {
 // ---- containment
 
 func (p *capa) checkAddContainment(in opsflow.ContainmentInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.AddContainment.Name, p.rec.State); err != nil {
-		return err
-	}
-	if err := p.requireOwner(in.Actor, "add containment actions"); err != nil {
+	if err := p.take(opsflow.CAPAStep.AddContainment.Name, in.Actor); err != nil {
 		return err
 	}
 	return in.Validate()
@@ -443,30 +423,8 @@ func (p *capa) applyAddContainment(ctx workflow.Context, in opsflow.ContainmentI
 }
 
 func (p *capa) checkVerifyContainment(in opsflow.VerifyContainmentInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.VerifyContainment.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.VerifyContainment.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {
-		return opsflow.Forbidden("containment is verified by the CAPA owner or an approver")
-	}
-	done := 0
-	for _, c := range p.rec.Containment {
-		t, err := p.board.Find(c.ID)
-		if err != nil {
-			continue
-		}
-		if t.State.Active() {
-			return opsflow.Conflict(string(p.rec.State), "containment action %s is still %s", t.ID, t.State)
-		}
-		if t.State == opsflow.TaskDone {
-			done++
-			if t.CompletedBy == in.Actor.ID {
-				return opsflow.Forbidden("separation of duties: %s completed containment action %s and may not verify it", in.Actor.ID, t.ID)
-			}
-		}
-	}
-	if done == 0 {
-		return opsflow.Conflict(string(p.rec.State), "no containment action is done yet: add one (add-containment) and complete it")
 	}
 	return in.Validate()
 }
@@ -490,10 +448,7 @@ func (p *capa) applyVerifyContainment(ctx workflow.Context, in opsflow.VerifyCon
 // ---- investigation
 
 func (p *capa) checkInvestigation(in opsflow.InvestigationInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.RecordInvestigation.Name, p.rec.State); err != nil {
-		return err
-	}
-	if err := p.requireOwner(in.Actor, "record the investigation"); err != nil {
+	if err := p.take(opsflow.CAPAStep.RecordInvestigation.Name, in.Actor); err != nil {
 		return err
 	}
 	return in.Validate()
@@ -521,13 +476,7 @@ func (p *capa) applyInvestigation(ctx workflow.Context, in opsflow.Investigation
 // ---- action plan
 
 func (p *capa) checkProposePlan(in opsflow.PlanInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.ProposePlan.Name, p.rec.State); err != nil {
-		return err
-	}
-	if p.rec.PlanProposedBy != "" {
-		return opsflow.Conflict(string(p.rec.State), "a plan is already waiting for approval")
-	}
-	if err := p.requireOwner(in.Actor, "propose the action plan"); err != nil {
+	if err := p.take(opsflow.CAPAStep.ProposePlan.Name, in.Actor); err != nil {
 		return err
 	}
 	if err := in.Validate(p.rec.Type); err != nil {
@@ -559,13 +508,7 @@ func (p *capa) applyProposePlan(ctx workflow.Context, in opsflow.PlanInput) erro
 }
 
 func (p *capa) checkApprovePlan(in opsflow.ApprovePlanInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.ApprovePlan.Name, p.rec.State); err != nil {
-		return err
-	}
-	if p.rec.PlanProposedBy == "" {
-		return opsflow.Conflict(string(p.rec.State), "no plan has been proposed yet")
-	}
-	if err := p.requireIndependent(in.Actor, "approve the action plan"); err != nil {
+	if err := p.take(opsflow.CAPAStep.ApprovePlan.Name, in.Actor); err != nil {
 		return err
 	}
 	if err := checkSig(in.Signature); err != nil {
@@ -619,20 +562,13 @@ func (p *capa) findAction(id string) (*opsflow.Action, *opsflow.Task, error) {
 }
 
 func (p *capa) checkCompleteAction(in opsflow.CompleteActionInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.CompleteAction.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.CompleteAction.Name, in.Actor); err != nil {
 		return err
 	}
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	_, t, err := p.findAction(in.ActionID)
-	if err != nil {
-		return err
-	}
-	if !t.CanWork(in.Actor) {
-		return opsflow.Forbidden("action %s is assigned to %s", t.ID, t.Assignee)
-	}
-	return t.CheckMove(opsflow.TaskDone, "")
+	return p.gate().CanCompleteAction(in.ActionID, in.Actor)
 }
 
 func (p *capa) applyCompleteAction(ctx workflow.Context, in opsflow.CompleteActionInput) error {
@@ -679,28 +615,21 @@ func (p *capa) advanceImplementation(ctx workflow.Context, actor opsflow.Actor) 
 // phase tasks finish through their step.
 
 func (p *capa) checkMove(m opsflow.TaskMove) error {
-	if p.rec.State.Final() {
-		return opsflow.Conflict(string(p.rec.State), "the CAPA is %s and takes no more changes", p.rec.State)
-	}
-	if err := p.board.CheckMove(m); err != nil {
+	if err := p.gate().CanMoveTask(m.TaskID, m.State, m.Actor); err != nil {
 		return err
 	}
-	t, _ := p.board.Find(m.TaskID)
-	finishing := m.State == opsflow.TaskDone || m.State == opsflow.TaskSkipped || m.State == opsflow.TaskCancelled
-	switch {
-	case finishing && (t.Kind == taskPhase || t.Kind == taskEffectiveness):
-		return opsflow.Conflict(string(p.rec.State), "task %s finishes with its CAPA step (POST /v1/capas/{id}/…), not by a task move", t.ID)
-	case t.Kind == taskAction && m.State == opsflow.TaskDone && len(m.Evidence) == 0:
+	if err := p.board.CheckMove(m); err != nil { // the reason
+		return err
+	}
+	if t, _ := p.board.Find(m.TaskID); t.Kind == taskAction && m.State == opsflow.TaskDone && len(m.Evidence) == 0 {
 		return opsflow.Invalid("evidence", "completing an action needs evidence")
-	case t.Kind == taskAction && m.State == opsflow.TaskCancelled:
-		return opsflow.Conflict(string(p.rec.State), "an approved action cannot be cancelled; skip it with a reason")
 	}
 	return nil
 }
 
 func (p *capa) checkReassign(r opsflow.TaskReassign) error {
-	if p.rec.State.Final() {
-		return opsflow.Conflict(string(p.rec.State), "the CAPA is %s and takes no more changes", p.rec.State)
+	if err := p.take(opsflow.UpdateReassignTask, r.Actor); err != nil {
+		return err
 	}
 	return p.board.CheckReassign(r, p.rec.Owner)
 }
@@ -730,16 +659,8 @@ func (p *capa) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
 // ---- verification
 
 func (p *capa) checkVerifyImplementation(in opsflow.VerifyImplementationInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.VerifyImplementation.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.VerifyImplementation.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {
-		return opsflow.Forbidden("verification is for an approver or the CAPA owner")
-	}
-	for _, a := range p.rec.Actions {
-		if a.ImplementedBy == in.Actor.ID {
-			return opsflow.Forbidden("separation of duties: %s implemented action %s and may not verify the implementation", in.Actor.ID, a.ID)
-		}
 	}
 	return in.Validate()
 }
@@ -782,34 +703,9 @@ func (p *capa) startWindow(ctx workflow.Context, actor opsflow.Actor, reason str
 
 // ---- effectiveness
 
-func (p *capa) reviewTask() *opsflow.Task {
-	for i := len(p.board.Tasks) - 1; i >= 0; i-- {
-		if t := &p.board.Tasks[i]; t.Kind == taskEffectiveness {
-			return t
-		}
-	}
-	return nil
-}
-
 func (p *capa) checkEffectiveness(in opsflow.EffectivenessInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.RecordEffectiveness.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.RecordEffectiveness.Name, in.Actor); err != nil {
 		return err
-	}
-	t := p.reviewTask()
-	if t == nil || t.State == opsflow.TaskDone {
-		return opsflow.Conflict(string(p.rec.State), "effectiveness is already recorded; the closure signature is next")
-	}
-	if t.State == opsflow.TaskScheduled {
-		return opsflow.Conflict(string(p.rec.State), "the effectiveness window runs until %s", p.rec.Effectiveness.WindowEnd.UTC().Format(time.RFC3339))
-	}
-	if p.isOwner(in.Actor) {
-		return opsflow.Forbidden("separation of duties: the CAPA owner (%s) may not review effectiveness; an independent reviewer must", in.Actor.ID)
-	}
-	if r := p.rec.Effectiveness.Plan.Reviewer; r != "" && r != in.Actor.ID && !in.Actor.Has(opsflow.RoleAdmin) {
-		return opsflow.Forbidden("the effectiveness reviewer is %s", r)
-	}
-	if !in.Actor.Has(opsflow.RoleApprover) {
-		return opsflow.Forbidden("effectiveness is reviewed by an approver")
 	}
 	if err := checkSig(in.Signature); err != nil {
 		return err
@@ -876,14 +772,7 @@ func (p *capa) reopen(ctx workflow.Context, actor opsflow.Actor, res opsflow.Eff
 // ---- closure signature
 
 func (p *capa) checkSign(in opsflow.SignInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.SignClosure.Name, p.rec.State); err != nil {
-		return err
-	}
-	res := p.rec.Effectiveness.Results
-	if len(res) == 0 || res[len(res)-1].Outcome != opsflow.OutcomeEffective || res[len(res)-1].Cycle != p.rec.Cycle {
-		return opsflow.Conflict(string(p.rec.State), "closure needs an effective result for cycle %d first", p.rec.Cycle)
-	}
-	if err := p.requireIndependent(in.Actor, "sign the closure"); err != nil {
+	if err := p.take(opsflow.CAPAStep.SignClosure.Name, in.Actor); err != nil {
 		return err
 	}
 	return in.Validate()
@@ -972,37 +861,21 @@ func (p *capa) close(ctx workflow.Context) {
 
 // ---- extensions
 
-func (p *capa) pendingExtension() *opsflow.Extension {
-	for i := range p.rec.Extensions {
-		if p.rec.Extensions[i].Status == "pending" {
-			return &p.rec.Extensions[i]
-		}
-	}
-	return nil
-}
+func (p *capa) pendingExtension() *opsflow.Extension { return p.rec.PendingExtension() }
 
 // checkRequestExtension: a new due date must be later than the current one
 // (an extension, never a way to shorten someone's time silently).
 func (p *capa) checkRequestExtension(in opsflow.ExtensionInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.RequestExtension.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.RequestExtension.Name, in.Actor); err != nil {
 		return err
-	}
-	if p.pendingExtension() != nil {
-		return opsflow.Conflict(string(p.rec.State), "an extension request is already pending")
 	}
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	t, err := p.board.Find(in.TaskID)
-	if err != nil {
-		return opsflow.Invalid("task_id", "no task %q in this CAPA", in.TaskID)
+	if err := p.gate().CanRequestExtension(in.TaskID, in.Actor); err != nil {
+		return err
 	}
-	if !t.State.Active() && t.State != opsflow.TaskScheduled {
-		return opsflow.Conflict(string(p.rec.State), "task %s is %s: its due date no longer matters", t.ID, t.State)
-	}
-	if !t.CanWork(in.Actor) && !p.isOwner(in.Actor) {
-		return opsflow.Forbidden("only the task's assignee or the CAPA owner may ask to extend it")
-	}
+	t, _ := p.board.Find(in.TaskID)
 	if t.DueAt != nil && !in.NewDue.After(*t.DueAt) {
 		return opsflow.Invalid("new_due", "new_due must be later than the current due date %s", t.DueAt.UTC().Format(time.RFC3339))
 	}
@@ -1024,18 +897,8 @@ func (p *capa) applyRequestExtension(ctx workflow.Context, in opsflow.ExtensionI
 }
 
 func (p *capa) checkDecideExtension(in opsflow.DecideExtensionInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.DecideExtension.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.DecideExtension.Name, in.Actor); err != nil {
 		return err
-	}
-	x := p.pendingExtension()
-	if x == nil {
-		return opsflow.Conflict(string(p.rec.State), "no extension request is pending")
-	}
-	if in.Actor.ID == x.RequestedBy {
-		return opsflow.Forbidden("separation of duties: %s requested this extension and may not decide it", in.Actor.ID)
-	}
-	if !in.Actor.Has(opsflow.RoleApprover) {
-		return opsflow.Forbidden("an extension is decided by an approver")
 	}
 	return in.Validate()
 }
@@ -1068,11 +931,8 @@ func (p *capa) applyDecideExtension(ctx workflow.Context, in opsflow.DecideExten
 // ---- cancel
 
 func (p *capa) checkCancel(in opsflow.CancelInput) error {
-	if err := opsflow.CheckStep(opsflow.CAPAStep.Cancel.Name, p.rec.State); err != nil {
+	if err := p.take(opsflow.CAPAStep.Cancel.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.isOwner(in.Actor) && !in.Actor.Has(opsflow.RoleApprover) {
-		return opsflow.Forbidden("a CAPA is cancelled by its owner or an approver")
 	}
 	return in.Validate()
 }

@@ -20,14 +20,14 @@ const ActivityMeasureKPI = "MeasureKPI"
 // Task kinds on a Kaizen board. Decision tasks sit in someone's inbox until
 // they take the matching action; they cannot be moved by hand.
 const (
-	kaizenTaskTriage         = "triage"
-	kaizenTaskPlan           = "plan"
-	kaizenTaskApproval       = "plan-approval"
-	kaizenTaskCountermeasure = "countermeasure"
-	kaizenTaskRegression     = "regression"
+	kaizenTaskTriage         = opsflow.KaizenTaskTriage
+	kaizenTaskPlan           = opsflow.KaizenTaskPlan
+	kaizenTaskApproval       = opsflow.KaizenTaskApproval
+	kaizenTaskCountermeasure = opsflow.KaizenTaskCountermeasure
+	kaizenTaskRegression     = opsflow.KaizenTaskRegression
 	// kaizenTaskRegressionDecision waits for the sponsor's decision after
 	// a regression was investigated.
-	kaizenTaskRegressionDecision = "regression-decision"
+	kaizenTaskRegressionDecision = opsflow.KaizenTaskRegressionDecision
 )
 
 // Workflow changes behind workflow.GetVersion (their IDs are in every
@@ -473,17 +473,15 @@ func (p *kaizen) closeTasks(ctx workflow.Context, kind string, a opsflow.Actor) 
 
 func (p *kaizen) now() time.Time { return workflow.Now(p.ctx).UTC() }
 
-func (p *kaizen) open(what string, phases ...opsflow.KaizenPhase) error {
-	for _, ph := range phases {
-		if p.K.Phase == ph {
-			return nil
-		}
-	}
-	names := make([]string, len(phases))
-	for i, ph := range phases {
-		names[i] = string(ph)
-	}
-	return opsflow.Conflict(string(p.K.Phase), "%s is possible in %s, not %s", what, strings.Join(names, " or "), p.K.Phase)
+// take checks a step's gates, the state and role rules that need no
+// input: they live in the domain (opsflow.Kaizen.CanTake), so the web
+// app offers exactly the steps this workflow would accept.
+func (p *kaizen) take(step string, a opsflow.Actor) error { return p.gate().CanTake(step, a) }
+
+func (p *kaizen) gate() opsflow.Kaizen {
+	g := p.K
+	g.Tasks = p.Board.Tasks
+	return g
 }
 
 // steps binds each of the initiative's steps (opsflow.KaizenStep) to its
@@ -505,10 +503,7 @@ func (p *kaizen) steps() []handler {
 }
 
 func (p *kaizen) checkTriage(in opsflow.KaizenTriageInput) error {
-	if err := p.open("triage", opsflow.KaizenTriage); err != nil {
-		return err
-	}
-	if err := p.K.CheckSponsorAct(in.Actor, "triage"); err != nil {
+	if err := p.take(opsflow.KaizenStep.Triage.Name, in.Actor); err != nil {
 		return err
 	}
 	if err := in.Validate(); err != nil {
@@ -555,11 +550,8 @@ func (p *kaizen) planFigures(a3 opsflow.A3) (*opsflow.Baseline, *opsflow.Target)
 }
 
 func (p *kaizen) checkPlan(in opsflow.KaizenPlanInput) error {
-	if err := p.open("submitting a plan", opsflow.KaizenPlan); err != nil {
+	if err := p.take(opsflow.KaizenStep.SubmitPlan.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.K.CanManage(in.Actor) {
-		return opsflow.Forbidden("only the owner, %s, submits the plan", p.K.Owner)
 	}
 	now := p.now()
 	if err := in.Plan.CheckShape(now); err != nil {
@@ -602,13 +594,7 @@ func (p *kaizen) applyPlan(ctx workflow.Context, in opsflow.KaizenPlanInput) err
 }
 
 func (p *kaizen) checkReview(in opsflow.KaizenReviewInput) error {
-	if err := p.open("approving a plan", opsflow.KaizenPlan); err != nil {
-		return err
-	}
-	if p.K.Plan == nil || p.K.PlanApproval != nil {
-		return opsflow.Conflict(string(p.K.Phase), "no plan is awaiting approval")
-	}
-	if err := p.K.CheckSponsorAct(in.Actor, "plan approval"); err != nil {
+	if err := p.take(opsflow.KaizenStep.ApprovePlan.Name, in.Actor); err != nil {
 		return err
 	}
 	if err := checkSig(in.Signature); err != nil {
@@ -647,20 +633,15 @@ func (p *kaizen) applyReview(ctx workflow.Context, in opsflow.KaizenReviewInput)
 }
 
 func (p *kaizen) checkMove(m opsflow.TaskMove) error {
-	t, err := p.Board.Find(m.TaskID)
-	if err != nil {
+	if err := p.gate().CanMoveTask(m.TaskID, m.State, m.Actor); err != nil {
 		return err
 	}
-	switch t.Kind {
-	case kaizenTaskTriage, kaizenTaskPlan, kaizenTaskApproval, kaizenTaskRegressionDecision:
-		return opsflow.Conflict(string(p.K.Phase), "task %s closes when its decision is taken (triage, submit-plan, approve-plan or decide-regression), not by hand", t.ID)
-	}
-	return p.Board.CheckMove(m)
+	return p.Board.CheckMove(m) // the reason
 }
 
 func (p *kaizen) checkReassign(r opsflow.TaskReassign) error {
-	if p.K.Phase.Final() {
-		return opsflow.Conflict(string(p.K.Phase), "the initiative is %s and takes no more changes", p.K.Phase)
+	if err := p.take(opsflow.UpdateReassignTask, r.Actor); err != nil {
+		return err
 	}
 	return p.Board.CheckReassign(r, p.K.Owner, p.K.Sponsor)
 }
@@ -700,17 +681,7 @@ func (p *kaizen) applyMove(ctx workflow.Context, m opsflow.TaskMove) error {
 }
 
 func (p *kaizen) checkRegression(in opsflow.KaizenRegressionInput) error {
-	if err := p.open("deciding after a regression", opsflow.KaizenSustain); err != nil {
-		return err
-	}
-	pending := false
-	for _, t := range p.Board.Tasks {
-		pending = pending || (t.Kind == kaizenTaskRegressionDecision && t.State.Active())
-	}
-	if !pending {
-		return opsflow.Conflict(string(p.K.Phase), "no regression decision is pending")
-	}
-	if err := p.K.CheckSponsorAct(in.Actor, "the regression decision"); err != nil {
+	if err := p.take(opsflow.KaizenStep.DecideRegression.Name, in.Actor); err != nil {
 		return err
 	}
 	return in.Validate()
@@ -728,11 +699,8 @@ func (p *kaizen) applyRegression(ctx workflow.Context, in opsflow.KaizenRegressi
 }
 
 func (p *kaizen) checkObservation(in opsflow.ObservationInput) error {
-	if err := p.open("recording observations", opsflow.KaizenCheck, opsflow.KaizenAct); err != nil {
+	if err := p.take(opsflow.KaizenStep.Observe.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.K.CanManage(in.Actor) {
-		return opsflow.Forbidden("only the owner, %s, records observations", p.K.Owner)
 	}
 	return in.Validate()
 }
@@ -744,22 +712,13 @@ func (p *kaizen) applyObservation(ctx workflow.Context, in opsflow.ObservationIn
 }
 
 func (p *kaizen) checkAct(in opsflow.KaizenActInput) error {
-	if err := p.open("deciding how to act", opsflow.KaizenAct); err != nil {
+	if err := p.take(opsflow.KaizenStep.Act.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.K.CanManage(in.Actor) {
-		return opsflow.Forbidden("only the owner, %s, decides how to act", p.K.Owner)
 	}
 	if err := checkSig(in.Decision.Signature); err != nil {
 		return err
 	}
-	if err := in.Validate(); err != nil {
-		return err
-	}
-	if len(p.K.Observations) == 0 {
-		return opsflow.Conflict(string(p.K.Phase), "record the check's observations before deciding")
-	}
-	return nil
+	return in.Validate()
 }
 
 func (p *kaizen) applyAct(ctx workflow.Context, in opsflow.KaizenActInput) error {
@@ -800,11 +759,8 @@ func (p *kaizen) nextCycle(ctx workflow.Context, actor opsflow.Actor, role opsfl
 }
 
 func (p *kaizen) checkImpact(in opsflow.KaizenImpactInput) error {
-	if p.K.Phase.Final() {
-		return opsflow.Conflict(string(p.K.Phase), "the initiative is %s: impact is locked", p.K.Phase)
-	}
-	if !p.K.CanManage(in.Actor) && in.Actor.ID != p.K.Sponsor {
-		return opsflow.Forbidden("only the owner or the sponsor records impact")
+	if err := p.take(opsflow.KaizenStep.RecordImpact.Name, in.Actor); err != nil {
+		return err
 	}
 	return in.Validate()
 }
@@ -827,11 +783,8 @@ func (p *kaizen) applyImpact(ctx workflow.Context, in opsflow.KaizenImpactInput)
 }
 
 func (p *kaizen) checkCancel(in opsflow.KaizenCancelInput) error {
-	if p.K.Phase.Final() {
-		return opsflow.Conflict(string(p.K.Phase), "the initiative is already %s", p.K.Phase)
-	}
-	if !p.K.CanManage(in.Actor) && in.Actor.ID != p.K.Sponsor {
-		return opsflow.Forbidden("only the owner or the sponsor cancels an initiative")
+	if err := p.take(opsflow.KaizenStep.Cancel.Name, in.Actor); err != nil {
+		return err
 	}
 	return in.Validate()
 }

@@ -378,17 +378,10 @@ func causeMessage(err error) string {
 	}
 }
 
-func (p *onboarding) open() error {
-	if p.o.State.Final() {
-		return opsflow.Conflict(string(p.o.State), "the onboarding is %s", p.o.State)
-	}
-	return nil
-}
-
-// mayManage: HR, admins and the hire's own manager steer an onboarding.
-func (p *onboarding) mayManage(a opsflow.Actor) bool {
-	return a.Has(opsflow.RoleHR) || a.ID == p.o.Placement.ManagerID
-}
+// take checks a step's gates, the state and role rules that need no
+// input: they live in the domain (opsflow.Onboarding.CanTake), so the web
+// app offers exactly the steps this workflow would accept.
+func (p *onboarding) take(step string, a opsflow.Actor) error { return p.o.CanTake(step, a) }
 
 // steps binds each of the onboarding's steps (opsflow.OnboardingStep) to
 // its check and apply.
@@ -407,7 +400,7 @@ func (p *onboarding) steps() []handler {
 // checkReassign: HR, an administrator or the hire's manager hands a task
 // over (HR runs onboardings, so it counts as their owner).
 func (p *onboarding) checkReassign(r opsflow.TaskReassign) error {
-	if err := p.open(); err != nil {
+	if err := p.take(opsflow.UpdateReassignTask, r.Actor); err != nil {
 		return err
 	}
 	owners := []string{p.o.Placement.ManagerID}
@@ -506,54 +499,25 @@ func (p *onboarding) cancel(ctx workflow.Context, in opsflow.CancelOnboardingInp
 // (skipped never counts as done, so completion would be out of reach), and
 // a provisioning task whose webhook is running waits for it.
 func (p *onboarding) checkMove(m opsflow.TaskMove) error {
-	if err := p.open(); err != nil {
+	if err := p.o.CanMoveTask(m.TaskID, m.State, m.Actor); err != nil {
 		return err
 	}
-	if err := p.o.Board.CheckMove(m); err != nil {
-		return err
-	}
-	t, _ := p.o.Board.Find(m.TaskID)
-	if t.Kind == "checkin" {
-		return opsflow.Invalid("task_id", "check-ins are recorded with POST /v1/onboardings/{id}/check-ins")
-	}
-	if tt, ok := p.template(m.TaskID); ok && !tt.Optional && (m.State == opsflow.TaskSkipped || m.State == opsflow.TaskCancelled) {
-		return opsflow.Invalid("state", "task %s is required and cannot be %s", m.TaskID, m.State)
-	}
-	if ps := p.provisioning(m.TaskID); ps != nil && (ps.Status == provisionPending || ps.Status == provisionRunning) {
-		return opsflow.Conflict(string(t.State), "task %s is being provisioned; wait for the webhook", m.TaskID)
-	}
-	return nil
+	return p.o.Board.CheckMove(m) // the reason
 }
 
 func (p *onboarding) checkCheckIn(in opsflow.CheckInInput) error {
-	if err := p.open(); err != nil {
+	if err := p.take(opsflow.OnboardingStep.CheckIn.Name, in.Actor); err != nil {
 		return err
 	}
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	if in.Actor.ID != p.o.Placement.ManagerID && !in.Actor.Has(opsflow.RoleHR) {
-		return opsflow.Forbidden("only the hire's manager (%s) or HR records check-ins", p.o.Placement.ManagerID)
-	}
-	t, _ := p.o.Board.Find(opsflow.CheckinTaskID(in.Day))
-	switch {
-	case t.State == opsflow.TaskDone:
-		return opsflow.Conflict(string(p.o.State), "the day-%d check-in is already held", in.Day)
-	case !t.State.Active():
-		return opsflow.Conflict(string(p.o.State), "the day-%d check-in is not due yet (opens %s)", in.Day, t.OpenAt.UTC().Format(time.RFC3339))
-	}
-	return nil
+	return p.o.CanCheckIn(in.Day, in.Actor)
 }
 
 func (p *onboarding) checkMoveStart(in opsflow.MoveStartInput) error {
-	if err := p.open(); err != nil {
+	if err := p.take(opsflow.OnboardingStep.MoveStart.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.mayManage(in.Actor) {
-		return opsflow.Forbidden("only HR or the hire's manager may move the start date")
-	}
-	if p.o.State.Started() {
-		return opsflow.Conflict(string(p.o.State), "the hire has already started")
 	}
 	if err := in.Validate(); err != nil {
 		return err
@@ -601,32 +565,12 @@ func dayOf(checkinID string) int {
 }
 
 func (p *onboarding) checkCancel(in opsflow.CancelOnboardingInput) error {
-	if err := p.open(); err != nil {
+	if err := p.take(opsflow.OnboardingStep.Cancel.Name, in.Actor); err != nil {
 		return err
-	}
-	if !p.mayManage(in.Actor) {
-		return opsflow.Forbidden("only HR or the hire's manager may cancel an onboarding")
 	}
 	return in.Validate()
 }
 
 func (p *onboarding) checkRetry(in opsflow.RetryProvisioningInput) error {
-	if err := p.open(); err != nil {
-		return err
-	}
-	t, err := p.o.Board.Find(in.TaskID)
-	if err != nil {
-		return err
-	}
-	ps := p.provisioning(in.TaskID)
-	if ps == nil {
-		return opsflow.Invalid("task_id", "task %s has no provisioning webhook", in.TaskID)
-	}
-	if !t.CanWork(in.Actor) && !in.Actor.Has(opsflow.RoleHR) {
-		return opsflow.Forbidden("task %s is assigned to %s", t.ID, t.Assignee+string(t.Role))
-	}
-	if ps.Status != provisionFailed || t.State != opsflow.TaskBlocked {
-		return opsflow.Conflict(string(t.State), "task %s is %s with provisioning %s; only a blocked, failed provisioning can be retried", t.ID, t.State, ps.Status)
-	}
-	return nil
+	return p.o.CanRetry(in.TaskID, in.Actor)
 }

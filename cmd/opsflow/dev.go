@@ -202,6 +202,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 opsflow is running.
 
+  App          %s/   (sign in with the token below)
   API          %s   (reference: %s/docs)
   Temporal UI  %s
   Temporal     %s  namespace %s
@@ -218,7 +219,7 @@ opsflow is running.
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
 Press Ctrl-C to stop.
-`, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), cfg.CheckpointDir, cfg.CheckpointInterval, cfg.CheckpointKey, orNone(cfg.OutboundAllow), mail, state, token, token, api)
+`, api, api, api, orNone(tmp.UIURL()), tmp.Address(), cfg.TemporalNamespace, redact(cfg.DatabaseURL), orNone(redact(cfg.MigrateDatabaseURL)), cfg.CheckpointDir, cfg.CheckpointInterval, cfg.CheckpointKey, orNone(cfg.OutboundAllow), mail, state, token, token, api)
 
 	select {
 	case <-ctx.Done():

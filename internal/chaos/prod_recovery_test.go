@@ -154,7 +154,8 @@ func (p *prodRun) historyDeleted(t *testing.T) {
 		"problem": map[string]any{"what": "label misprint", "how_many": 1}, "owner": "alice",
 	}, &c)
 	api.must(ctx, t, http.StatusOK, "alice", "POST", "/v1/capas/"+c.ID+"/triage", map[string]any{"severity": 2, "occurrence": 1, "detection": 2}, nil)
-	api.must(ctx, t, http.StatusOK, "bob", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": false, "rationale": "cosmetic, single occurrence"}, &c)
+	api.must(ctx, t, http.StatusOK, "bob", "POST", "/v1/capas/"+c.ID+"/decide", map[string]any{"capa_required": false, "rationale": "cosmetic, single occurrence",
+		"signature": map[string]any{"printed_name": "Bob Chen", "meaning": "no CAPA required", "signing_password": chaosSigningPassword("bob")}}, &c)
 	if c.State != string(opsflow.CAPAClosedNoCAPA) {
 		t.Fatalf("decided no CAPA: state %q, want %s", c.State, opsflow.CAPAClosedNoCAPA)
 	}
