@@ -8,9 +8,9 @@ import (
 	"github.com/opsflow/opsflow"
 )
 
-// InboxPath is the web app's page of a person's tasks across processes,
-// where a digest links to.
-const InboxPath = "/tasks"
+// InboxPath is the web app's page of a person's tasks across processes
+// (My work), where a digest links to.
+const InboxPath = "/"
 
 // KindReportProcess is the "process" of a report message: a monthly KPI
 // report, at /reports/{id}.
@@ -34,6 +34,9 @@ func Path(kind opsflow.Kind, processID, taskID string) string {
 		return ""
 	}
 	p := "/" + collection + "/" + url.PathEscape(processID)
+	if kind == KindReportProcess {
+		p += ".html" // the report as its page shows it; the mail carries the PDF
+	}
 	if taskID != "" {
 		p += "#task-" + url.PathEscape(taskID)
 	}

@@ -208,6 +208,17 @@ func TestCAPAOverdueWorkIsMailed(t *testing.T) {
 			t.Errorf("%q to %v shows alice's address", m.Subject, m.To)
 		}
 	}
+	// The link is the web app's page of the record: without a session it
+	// asks to sign in and comes back there (a 404 would be a dead link).
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc := res.Header.Get("Location"); res.StatusCode/100 != 3 || !strings.HasPrefix(loc, "/signin") {
+		t.Errorf("the mail's link %s answers %d → %q; want the sign-in page, then the record", link, res.StatusCode, loc)
+	}
 	if !strings.Contains(reminder.Text, "CET") && !strings.Contains(reminder.Text, "CEST") {
 		t.Errorf("alice's reminder is not in her zone (Europe/Berlin):\n%s", reminder.Text)
 	}
