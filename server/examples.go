@@ -32,7 +32,7 @@ var exampleOnboarding = onboardingRequest{
 	Timezone: "Europe/Paris", ManagerID: "maya", MentorID: "erin", StartDate: "2026-12-01",
 }
 
-var exampleTemplate = templateRequest{Role: "office", Title: "Office role", Tasks: []opsflow.TaskTemplate{
+var exampleTemplate = templateRequest{Role: "lab-technician", Title: "Lab technician", Tasks: []opsflow.TaskTemplate{
 	{ID: "contract", Title: "Sign the contract", OwnerType: "hire", BeginOffsetDays: -10, DueOffsetDays: -5, RequiredForDay1: true},
 	{ID: "accounts", Title: "Create directory, e-mail and chat accounts", OwnerType: "it", BeginOffsetDays: -7, DueOffsetDays: -2,
 		DependsOn: []string{"contract"}, Weight: 2, RequiredForDay1: true},

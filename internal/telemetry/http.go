@@ -3,6 +3,7 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -100,11 +101,23 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // (also for a 405: the template whose methods did not match); Echo leaves
 // it empty when no route matched.
 func routeOf(c echo.Context) string {
-	if c.Path() == "" {
+	switch c.Path() {
+	case "", "/v1/*": // no route, or the API group's catch-all (its 404)
 		return unmatchedRoute
+	case "/*":
+		// The catch-all the web app is mounted on: its pages, one label
+		// (their paths hold record IDs), and unknown /v1 paths, which are
+		// the API's 404s.
+		if p := c.Request().URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") {
+			return unmatchedRoute
+		}
+		return webRoute
 	}
 	return c.Path()
 }
+
+// webRoute labels the web app's pages.
+const webRoute = "web"
 
 // methodOf caps the method label at the methods the API serves.
 func methodOf(r *http.Request) string {

@@ -264,7 +264,8 @@ func TestServedMetrics(t *testing.T) {
 		t.Fatalf("verify: %d %s", code, b)
 	}
 	s.do(t, "carol", "GET", "/v1/capas/"+id, nil, "")
-	s.do(t, "carol", "GET", "/nowhere/"+id, nil, "")
+	s.do(t, "carol", "GET", "/v1/nowhere/"+id, nil, "")
+	s.do(t, "carol", "GET", "/capas/"+id, nil, "") // a web page: without a session, the sign-in page
 
 	metrics := scrape(t, s.tel)
 	for _, want := range []string{
@@ -272,6 +273,7 @@ func TestServedMetrics(t *testing.T) {
 		`opsflow_http_request_duration_seconds_count{method="POST",route="/v1/capas/:id/triage",status_class="2xx"} 2`,
 		`opsflow_http_request_duration_seconds_count{method="GET",route="/v1/capas/:id",status_class="2xx"} 1`,
 		`opsflow_http_request_duration_seconds_count{method="GET",route="unmatched",status_class="4xx"} 1`,
+		`opsflow_http_request_duration_seconds_count{method="GET",route="web",status_class="3xx"} 1`,
 		`opsflow_processes_open{kind="capa",state="triage"} `,
 		`opsflow_processes_stalled{kind="capa"} 0`,
 		`opsflow_task_queue_pollers{task_queue="` + "telemetry-" + t.Name() + `",type="workflow"}`,
@@ -281,7 +283,7 @@ func TestServedMetrics(t *testing.T) {
 		`temporal_workflow_task_execution_latency_seconds_bucket{`,
 	} {
 		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
+			t.Errorf("/metrics lacks %s\n%s", want, grepLines(metrics, "request_duration_seconds_count"))
 		}
 	}
 	if strings.Contains(metrics, id) {
@@ -321,4 +323,15 @@ func names(spans tracetest.SpanStubs) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
