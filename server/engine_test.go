@@ -90,22 +90,8 @@ func TestTextTheStoreCannotHoldIs422(t *testing.T) {
 func TestPermanentStoreErrorStallsTheProcess(t *testing.T) {
 	a := newApp(t)
 	ctx := context.Background()
-	poison := "POISON-" + uniq()
-	constraint := "no_" + strings.ToLower(strings.ReplaceAll(poison, "-", "_"))
-	raw := rawDB(t)
-	if _, err := raw.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE audit_events ADD CONSTRAINT %s CHECK (reason NOT LIKE '%%%s%%')`, constraint, poison)); err != nil {
-		t.Fatal(err)
-	}
-	dropped := false
-	drop := func() {
-		if !dropped {
-			dropped = true
-			if _, err := raw.ExecContext(ctx, `ALTER TABLE audit_events DROP CONSTRAINT `+constraint); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	defer drop()
+	refusal := refuseAuditReasons(t)
+	poison, constraint, drop := refusal.poison, refusal.constraint, refusal.lift
 
 	id := newCAPA(a, "stall me")
 	triage := map[string]any{"severity": 4, "occurrence": 3, "detection": 4, "comment": "contains " + poison}
@@ -150,10 +136,7 @@ func TestPermanentStoreErrorStallsTheProcess(t *testing.T) {
 
 	// A second one is abandoned: closed with its last written record, the
 	// trail saying who, why and what was dropped; it takes no more steps.
-	if _, err := raw.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE audit_events ADD CONSTRAINT %s CHECK (reason NOT LIKE '%%%s%%') NOT VALID`, constraint, poison)); err != nil {
-		t.Fatal(err)
-	}
-	dropped = false
+	refusal.impose("NOT VALID")
 	id2 := newCAPA(a, "abandon me")
 	a.Must(http.StatusConflict, "alice", "POST", "/v1/capas/"+id2+"/triage", triage)
 	if e := a.Must(http.StatusUnprocessableEntity, "root", "POST", "/v1/admin/processes/"+id2+"/abandon", map[string]any{}).Err(t); e.Field != "reason" {
@@ -176,6 +159,46 @@ func TestPermanentStoreErrorStallsTheProcess(t *testing.T) {
 	for _, tk := range a.capa(id2).Tasks {
 		if tk.State.Active() {
 			t.Errorf("task %s still %s after abandon", tk.ID, tk.State)
+		}
+	}
+}
+
+// storeRefusal makes PostgreSQL refuse for good every audit event whose
+// reason holds its poison: a real constraint, as a bad migration or a
+// check would refuse a change, so a process that writes one stalls.
+type storeRefusal struct {
+	t                  *testing.T
+	raw                *sqlDB
+	poison, constraint string
+	on                 bool
+}
+
+// refuseAuditReasons imposes a refusal, lifted at the latest when t ends.
+func refuseAuditReasons(t *testing.T) *storeRefusal {
+	t.Helper()
+	poison := "POISON-" + uniq()
+	r := &storeRefusal{t: t, raw: rawDB(t), poison: poison, constraint: "no_" + strings.ToLower(strings.ReplaceAll(poison, "-", "_"))}
+	r.impose("")
+	t.Cleanup(r.lift)
+	return r
+}
+
+// impose adds the constraint; how is "" or "NOT VALID" (rows already
+// holding the poison stay).
+func (r *storeRefusal) impose(how string) {
+	r.t.Helper()
+	if _, err := r.raw.ExecContext(context.Background(), fmt.Sprintf(`ALTER TABLE audit_events ADD CONSTRAINT %s CHECK (reason NOT LIKE '%%%s%%') %s`, r.constraint, r.poison, how)); err != nil {
+		r.t.Fatal(err)
+	}
+	r.on = true
+}
+
+// lift drops the constraint: the cause is fixed.
+func (r *storeRefusal) lift() {
+	if r.on {
+		r.on = false
+		if _, err := r.raw.ExecContext(context.Background(), `ALTER TABLE audit_events DROP CONSTRAINT `+r.constraint); err != nil {
+			r.t.Error(err)
 		}
 	}
 }

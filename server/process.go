@@ -167,13 +167,14 @@ func (s *Server) pendingStep(c echo.Context, kind opsflow.Kind, id, updateID str
 	h := s.Temporal.GetWorkflowUpdateHandle(client.GetWorkflowUpdateHandleOptions{WorkflowID: id, UpdateID: updateID})
 	var ack opsflow.Ack
 	err := h.Get(ctx, &ack)
+	var timedOut *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	switch {
 	case err == nil:
 		row, rerr := s.readAck(ctx, kind, ack)
 		if rerr == nil {
 			return s.respondRecord(c, http.StatusOK, row)
 		}
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || errors.As(err, &timedOut):
 		// Still running: the update exists, so it was admitted and will
 		// complete (an update that was never admitted answers NotFound).
 		location := "/v1/" + resourceOf(kind) + "/" + id
@@ -249,7 +250,11 @@ func (s *Server) updateProcess(c echo.Context, kind opsflow.Kind, name string, a
 			}
 			return notFound(kind, id)
 		}
-		if wait.Err() != nil && ctx.Err() == nil {
+		// The SDK gives up at the deadline it passed to the server, which
+		// may answer a moment before wait itself expires: that too is
+		// "no outcome in time", not a fault.
+		var timedOut *client.WorkflowUpdateServiceTimeoutOrCanceledError
+		if (wait.Err() != nil || errors.As(err, &timedOut)) && ctx.Err() == nil {
 			return s.pendingStep(c, kind, id, updateID)
 		}
 		return err
