@@ -358,6 +358,11 @@ const (
 	ActAdjust      = "adjust"
 )
 
+// ActionKaizenStandardised is the audit action of a standardisation; the
+// read model starts new control limits on the initiative's KPI when it
+// projects one.
+const ActionKaizenStandardised = "kaizen.standardised"
+
 // ActDecision is the act-phase input.
 type ActDecision struct {
 	Decision  string    `json:"decision"`

@@ -233,6 +233,18 @@ func (db *DB) ChangeKPI(ctx context.Context, key string, actor opsflow.Actor, re
 	var out opsflow.KPIDefinition
 	changed := false
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, changed, err = changeKPI(ctx, tx, key, actor, reason, change)
+		return err
+	})
+	return out, changed, err
+}
+
+// changeKPI is ChangeKPI inside tx.
+func changeKPI(ctx context.Context, tx *sqlx.Tx, key string, actor opsflow.Actor, reason string, change func(*opsflow.KPIDefinition) error) (opsflow.KPIDefinition, bool, error) {
+	var out opsflow.KPIDefinition
+	changed := false
+	err := func() error {
 		k, err := lockKPI(ctx, tx, key)
 		if err != nil {
 			return err
@@ -342,7 +354,7 @@ func (db *DB) ChangeKPI(ctx context.Context, key string, actor opsflow.Actor, re
 		}
 		out, err = readDefinition(ctx, tx, k)
 		return err
-	})
+	}()
 	return out, changed, err
 }
 
@@ -688,15 +700,7 @@ func (db *DB) ProcessesActiveIn(ctx context.Context, kind opsflow.Kind, from, to
 		WHERE kind = $1 AND opened_at < $3 AND (closed_at IS NULL OR closed_at >= $2) ORDER BY opened_at, id`, kind, from, to); err != nil {
 		return nil, wrap("processes active in period", err)
 	}
-	out := make([]opsflow.Process, 0, len(rows))
-	for _, r := range rows {
-		p, err := r.process()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return each(rows, processRow.process)
 }
 
 // TasksDueBefore returns every task due before to, of every process.

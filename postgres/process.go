@@ -89,8 +89,54 @@ func (db *DB) SaveSnapshot(ctx context.Context, s opsflow.Snapshot) error {
 		if _, err := db.upsertProcess(ctx, tx, s.Process, s.Tasks); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, tx, s.Events, s.Notify)
+		if err := db.appendAudit(ctx, tx, s.Events, s.Notify); err != nil {
+			return err
+		}
+		return dividerOnStandardise(ctx, tx, s)
 	})
+}
+
+// dividerOnStandardise starts new control limits on a Kaizen's KPI when
+// the snapshot carries the initiative's standardisation: the standard is
+// the deliberate change to the process after which Wheeler draws new
+// limits, and the sustain follow-ups are then judged as a new segment
+// against the old process (kpichart.Shift). It runs in the projection's
+// transaction, so the divider lands exactly when the standardisation
+// does and is audited on the KPI's stream in the standardiser's name; a
+// retried snapshot finds it there and adds nothing.
+func dividerOnStandardise(ctx context.Context, tx *sqlx.Tx, s opsflow.Snapshot) error {
+	if s.Process.Kind != opsflow.KindKaizen {
+		return nil
+	}
+	for _, ev := range s.Events {
+		if ev.Action != opsflow.ActionKaizenStandardised {
+			continue
+		}
+		var key sql.NullString
+		if err := tx.GetContext(ctx, &key, `SELECT record->'kpi'->>'key' FROM processes WHERE id = $1`, s.Process.ID); err != nil {
+			return wrap("read the kaizen's kpi", err)
+		}
+		if !key.Valid || key.String == "" {
+			return nil
+		}
+		at := opsflow.AuditTime(ev.At)
+		label := "Kaizen " + s.Process.ID + " standardised"
+		actor := opsflow.Actor{ID: ev.ActorID, Name: ev.ActorName, Roles: []opsflow.Role{opsflow.Role(ev.ActorRole)}, At: at}
+		_, _, err := changeKPI(ctx, tx, key.String, actor, label, func(d *opsflow.KPIDefinition) error {
+			for _, o := range d.Dividers {
+				if o.At.Equal(at) {
+					return nil // this one, from an earlier try, or one set by hand at the same moment
+				}
+			}
+			d.Dividers = append(d.Dividers, opsflow.KPIDivider{At: at, Label: label, CreatedBy: ev.ActorID, CreatedAt: at})
+			return nil
+		})
+		if opsflow.ErrorCode(err) == opsflow.ENOTFOUND {
+			return nil // the KPI is not in the registry: nothing to divide
+		}
+		return err
+	}
+	return nil
 }
 
 func checkSnapshot(s opsflow.Snapshot) error {

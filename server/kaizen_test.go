@@ -193,6 +193,24 @@ func TestKaizenFromSubmissionToClosed(t *testing.T) {
 	if ev := trail.Items[0]; ev.ActorID != "alice" || ev.Action != "kaizen.submitted" {
 		t.Errorf("first event %+v", ev)
 	}
+	// The standardisation started new control limits on the KPI, audited
+	// on its stream in alice's name.
+	var kpi struct {
+		Dividers []opsflow.KPIDivider `json:"dividers"`
+	}
+	a.Must(http.StatusOK, "alice", "GET", "/v1/kpis/"+key, nil).JSON(t, &kpi)
+	if len(kpi.Dividers) != 1 || kpi.Dividers[0].Label != "Kaizen "+id+" standardised" || kpi.Dividers[0].CreatedBy != "alice" ||
+		!kpi.Dividers[0].At.Equal(trail.Items[slices.IndexFunc(trail.Items, func(ev opsflow.AuditEvent) bool { return ev.Action == "kaizen.standardised" })].At) {
+		t.Errorf("dividers after standardising %+v; want one at the kaizen.standardised event", kpi.Dividers)
+	}
+	var kpiTrail struct {
+		Items []opsflow.AuditEvent `json:"items"`
+	}
+	a.Must(http.StatusOK, "alice", "GET", "/v1/kpis/"+key+"/audit", nil).JSON(t, &kpiTrail)
+	if n := len(slices.DeleteFunc(kpiTrail.Items, func(ev opsflow.AuditEvent) bool { return ev.Action != "kpi.divider_added" })); n != 1 {
+		t.Errorf("kpi trail has %d kpi.divider_added events; want 1", n)
+	}
+
 	var page struct {
 		Items []kaizenRecord `json:"items"`
 	}

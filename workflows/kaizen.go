@@ -731,7 +731,7 @@ func (p *kaizen) applyAct(ctx workflow.Context, in opsflow.KaizenActInput) error
 		for _, day := range opsflow.FollowUpDays {
 			p.K.FollowUps = append(p.K.FollowUps, opsflow.FollowUp{Day: day, DueAt: now.Add(time.Duration(day) * p.day)})
 		}
-		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: "kaizen.standardised", Field: "standard", New: d.Standard, Reason: d.Reason})
+		p.e.record(ctx, change{Actor: in.Actor, Role: opsflow.RoleOwner, Action: opsflow.ActionKaizenStandardised, Field: "standard", New: d.Standard, Reason: d.Reason})
 		if err := p.sign(ctx, in.Actor, opsflow.RoleOwner, opsflow.KaizenStep.Act.Name, d.Signature); err != nil {
 			return err
 		}
