@@ -84,7 +84,7 @@ func (s *Server) verifySigningPassword(ctx context.Context, u opsflow.User, pass
 		return &opsflow.Error{Code: opsflow.EFORBIDDEN, Field: field, Message: fmt.Sprintf(
 			"signing is locked until %s after %d wrong signing passwords; an administrator can unlock it", lock.LockedUntil.UTC().Format(time.RFC3339), lock.Failures)}
 	}
-	ok, err := secret.Check(password, hash)
+	ok, err := secret.Check(ctx, password, hash)
 	if err != nil {
 		return fmt.Errorf("signing password of %s: %w", u.ID, err)
 	}
@@ -135,7 +135,7 @@ func (s *Server) putSigningPassword(c echo.Context) error {
 			return err
 		}
 	}
-	hash, err := secret.Hash(in.New, secret.Default)
+	hash, err := secret.Hash(ctx, in.New, secret.Default)
 	if err != nil {
 		return err
 	}

@@ -22,14 +22,7 @@ func TestSigningReauthenticates(t *testing.T) {
 	a := newAppWith(t, func(c *server.Config) {
 		c.Signing = opsflow.SigningPolicy{MaxFailures: 3, Lockout: time.Hour}
 	})
-	ctx := context.Background()
-	sam := "sam-" + uniq()
-	tok, err := a.DB.CreateToken(ctx, opsflow.User{ID: sam, Name: "Sam Reyes", Roles: []opsflow.Role{opsflow.RoleApprover}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared.tokens[sam] = tok
-	t.Cleanup(func() { delete(shared.tokens, sam) })
+	sam, tok := a.newSamReyes()
 
 	id := newCAPA(a, "Signed decision")
 	a.step(http.StatusOK, "alice", id, "triage", map[string]any{"severity": 4, "occurrence": 3, "detection": 4})
@@ -90,7 +83,7 @@ func TestSigningReauthenticates(t *testing.T) {
 	}
 
 	// The signer's stream has every attempt, never a password.
-	events, err := a.DB.AuditEvents(ctx, opsflow.UserStream(sam))
+	events, err := a.DB.AuditEvents(context.Background(), opsflow.UserStream(sam))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,11 +42,7 @@ func runUserSigning(ctx context.Context, sub string, args []string, stdout io.Wr
 	} else if strings.TrimSpace(*reason) == "" {
 		return errors.New("--reason is required")
 	}
-	log, err := cfg.Logger()
-	if err != nil {
-		return err
-	}
-	db, err := openMigrated(ctx, &cfg, log)
+	db, err := openCLIStore(ctx, &cfg)
 	if err != nil {
 		return err
 	}
@@ -65,7 +61,7 @@ func runUserSigning(ctx context.Context, sub string, args []string, stdout io.Wr
 	if err := opsflow.DefaultSigningPolicy().CheckSigningPassword(opsflow.User{ID: p.ID, Name: p.Name}, password); err != nil {
 		return cliError(err)
 	}
-	hash, err := secret.Hash(password, secret.Default)
+	hash, err := secret.Hash(ctx, password, secret.Default)
 	if err != nil {
 		return err
 	}

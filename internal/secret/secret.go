@@ -8,11 +8,13 @@
 package secret
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -32,13 +34,36 @@ var Default = Params{Memory: 64 * 1024, Time: 3, Threads: 4, KeyLen: 32}
 
 var b64 = base64.RawStdEncoding
 
+// slots bounds how many hashes are computed at once. Each one holds
+// Params.Memory (64 MiB by default) and keeps Threads cores busy for a
+// few hundred milliseconds: without a bound, a burst of signatures (or of
+// wrong passwords from many accounts) would take the process's memory
+// with it. One per core; the rest wait their turn, or their request's
+// deadline.
+var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+// idKey is argon2.IDKey in one of the slots, or ctx's error if none
+// frees up before ctx ends.
+func idKey(ctx context.Context, password, salt []byte, p Params, keyLen uint32) ([]byte, error) {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("secret: waiting to hash: %w", ctx.Err())
+	}
+	defer func() { <-slots }()
+	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, keyLen), nil
+}
+
 // Hash returns the PHC string of password under p, with a fresh salt.
-func Hash(password string, p Params) (string, error) {
+func Hash(ctx context.Context, password string, p Params) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("secret: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key, err := idKey(ctx, []byte(password), salt, p, p.KeyLen)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -48,7 +73,7 @@ var ErrFormat = errors.New("secret: not an argon2id hash")
 
 // Check reports whether password matches the PHC string hash, in time
 // that does not depend on how much of it matched.
-func Check(password, hash string) (bool, error) {
+func Check(ctx context.Context, password, hash string) (bool, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, ErrFormat
@@ -69,6 +94,9 @@ func Check(password, hash string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, ErrFormat
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got, err := idKey(ctx, []byte(password), salt, p, uint32(len(want)))
+	if err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
