@@ -216,20 +216,7 @@ func TestVerifyCheckpoints(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	otherPub, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	var chain []Checkpoint
-	var prev *Checkpoint
-	for i := range 3 {
-		cp, err := NewCheckpoint(key, prev, []CheckpointHead{{Stream: "capa-1", Seq: int64(i + 1), Hash: strings.Repeat("a", 64)}}, at.Add(time.Duration(i)*5*time.Minute))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := cp.MarshalIndent()
-		if cp, err = ParseCheckpoint(b); err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, cp)
-		prev = &chain[len(chain)-1]
-	}
+	chain := signedChain(t, at, key, key, key)
 	idx, err := VerifyCheckpoints(chain, pub)
 	if err != nil || idx.Count != 3 || len(idx.Marks["capa-1"]) != 3 || idx.Marks["capa-1"][2].Seq != 3 || idx.Marks["capa-1"][2].Number != 3 {
 		t.Fatalf("index %+v %v", idx, err)
@@ -258,4 +245,47 @@ func TestVerifyCheckpoints(t *testing.T) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
 	}
+}
+
+// A rotated key: the worker signs with a new key from checkpoint 3 on, the
+// digests chain across the change, and a verifier trusting both keys
+// accepts the whole run; trusting either alone names the first checkpoint
+// the other signed.
+func TestVerifyCheckpointsAcrossAKeyRotation(t *testing.T) {
+	oldPub, oldKey, _ := ed25519.GenerateKey(rand.Reader)
+	newPub, newKey, _ := ed25519.GenerateKey(rand.Reader)
+	chain := signedChain(t, time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), oldKey, oldKey, newKey, newKey)
+	if idx, err := VerifyCheckpoints(chain, newPub, oldPub); err != nil || idx.Count != 4 {
+		t.Fatalf("both keys trusted: %+v %v", idx, err)
+	}
+	if _, err := VerifyCheckpoints(chain, oldPub); err == nil || !strings.Contains(err.Error(), "checkpoint 3 was signed by key "+KeyID(newPub)) {
+		t.Errorf("only the old key trusted: %v", err)
+	}
+	if _, err := VerifyCheckpoints(chain, newPub); err == nil || !strings.Contains(err.Error(), "checkpoint 1 was signed by key "+KeyID(oldPub)) {
+		t.Errorf("only the new key trusted: %v", err)
+	}
+}
+
+// signedChain signs one checkpoint with each key in turn, each following
+// the one before, five minutes apart from at, and reads each back as a
+// verifier would.
+func signedChain(t *testing.T, at time.Time, keys ...ed25519.PrivateKey) []Checkpoint {
+	t.Helper()
+	var chain []Checkpoint
+	for i, key := range keys {
+		var prev *Checkpoint
+		if i > 0 {
+			prev = &chain[i-1]
+		}
+		cp, err := NewCheckpoint(key, prev, []CheckpointHead{{Stream: "capa-1", Seq: int64(i + 1), Hash: strings.Repeat("a", 64)}}, at.Add(time.Duration(i)*5*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := cp.MarshalIndent()
+		if cp, err = ParseCheckpoint(b); err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, cp)
+	}
+	return chain
 }

@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -148,18 +150,30 @@ type CheckpointIndex struct {
 	LastAt time.Time // when the last one was signed
 }
 
-// VerifyCheckpoints checks a set of checkpoints against the public key:
-// every signature, numbers from 1 without a gap, and each Prev equal to
-// the Digest of the checkpoint before. It returns their index, or an error
-// naming the first checkpoint that fails.
-func VerifyCheckpoints(cps []Checkpoint, pub ed25519.PublicKey) (CheckpointIndex, error) {
+// VerifyCheckpoints checks a set of checkpoints against the trusted public
+// keys: every signature by one of them, numbers from 1 without a gap, and
+// each Prev equal to the Digest of the checkpoint before. It returns their
+// index, or an error naming the first checkpoint that fails.
+//
+// Several keys are how a key is rotated: the worker signs with the new
+// key from some checkpoint on, the chain of digests runs on across the
+// change, and a verifier trusts the old public key and the new one. A key
+// found compromised is dropped from the trusted set, and every checkpoint
+// it signed then fails, as it should.
+func VerifyCheckpoints(cps []Checkpoint, pubs ...ed25519.PublicKey) (CheckpointIndex, error) {
 	idx := CheckpointIndex{Marks: map[string][]CheckpointMark{}}
-	if len(pub) != ed25519.PublicKeySize {
+	keys := map[string]ed25519.PublicKey{}
+	for _, pub := range pubs {
+		if len(pub) != ed25519.PublicKeySize {
+			return idx, errors.New("checkpoints: no valid Ed25519 public key to check them with (one given is not an Ed25519 key)")
+		}
+		keys[KeyID(pub)] = pub
+	}
+	if len(keys) == 0 {
 		return idx, errors.New("checkpoints: no valid Ed25519 public key to check them with")
 	}
 	sorted := slices.Clone(cps)
 	slices.SortFunc(sorted, func(a, b Checkpoint) int { return cmp.Compare(a.Number, b.Number) })
-	keyID := KeyID(pub)
 	var prev *Checkpoint
 	for i := range sorted {
 		cp := &sorted[i]
@@ -169,8 +183,9 @@ func VerifyCheckpoints(cps []Checkpoint, pub ed25519.PublicKey) (CheckpointIndex
 			}
 			return idx, fmt.Errorf("checkpoint %d is missing (the next one found is %d)", want, cp.Number)
 		}
-		if cp.KeyID != keyID {
-			return idx, fmt.Errorf("checkpoint %d was signed by key %s, not by the given key %s", cp.Number, cp.KeyID, keyID)
+		pub, ok := keys[cp.KeyID]
+		if !ok {
+			return idx, fmt.Errorf("checkpoint %d was signed by key %s, not by a trusted key (%s)", cp.Number, cp.KeyID, strings.Join(slices.Sorted(maps.Keys(keys)), ", "))
 		}
 		sig, err := base64.StdEncoding.DecodeString(cp.Signature)
 		if err != nil || len(cp.signed) == 0 || !ed25519.Verify(pub, cp.signed, sig) {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func TestAuditVerifyWithCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newAppWith(t, func(c *server.Config) {
-		c.Checkpoints = &checkpoint.Verifier{Dir: published, PublicKey: pub, Store: shared.db}
+		c.Checkpoints = &checkpoint.Verifier{Dir: published, PublicKeys: []ed25519.PublicKey{pub}, Store: shared.db}
 	})
 	ctx := context.Background()
 	stream := fmt.Sprintf("capa-checkpointed-%d", time.Now().UnixNano())

@@ -58,15 +58,15 @@ func (c *checkpointFlags) index() (*opsflow.CheckpointIndex, *checkpoint.Verifie
 	if c.dir == "" || c.publicKey == "" {
 		return nil, nil, errors.New("--checkpoints and --public-key go together: checkpoints are only evidence once their signatures are checked")
 	}
-	pub, err := checkpoint.ReadPublicKey(c.publicKey)
+	pubs, err := checkpoint.ReadPublicKeys(c.publicKey)
 	if err != nil {
 		return nil, nil, err
 	}
-	idx, err := checkpoint.Verified(c.dir, pub)
+	idx, err := checkpoint.Verified(c.dir, pubs...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the checkpoints in %s cannot be relied on: %w", c.dir, err)
 	}
-	return &idx, &checkpoint.Verifier{Dir: c.dir, PublicKey: pub}, nil
+	return &idx, &checkpoint.Verifier{Dir: c.dir, PublicKeys: pubs}, nil
 }
 
 func runVerifyPack(args []string, stdout io.Writer) error {

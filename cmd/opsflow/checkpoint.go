@@ -138,11 +138,11 @@ func newCheckpointVerifier(cfg *config.Config, db *postgres.DB) (*checkpoint.Ver
 	if cfg.CheckpointDir == "" || cfg.CheckpointPublicKey == "" {
 		return nil, errors.New("verifying against checkpoints needs both OPSFLOW_CHECKPOINT_DIR and OPSFLOW_CHECKPOINT_PUBLIC_KEY")
 	}
-	pub, err := checkpoint.ReadPublicKey(cfg.CheckpointPublicKey)
+	pubs, err := checkpoint.ReadPublicKeys(cfg.CheckpointPublicKey)
 	if err != nil {
 		return nil, err
 	}
-	return &checkpoint.Verifier{Dir: cfg.CheckpointDir, PublicKey: pub, Store: db}, nil
+	return &checkpoint.Verifier{Dir: cfg.CheckpointDir, PublicKeys: pubs, Store: db}, nil
 }
 
 // devCheckpoints sets up checkpoints for 'opsflow dev': a key in the state

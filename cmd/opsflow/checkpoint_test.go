@@ -121,11 +121,57 @@ func TestCheckpointsNameARewrittenTail(t *testing.T) {
 
 func mustPub(t *testing.T, key string) []byte {
 	t.Helper()
-	pub, err := checkpoint.ReadPublicKey(key)
+	pubs, err := checkpoint.ReadPublicKeys(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pub
+	return pubs[0]
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestCheckpointKeyRotation: the worker's signing key is replaced; the
+// checkpoints chain on across the change, and an auditor who trusts the
+// new public key and the retired one (one file, both PEM blocks) verifies
+// the whole run, while the new key alone names the first checkpoint the
+// old one signed.
+func TestCheckpointKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	urls, err := testenv.NewDatabaseWithRoles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	published := filepath.Join(dir, "published")
+	if _, err := opsflowCmd(t, "migrate", "--migrate-database-url", urls.Owner, "--database-url", urls.App); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"old.key", "new.key"} {
+		key := filepath.Join(dir, name)
+		if _, err := opsflowCmd(t, "checkpoint", "keygen", "--out", key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := opsflowCmd(t, "token", "create", "--database-url", urls.App, "--user", "rot-"+strconv.Itoa(i), "--roles", "owner"); err != nil {
+			t.Fatal(err)
+		}
+		out, err := opsflowCmd(t, "checkpoint", "create", "--database-url", urls.App, "--checkpoint-key", key, "--checkpoint-dir", published)
+		if want := "checkpoint " + strconv.Itoa(i+1) + " signed"; err != nil || !strings.Contains(out, want) {
+			t.Fatalf("checkpoint with %s: %v %q, want %q", name, err, out, want)
+		}
+	}
+	oldPub, _ := os.ReadFile(filepath.Join(dir, "old.key.pub"))
+	newPub, _ := os.ReadFile(filepath.Join(dir, "new.key.pub"))
+	trusted := filepath.Join(dir, "trusted.pub")
+	if err := os.WriteFile(trusted, append(newPub, oldPub...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(pub string) (string, error) {
+		return opsflowCmd(t, "audit", "verify", "--database-url", urls.App, "--checkpoints", published, "--public-key", pub)
+	}
+	if out, err := verify(trusted); err != nil || !strings.Contains(out, "match 2 checkpoints") {
+		t.Fatalf("both keys trusted: %v %q", err, out)
+	}
+	if _, err := verify(filepath.Join(dir, "new.key.pub")); err == nil || !strings.Contains(err.Error(), "checkpoint 1 was signed by key") {
+		t.Fatalf("only the new key trusted: %v", err)
+	}
+}

@@ -89,33 +89,48 @@ func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
 	return key, nil
 }
 
-// ReadPublicKey reads an Ed25519 public key (PKIX PEM); given a private key
-// file it derives the public key from it.
-func ReadPublicKey(path string) (ed25519.PublicKey, error) {
+// ReadPublicKeys reads the trusted Ed25519 public keys from one file of
+// PKIX PEM blocks: one key, or, after a rotation, the current and the
+// retired ones (cat new.pub old.pub > trusted.pub), since checkpoints
+// signed by each stay in the chain. Given a private key file it derives
+// the public key from it.
+func ReadPublicKeys(path string) ([]ed25519.PublicKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint public key: %w", err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk != nil && blk.Type == "PRIVATE KEY" {
-		key, err := ReadPrivateKey(path)
-		if err != nil {
-			return nil, err
+	var out []ed25519.PublicKey
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
 		}
-		return key.Public().(ed25519.PublicKey), nil
+		switch blk.Type {
+		case "PRIVATE KEY":
+			key, err := ReadPrivateKey(path)
+			if err != nil {
+				return nil, err
+			}
+			return []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, nil
+		case "PUBLIC KEY":
+			k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("checkpoint public key %s: %w", path, err)
+			}
+			pub, ok := k.(ed25519.PublicKey)
+			if !ok {
+				return nil, fmt.Errorf("checkpoint public key %s: %T, want an Ed25519 key", path, k)
+			}
+			out = append(out, pub)
+		default:
+			return nil, fmt.Errorf("checkpoint public key %s: a PEM %s block, want PUBLIC KEY", path, blk.Type)
+		}
 	}
-	if blk == nil || blk.Type != "PUBLIC KEY" {
+	if len(out) == 0 {
 		return nil, fmt.Errorf("checkpoint public key %s: not a PEM PUBLIC KEY", path)
 	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint public key %s: %w", path, err)
-	}
-	pub, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("checkpoint public key %s: %T, want an Ed25519 key", path, k)
-	}
-	return pub, nil
+	return out, nil
 }
 
 // Signer returns the function the store calls to sign a checkpoint.
@@ -287,22 +302,22 @@ func LoadDir(dir string) ([]opsflow.Checkpoint, error) {
 }
 
 // Verified reads the checkpoints published in dir and checks them with the
-// public key (opsflow.VerifyCheckpoints).
-func Verified(dir string, pub ed25519.PublicKey) (opsflow.CheckpointIndex, error) {
+// trusted public keys (opsflow.VerifyCheckpoints).
+func Verified(dir string, pubs ...ed25519.PublicKey) (opsflow.CheckpointIndex, error) {
 	cps, err := LoadDir(dir)
 	if err != nil {
 		return opsflow.CheckpointIndex{}, err
 	}
-	return opsflow.VerifyCheckpoints(cps, pub)
+	return opsflow.VerifyCheckpoints(cps, pubs...)
 }
 
 // Verifier checks the stored chains against the checkpoints published in
 // a directory, with their public key: what `GET /v1/audit/verify` and
 // `opsflow audit verify` add to the chains' own check.
 type Verifier struct {
-	Dir       string
-	PublicKey ed25519.PublicKey
-	Store     *postgres.DB
+	Dir        string
+	PublicKeys []ed25519.PublicKey // trusted: the current key, and retired ones after a rotation
+	Store      *postgres.DB
 }
 
 // VerifyAgainstCheckpoints compares the chains (one stream, or all when
@@ -311,8 +326,12 @@ type Verifier struct {
 // missing in the middle, signed by another key) are a break too: the
 // chains cannot be vouched for by them. The error is for the database.
 func (v Verifier) VerifyAgainstCheckpoints(ctx context.Context, stream string) (opsflow.CheckpointReport, *opsflow.ChainBreak, error) {
-	rep := opsflow.CheckpointReport{Source: Dir(v.Dir).String(), KeyID: opsflow.KeyID(v.PublicKey)}
-	idx, err := Verified(v.Dir, v.PublicKey)
+	ids := make([]string, len(v.PublicKeys))
+	for i, pub := range v.PublicKeys {
+		ids[i] = opsflow.KeyID(pub)
+	}
+	rep := opsflow.CheckpointReport{Source: Dir(v.Dir).String(), KeyID: strings.Join(ids, ",")}
+	idx, err := Verified(v.Dir, v.PublicKeys...)
 	if err != nil {
 		return rep, &opsflow.ChainBreak{Stream: stream, Reason: "the published checkpoints cannot be relied on: " + err.Error()}, nil
 	}

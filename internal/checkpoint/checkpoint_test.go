@@ -32,12 +32,32 @@ func TestKeysAndDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{keyFile, keyFile + ".pub"} {
-		if got, err := ReadPublicKey(f); err != nil || !got.Equal(pub) {
+		if got, err := ReadPublicKeys(f); err != nil || len(got) != 1 || !got[0].Equal(pub) {
 			t.Fatalf("public key from %s: %v", f, err)
 		}
 	}
 	if _, err := ReadPrivateKey(keyFile + ".pub"); err == nil {
 		t.Fatal("a public key read as a private key")
+	}
+	// After a rotation the trusted file holds the new key and the old.
+	pub2, err := GenerateKey(filepath.Join(dir, "key2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := filepath.Join(dir, "trusted.pub")
+	b1, _ := os.ReadFile(keyFile + ".pub")
+	b2, _ := os.ReadFile(filepath.Join(dir, "key2.pub"))
+	if err := os.WriteFile(both, append(b2, b1...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadPublicKeys(both); err != nil || len(got) != 2 || !got[0].Equal(pub2) || !got[1].Equal(pub) {
+		t.Fatalf("two trusted keys: %v %v", got, err)
+	}
+	if err := os.WriteFile(both, append(b1, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPublicKeys(both); err == nil {
+		t.Fatal("a certificate among the keys was taken")
 	}
 
 	out := Dir(filepath.Join(dir, "published"))
