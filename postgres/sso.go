@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -76,3 +77,76 @@ func (db *DB) ProvisionSSO(ctx context.Context, issuer, subject string, u opsflo
 	})
 	return out, err
 }
+
+// SSOLink is the sign-on identity a user is linked to: the issuer and the
+// subject it vouches for (both empty: none).
+type SSOLink struct {
+	Issuer  string `db:"sso_issuer"`
+	Subject string `db:"sso_subject"`
+}
+
+func (l SSOLink) String() string {
+	if l.Subject == "" {
+		return "none"
+	}
+	return l.Issuer + " subject " + l.Subject
+}
+
+// LinkSSO links user id to the sign-on identity (issuer, subject), or
+// unlinks it when subject is empty: how an administrator lets a person
+// with a local account sign on through the company's provider as the same
+// user (ProvisionSSO refuses a claim to an unlinked account, so that a
+// user name at the provider never takes one over). The user's name and
+// roles then follow the provider's claims at each sign-on. Audited on the
+// user's stream with the reason; linking to the identity the user already
+// has changes nothing. An identity linked to another user is a conflict.
+func (db *DB) LinkSSO(ctx context.Context, id string, to SSOLink, by opsflow.Actor, reason string) (SSOLink, error) {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return SSOLink{}, opsflow.Invalid("reason", "say why the sign-on identity changes: the reason is recorded in the audit trail")
+	case to.Subject != "" && strings.TrimSpace(to.Issuer) == "":
+		return SSOLink{}, opsflow.Invalid("issuer", "the issuer (the provider's URL, as in its tokens' iss) is required")
+	case to.Subject == "":
+		to.Issuer = ""
+	}
+	var old SSOLink
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, found, err := lockUser(ctx, tx, id); err != nil {
+			return err
+		} else if !found {
+			return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such user: " + id}
+		}
+		var cur struct {
+			Issuer  sql.NullString `db:"sso_issuer"`
+			Subject sql.NullString `db:"sso_subject"`
+		}
+		if err := tx.GetContext(ctx, &cur, `SELECT sso_issuer, sso_subject FROM users WHERE id = $1`, id); err != nil {
+			return wrap("read sign-on identity", err)
+		}
+		old = SSOLink{Issuer: cur.Issuer.String, Subject: cur.Subject.String}
+		if old == to {
+			return nil
+		}
+		if to.Subject != "" {
+			var taken string
+			err := tx.GetContext(ctx, &taken, `SELECT id FROM users WHERE sso_issuer = $1 AND sso_subject = $2`, to.Issuer, to.Subject)
+			if err == nil {
+				return &opsflow.Error{Code: opsflow.ECONFLICT, Field: "subject", Message: fmt.Sprintf("this sign-on identity is user %s's; unlink it there first", taken)}
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return wrap("read sign-on identity", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET sso_issuer = $2, sso_subject = $3, updated_at = now() WHERE id = $1`,
+			id, nullIfEmpty(to.Issuer), nullIfEmpty(to.Subject)); err != nil {
+			return wrap("link sign-on identity", err)
+		}
+		action := "user.sso_linked"
+		if to.Subject == "" {
+			action = "user.sso_unlinked"
+		}
+		return auditUser(ctx, tx, id, by, time.Now(), opsflow.AuditEvent{Action: action, Field: "sso", Old: old.String(), New: to.String(), Reason: reason})
+	})
+	return old, err
+}
+
+func nullIfEmpty(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/sso"
+	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 )
 
@@ -167,6 +168,61 @@ func TestSSOBearerTokens(t *testing.T) {
 		a.Must(http.StatusUnauthorized, "sso-bad", "GET", "/v1/me", nil)
 	}
 	delete(shared.tokens, "sso-bad")
+}
+
+// TestSSOLinksALocalAccount: a person with a local account signs on
+// through the provider as the same user once an administrator links the
+// account to their identity at the provider (opsflow user link-sso);
+// before that, and after an unlink, the claim to the account is refused.
+// Linked, their roles follow the provider; every change is audited.
+func TestSSOLinksALocalAccount(t *testing.T) {
+	a, idp, _ := ssoApp(t)
+	ctx := context.Background()
+	lena := "lena-" + uniq()
+	if err := a.DB.EnsureUser(ctx, opsflow.User{ID: lena, Name: "Lena Local", Roles: []opsflow.Role{opsflow.RoleRequester}}); err != nil {
+		t.Fatal(err)
+	}
+	her := person{sub: "sub-" + lena, username: lena, name: "Lena Lindqvist", groups: []string{"quality"}}
+	shared.tokens[lena] = idToken(t, idp, her)
+	t.Cleanup(func() { delete(shared.tokens, lena) })
+	a.Must(http.StatusForbidden, lena, "GET", "/v1/me", nil) // a local account is never taken over by a claim
+
+	admin := opsflow.Actor{ID: "root", Name: "Root Admin", Roles: []opsflow.Role{opsflow.RoleAdmin}}
+	link := postgres.SSOLink{Issuer: idp.Issuer(), Subject: her.sub}
+	if _, err := a.DB.LinkSSO(ctx, lena, link, admin, ""); opsflow.ErrorCode(err) != opsflow.EINVALID {
+		t.Errorf("a link without a reason: %v", err)
+	}
+	if _, err := a.DB.LinkSSO(ctx, lena, link, admin, "moves to single sign-on"); err != nil {
+		t.Fatal(err)
+	}
+	var me opsflow.Profile
+	a.Must(http.StatusOK, lena, "GET", "/v1/me", nil).JSON(t, &me)
+	if me.ID != lena || me.Name != "Lena Lindqvist" || !opsflow.SameRoles(me.Roles, []opsflow.Role{opsflow.RoleOwner, opsflow.RoleRequester}) {
+		t.Errorf("signed on as %+v; want her account with the provider's name and roles", me)
+	}
+	if _, err := a.DB.LinkSSO(ctx, "alice", link, admin, "a mistake"); opsflow.ErrorCode(err) != opsflow.ECONFLICT {
+		t.Errorf("one identity linked to two users: %v", err)
+	}
+	if old, err := a.DB.LinkSSO(ctx, lena, link, admin, "again"); err != nil || old != link {
+		t.Errorf("the same link again: %v %v", old, err)
+	}
+	if _, err := a.DB.LinkSSO(ctx, lena, postgres.SSOLink{}, admin, "left the company's provider"); err != nil {
+		t.Fatal(err)
+	}
+	shared.tokens[lena] = idToken(t, idp, her)
+	a.Must(http.StatusForbidden, lena, "GET", "/v1/me", nil)
+
+	events, err := a.DB.AuditEvents(ctx, opsflow.UserStream(lena))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, " "); got != "user.created user.sso_linked user.renamed user.roles_changed user.sso_unlinked" {
+		t.Errorf("user stream: %s", got)
+	}
 }
 
 // otherIssuerToken is a valid ID token of another provider.

@@ -264,3 +264,56 @@ func TestParseExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestUserLinkSSO: an operator links an existing user to a sign-on
+// identity (and unlinks it), with a reason, recorded on the user's
+// stream; the flags that would make it ambiguous are refused.
+func TestUserLinkSSO(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.DatabaseURL()
+	if _, err := opsflowCmd(t, "migrate", "--migrate-database-url", testenv.MigrateURL(), "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opsflowCmd(t, "user", "set", "--database-url", url, "--user", "lou", "--name", "Lou Local", "--roles", "requester"); err != nil {
+		t.Fatal(err)
+	}
+	link := []string{"user", "link-sso", "--database-url", url, "--user", "lou", "--issuer", "https://id.example.com", "--subject", "00u1lou"}
+	for _, bad := range [][]string{
+		link, // no reason
+		append(link[:len(link)-2:len(link)-2], "--reason", "x"), // no subject
+		{"user", "link-sso", "--database-url", url, "--user", "lou", "--unlink", "--subject", "s", "--reason", "x"},
+	} {
+		if _, err := opsflowCmd(t, bad...); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
+	}
+	out, err := opsflowCmd(t, append(link, "--reason", "moves to single sign-on")...)
+	if err != nil || !strings.Contains(out, "none → https://id.example.com subject 00u1lou") {
+		t.Fatalf("link: %v %q", err, out)
+	}
+	if out, err := opsflowCmd(t, append(link, "--reason", "again")...); err != nil || !strings.Contains(out, "nothing changed") {
+		t.Errorf("the same link again: %v %q", err, out)
+	}
+	if _, err := opsflowCmd(t, "user", "link-sso", "--database-url", url, "--user", "nobody", "--issuer", "https://id.example.com", "--subject", "x", "--reason", "x"); err == nil || !strings.Contains(err.Error(), "no such user") {
+		t.Errorf("an unknown user: %v", err)
+	}
+	if out, err := opsflowCmd(t, "user", "link-sso", "--database-url", url, "--user", "lou", "--unlink", "--reason", "left"); err != nil || !strings.Contains(out, "→ none") {
+		t.Errorf("unlink: %v %q", err, out)
+	}
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	trail, err := db.AuditEvents(ctx, "user/lou")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range trail {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, " "); got != "user.created user.sso_linked user.sso_unlinked" {
+		t.Errorf("user/lou trail: %s", got)
+	}
+}

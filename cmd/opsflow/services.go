@@ -41,6 +41,16 @@ func openStore(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
 	return postgres.Open(ctx, cfg.DatabaseURL)
 }
 
+// openCLIStore opens the store for an administrative command, migrating
+// it first as openMigrated does, logging as cfg says.
+func openCLIStore(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
+	log, err := cfg.Logger()
+	if err != nil {
+		return nil, err
+	}
+	return openMigrated(ctx, cfg, log)
+}
+
 // openMigrated connects to PostgreSQL and brings its schema up to date,
 // for commands that write before any server has migrated. The migrations
 // run as the owner (MIGRATE_DATABASE_URL) when it is set; without it, on

@@ -14,6 +14,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/postgres"
 )
 
 // runToken manages API tokens. Tokens are shown once, at creation; the
@@ -48,11 +49,7 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
-	log, err := cfg.Logger()
-	if err != nil {
-		return err
-	}
-	db, err := openMigrated(ctx, &cfg, log)
+	db, err := openCLIStore(ctx, &cfg)
 	if err != nil {
 		return err
 	}
@@ -114,7 +111,11 @@ const userUsage = `usage:
   opsflow user set-signing-password --user ID [--password-file FILE|-]
       set a user's Part 11 signing password (read from the file's first line, or stdin; stored as argon2id; audited)
   opsflow user unlock-signing --user ID --reason TEXT
-      lift a signing lock after failed signing passwords (audited, with the reason)`
+      lift a signing lock after failed signing passwords (audited, with the reason)
+  opsflow user link-sso --user ID --issuer URL --subject SUB --reason TEXT
+  opsflow user link-sso --user ID --unlink --reason TEXT
+      let an existing user sign on through the provider as themselves: link them to the identity (iss, sub)
+      it vouches for; from then on their name and roles follow its claims (audited, with the reason)`
 
 func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if wantsHelp(args) {
@@ -129,6 +130,8 @@ func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 		return runUserProfile(ctx, args[0], args[1:], stdout)
 	case "set-signing-password", "unlock-signing":
 		return runUserSigning(ctx, args[0], args[1:], stdout)
+	case "link-sso":
+		return runUserLinkSSO(ctx, args[1:], stdout)
 	case "roles":
 	default:
 		return errors.New(userUsage)
@@ -148,11 +151,7 @@ func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--set: %s", opsflow.ErrorMessage(err))
 	}
-	log, err := cfg.Logger()
-	if err != nil {
-		return err
-	}
-	db, err := openMigrated(ctx, &cfg, log)
+	db, err := openCLIStore(ctx, &cfg)
 	if err != nil {
 		return err
 	}
@@ -166,6 +165,46 @@ func runUser(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(stdout, "%s: roles %s → %s (recorded on audit stream %s)\n", *userID, roleNames(old), roleNames(rs), opsflow.UserStream(*userID))
+	return nil
+}
+
+// runUserLinkSSO is 'opsflow user link-sso': a local account becomes the
+// user a sign-on identity signs in as (single sign-on refuses a claim to
+// an account it is not linked to).
+func runUserLinkSSO(ctx context.Context, args []string, stdout io.Writer) error {
+	var cfg config.Config
+	fs := newFlags("user link-sso", &cfg, "database-url", "migrate-database-url", "log-level")
+	userID := fs.String("user", "", "user ID (required)")
+	issuer := fs.String("issuer", "", "the provider's issuer URL, exactly as its tokens' iss claim (required unless --unlink)")
+	subject := fs.String("subject", "", "the person's subject at the provider, its tokens' sub claim (required unless --unlink)")
+	unlink := fs.Bool("unlink", false, "remove the user's link instead")
+	reason := fs.String("reason", "", "why (required; recorded in the audit trail)")
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *userID == "" || strings.TrimSpace(*reason) == "":
+		return errors.New("--user and --reason are required")
+	case *unlink && (*issuer != "" || *subject != ""):
+		return errors.New("--unlink takes no --issuer or --subject")
+	case !*unlink && (strings.TrimSpace(*issuer) == "" || strings.TrimSpace(*subject) == ""):
+		return errors.New("--issuer and --subject are required (or --unlink)")
+	}
+	db, err := openCLIStore(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	to := postgres.SSOLink{Issuer: strings.TrimSpace(*issuer), Subject: strings.TrimSpace(*subject)}
+	old, err := db.LinkSSO(ctx, *userID, to, cliActor(), *reason)
+	if err != nil {
+		return cliError(err)
+	}
+	if old == to {
+		fmt.Fprintf(stdout, "%s is already linked to %s: nothing changed\n", *userID, to)
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: sign-on identity %s → %s (recorded on audit stream %s)\n", *userID, old, to, opsflow.UserStream(*userID))
 	return nil
 }
 
@@ -241,11 +280,7 @@ func runUserProfile(ctx context.Context, sub string, args []string, stdout io.Wr
 	if *userID == "" {
 		return errors.New("--user is required")
 	}
-	log, err := cfg.Logger()
-	if err != nil {
-		return err
-	}
-	db, err := openMigrated(ctx, &cfg, log)
+	db, err := openCLIStore(ctx, &cfg)
 	if err != nil {
 		return err
 	}
