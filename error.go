@@ -3,10 +3,12 @@ package opsflow
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Error codes. They are the only vocabulary the API uses for failures; the
-// server maps each to an HTTP status in one place (server/errors.go).
+// Error codes. They are the only vocabulary the API uses for failures;
+// each has one HTTP status (HTTPStatus), which the API answers with and
+// the web app reads back.
 const (
 	EINVALID      = "invalid"      // bad or missing input (422)
 	ENOTFOUND     = "not_found"    // no such resource (404)
@@ -17,6 +19,39 @@ const (
 	ERATELIMITED  = "rate_limited" // over the credential's budget of writes or exports (429)
 	EINTERNAL     = "internal"     // a bug or an unexpected failure (500)
 )
+
+var httpStatus = map[string]int{
+	EINVALID:      http.StatusUnprocessableEntity,
+	ENOTFOUND:     http.StatusNotFound,
+	ECONFLICT:     http.StatusConflict,
+	EFORBIDDEN:    http.StatusForbidden,
+	EUNAUTHORIZED: http.StatusUnauthorized,
+	EUNAVAILABLE:  http.StatusServiceUnavailable,
+	ERATELIMITED:  http.StatusTooManyRequests,
+	EINTERNAL:     http.StatusInternalServerError,
+}
+
+// HTTPStatus is the HTTP status of an error code; ok is false for a code
+// that is not one of the above.
+func HTTPStatus(code string) (status int, ok bool) {
+	status, ok = httpStatus[code]
+	return status, ok
+}
+
+// CodeOfStatus is the error code of an HTTP status: the reverse of
+// HTTPStatus, for an answer that carries no code of its own (other 4xx
+// are bad input, anything else internal).
+func CodeOfStatus(status int) string {
+	for code, s := range httpStatus {
+		if s == status {
+			return code
+		}
+	}
+	if status >= 400 && status < 500 {
+		return EINVALID
+	}
+	return EINTERNAL
+}
 
 // Error is an application error: a code, a message meant for the user, and,
 // for input errors, the field that is wrong. State names the resource's

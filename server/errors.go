@@ -14,18 +14,6 @@ import (
 	"github.com/opsflow/opsflow/workflows"
 )
 
-// statusOf is the one place error codes become HTTP statuses.
-var statusOf = map[string]int{
-	opsflow.EINVALID:      http.StatusUnprocessableEntity,
-	opsflow.ENOTFOUND:     http.StatusNotFound,
-	opsflow.ECONFLICT:     http.StatusConflict,
-	opsflow.EFORBIDDEN:    http.StatusForbidden,
-	opsflow.EUNAUTHORIZED: http.StatusUnauthorized,
-	opsflow.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	opsflow.ERATELIMITED:  http.StatusTooManyRequests,
-	opsflow.EINTERNAL:     http.StatusInternalServerError,
-}
-
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
 	Error opsflow.Error `json:"error"`
@@ -75,7 +63,8 @@ func (s *Server) classify(err error) (*opsflow.Error, int) {
 		}
 	}
 	e := asOpsError(err)
-	return e, statusOf[e.Code]
+	status, _ := opsflow.HTTPStatus(e.Code)
+	return e, status
 }
 
 // asOpsError turns any error into an *opsflow.Error: opsflow errors as they
@@ -84,12 +73,12 @@ func (s *Server) classify(err error) (*opsflow.Error, int) {
 func asOpsError(err error) *opsflow.Error {
 	var e *opsflow.Error
 	if errors.As(err, &e) {
-		if _, ok := statusOf[e.Code]; ok {
+		if _, ok := opsflow.HTTPStatus(e.Code); ok {
 			return e
 		}
 	}
 	if oe, ok := workflows.OpsError(err); ok {
-		if _, known := statusOf[oe.Code]; known {
+		if _, known := opsflow.HTTPStatus(oe.Code); known {
 			return oe
 		}
 	}
