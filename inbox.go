@@ -1,5 +1,16 @@
 package opsflow
 
+// AdminCount is what waits for an administrator, for the navigation:
+// processes stalled on a refused change and notifications that failed
+// after their retry budget.
+type AdminCount struct {
+	Stalled int `json:"stalled" db:"stalled"`
+	Failed  int `json:"failed" db:"failed"`
+}
+
+// Total is everything that waits.
+func (c AdminCount) Total() int { return c.Stalled + c.Failed }
+
 // InboxCount counts what a person still has to do (their inbox: assigned
 // to them or queued for one of their roles, open, in progress or
 // blocked): all of it, what is overdue, and what falls due soon.

@@ -48,7 +48,7 @@ type Preferences struct {
 	DigestHour *int `json:"digest_hour,omitempty"`
 	// AlwaysImmediate lists kinds sent at once even on a digest channel
 	// (escalated and approval_requested when not given; [] for none).
-	AlwaysImmediate []string `json:"always_immediate,omitempty"`
+	AlwaysImmediate []string `json:"always_immediate,omitzero"` // [] is none; left out, the defaults
 	// The person's chat and webhook addresses: incoming-webhook URLs of
 	// a Slack or Teams channel (a direct-message channel, typically) and
 	// a receiver of signed JSON. Secrets are write-only in the API.
@@ -187,20 +187,20 @@ func NextDigest(now time.Time, hour int, loc *time.Location) time.Time {
 // Delivery is one notification to one person on one channel, as the
 // outbox holds it: what was sent, when, and what went wrong.
 type Delivery struct {
-	ID           string     `json:"id"`
-	Notification string     `json:"notification_id"`
-	UserID       string     `json:"user_id"`
-	Channel      string     `json:"channel"`
-	State        string     `json:"state"` // pending, sent, failed, digest, digested, skipped
-	Attempts     int        `json:"attempts"`
-	LastError    string     `json:"last_error,omitempty"`
-	SentAt       *time.Time `json:"sent_at,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	Kind         string     `json:"kind"`
-	Subject      string     `json:"subject"`
-	ProcessID    string     `json:"process_id"`
-	TaskID       string     `json:"task_id,omitempty"`
-	At           time.Time  `json:"at"`
+	ID           string     `json:"id" db:"id"`
+	Notification string     `json:"notification_id" db:"notification_id"`
+	UserID       string     `json:"user_id" db:"user_id"`
+	Channel      string     `json:"channel" db:"channel"`
+	State        string     `json:"state" db:"state"` // pending, sent, failed, digest, digested, skipped
+	Attempts     int        `json:"attempts" db:"attempts"`
+	LastError    string     `json:"last_error,omitempty" db:"last_error"`
+	SentAt       *time.Time `json:"sent_at,omitempty" db:"sent_at"`
+	CreatedAt    time.Time  `json:"created_at" db:"created_at"`
+	Kind         string     `json:"kind" db:"kind"`
+	Subject      string     `json:"subject" db:"subject"`
+	ProcessID    string     `json:"process_id" db:"process_id"`
+	TaskID       string     `json:"task_id,omitempty" db:"task_id"`
+	At           time.Time  `json:"at" db:"at"`
 }
 
 // Delivery states.

@@ -321,19 +321,15 @@ type DeliveryJob struct {
 	Profile      opsflow.Profile
 }
 
+// utcDelivery is a delivery as the store reads it (with its notification;
+// last_error and sent_at only where a query selects them), its times in UTC.
+func utcDelivery(d opsflow.Delivery) opsflow.Delivery {
+	d.SentAt, d.CreatedAt, d.At = utcPtr(d.SentAt), d.CreatedAt.UTC(), d.At.UTC()
+	return d
+}
+
 type jobRow struct {
-	ID           string         `db:"id"`
-	Notification string         `db:"notification_id"`
-	UserID       string         `db:"user_id"`
-	Channel      string         `db:"channel"`
-	State        string         `db:"state"`
-	Attempts     int            `db:"attempts"`
-	CreatedAt    time.Time      `db:"created_at"`
-	Kind         string         `db:"kind"`
-	Subject      string         `db:"subject"`
-	ProcessID    string         `db:"process_id"`
-	TaskID       string         `db:"task_id"`
-	At           time.Time      `db:"at"`
+	opsflow.Delivery
 	Level        int            `db:"level"`
 	Reason       string         `db:"reason"`
 	ProcessKind  sql.NullString `db:"process_kind"`
@@ -366,9 +362,8 @@ const jobSelect = `d.id, d.notification_id, d.user_id, d.channel, d.state, d.att
 func (r jobRow) job() (DeliveryJob, error) {
 	prof, err := profileRow{ID: r.UserID, Name: r.UserName, Roles: r.UserRoles, Email: r.UserEmail, Timezone: r.UserTZ, Prefs: r.UserPrefs}.profile()
 	j := DeliveryJob{
-		Delivery: opsflow.Delivery{ID: r.ID, Notification: r.Notification, UserID: r.UserID, Channel: r.Channel, State: r.State,
-			Attempts: r.Attempts, CreatedAt: r.CreatedAt.UTC(), Kind: r.Kind, Subject: r.Subject, ProcessID: r.ProcessID, TaskID: r.TaskID, At: r.At.UTC()},
-		Level: r.Level, Reason: r.Reason, ProcessKind: opsflow.Kind(r.ProcessKind.String), ProcessTitle: r.ProcessTitle.String,
+		Delivery: utcDelivery(r.Delivery),
+		Level:    r.Level, Reason: r.Reason, ProcessKind: opsflow.Kind(r.ProcessKind.String), ProcessTitle: r.ProcessTitle.String,
 		TaskTitle: r.TaskTitle.String, TaskDue: utcPtr(r.TaskDue), TaskState: opsflow.TaskState(r.TaskState.String),
 		TaskAssignee: r.TaskAssignee.String, TaskLevel: int(r.TaskLevel.Int64), Profile: prof,
 	}
@@ -400,15 +395,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lea
 	if err != nil {
 		return nil, err
 	}
-	jobs := make([]DeliveryJob, 0, len(rows))
-	for _, r := range rows {
-		j, err := r.job()
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, nil
+	return each(rows, jobRow.job)
 }
 
 // DeliveryOutcome is what became of one attempt.
@@ -490,15 +477,7 @@ func (db *DB) DigestItems(ctx context.Context, user, channel string) ([]Delivery
 	if err := db.db.SelectContext(ctx, &rows, `SELECT `+jobSelect+` WHERE d.user_id = $1 AND d.channel = $2 AND d.state = 'digest' ORDER BY n.at, d.id`, user, channel); err != nil {
 		return nil, wrap("digest items", err)
 	}
-	jobs := make([]DeliveryJob, 0, len(rows))
-	for _, r := range rows {
-		j, err := r.job()
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, nil
+	return each(rows, jobRow.job)
 }
 
 // FinishDigest marks the items of a digest that went out (or were left
@@ -549,22 +528,7 @@ func (db *DB) Deliveries(ctx context.Context, f DeliveryFilter) (opsflow.Page[op
 		w.add("(d.created_at, d.id) < (" + w.arg(c.CreatedAt) + ", " + w.arg(c.ID) + ")")
 	}
 	limit := pageSize(f.Limit)
-	var rows []struct {
-		ID           string     `db:"id"`
-		Notification string     `db:"notification_id"`
-		UserID       string     `db:"user_id"`
-		Channel      string     `db:"channel"`
-		State        string     `db:"state"`
-		Attempts     int        `db:"attempts"`
-		LastError    string     `db:"last_error"`
-		SentAt       *time.Time `db:"sent_at"`
-		CreatedAt    time.Time  `db:"created_at"`
-		Kind         string     `db:"kind"`
-		Subject      string     `db:"subject"`
-		ProcessID    string     `db:"process_id"`
-		TaskID       string     `db:"task_id"`
-		At           time.Time  `db:"at"`
-	}
+	var rows []opsflow.Delivery
 	q := `SELECT d.id, d.notification_id, d.user_id, d.channel, d.state, d.attempts, d.last_error, d.sent_at, d.created_at,
 		n.kind, n.subject, n.process_id, n.task_id, n.at
 		FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id ` + w.sql() +
@@ -578,9 +542,7 @@ func (db *DB) Deliveries(ctx context.Context, f DeliveryFilter) (opsflow.Page[op
 			page.NextCursor = encodeCursor(deliveryCursor{CreatedAt: last.CreatedAt, ID: last.ID})
 			break
 		}
-		page.Items = append(page.Items, opsflow.Delivery{ID: r.ID, Notification: r.Notification, UserID: r.UserID, Channel: r.Channel,
-			State: r.State, Attempts: r.Attempts, LastError: r.LastError, SentAt: utcPtr(r.SentAt), CreatedAt: r.CreatedAt.UTC(),
-			Kind: r.Kind, Subject: r.Subject, ProcessID: r.ProcessID, TaskID: r.TaskID, At: r.At.UTC()})
+		page.Items = append(page.Items, utcDelivery(r))
 	}
 	return page, nil
 }

@@ -60,3 +60,17 @@ func decodeCursor(s string, v any) error {
 	}
 	return nil
 }
+
+// each converts the rows a query read into the domain's values, stopping
+// at the first that does not convert.
+func each[R, T any](rows []R, convert func(R) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(rows))
+	for _, r := range rows {
+		v, err := convert(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -27,6 +27,16 @@ func (db *DB) InboxCount(ctx context.Context, u opsflow.User, now time.Time, soo
 	return n, wrap("count inbox", err)
 }
 
+// AdminCount counts what waits for an administrator (both from partial
+// or state indexes: cheap on every page an administrator opens).
+func (db *DB) AdminCount(ctx context.Context) (opsflow.AdminCount, error) {
+	var n opsflow.AdminCount
+	err := db.db.GetContext(ctx, &n, `
+		SELECT (SELECT count(*) FROM processes WHERE stalled_at IS NOT NULL) AS stalled,
+			(SELECT count(*) FROM notification_deliveries WHERE state = 'failed') AS failed`)
+	return n, wrap("count what waits for an administrator", err)
+}
+
 // GetProcesses returns the processes with the given IDs that exist, in no
 // particular order: one round trip for the records behind a page of tasks.
 func (db *DB) GetProcesses(ctx context.Context, ids []string) ([]opsflow.Process, error) {
@@ -34,13 +44,5 @@ func (db *DB) GetProcesses(ctx context.Context, ids []string) ([]opsflow.Process
 	if err := db.db.SelectContext(ctx, &rows, `SELECT `+processSelect+` FROM processes WHERE id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, wrap("get processes", err)
 	}
-	out := make([]opsflow.Process, 0, len(rows))
-	for _, r := range rows {
-		p, err := r.process()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return each(rows, processRow.process)
 }
