@@ -73,6 +73,16 @@ var (
 	// RolesAudit may verify the audit trail and export every CAPA closed
 	// in a period.
 	RolesAudit = []Role{RoleAuditor, RoleAdmin}
+	// RolesRunReport may run a month's report by hand, before or besides
+	// the schedule.
+	RolesRunReport = []Role{RoleApprover, RoleAdmin}
+	// RolesMeasure may record a KPI's measurements.
+	RolesMeasure = []Role{RoleRequester, RoleOwner, RoleApprover, RoleAdmin}
+	// RolesDefineKPI may register a KPI (its owner defaults to them).
+	RolesDefineKPI = []Role{RoleOwner, RoleApprover, RoleAdmin}
+	// RolesChangeKPI may change any KPI's definition, target, baseline
+	// and dividers; a KPI's owner may change their own.
+	RolesChangeKPI = []Role{RoleApprover, RoleAdmin}
 )
 
 // StartRoles lists the roles that may start a process of kind k.

@@ -85,7 +85,7 @@ func setup(t *testing.T) {
 			shared.tokens[u.ID] = tok
 			// Cheap argon2id parameters for the tests' own users: the
 			// parameters travel with each hash, and the API checks any.
-			h, err := secret.Hash(SigningPassword(u.ID), secret.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32})
+			h, err := secret.Hash(context.Background(), SigningPassword(u.ID), secret.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32})
 			if err == nil {
 				err = shared.db.SetSigningPassword(ctx, u.ID, h, opsflow.SystemActor)
 			}
@@ -302,6 +302,20 @@ func (a *app) Eventually(what string, within time.Duration, cond func() bool) {
 // against the document like a.Do's.
 func (a *app) Client(user string) *api.Client {
 	return api.New(a.URL, Token(user), api.WithHTTPClient(&http.Client{Timeout: 60 * time.Second, Transport: contractTransport{a.t}}))
+}
+
+// newSamReyes makes a new approver, Sam Reyes, who has no signing password
+// yet, for one test: their user ID and token.
+func (a *app) newSamReyes() (id, token string) {
+	a.t.Helper()
+	id = "sam-" + uniq()
+	token, err := a.DB.CreateToken(context.Background(), opsflow.User{ID: id, Name: "Sam Reyes", Roles: []opsflow.Role{opsflow.RoleApprover}}, "test")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	shared.tokens[id] = token
+	a.t.Cleanup(func() { delete(shared.tokens, id) })
+	return id, token
 }
 
 // Token returns a user's API token.

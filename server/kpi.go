@@ -68,7 +68,7 @@ type measurementsBody struct {
 // (key and position), so a retried batch adds nothing twice. Without
 // either, each call adds new measurements.
 func (s *Server) addMeasurements(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAdmin); err != nil {
+	if err := requireAny(c, opsflow.RolesMeasure...); err != nil {
 		return err
 	}
 	key := c.Param("key")

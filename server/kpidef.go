@@ -139,7 +139,7 @@ func (s *Server) tellWatch(c echo.Context, key, reason string, count int) error 
 
 // createKPI registers a KPI with what good is for it: POST /v1/kpis.
 func (s *Server) createKPI(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAdmin); err != nil {
+	if err := requireAny(c, opsflow.RolesDefineKPI...); err != nil {
 		return err
 	}
 	var in kpiRequest
@@ -223,7 +223,7 @@ func (s *Server) getKPI(c echo.Context) error {
 // canChange lets the KPI's owner, an approver or an admin change it.
 func canChange(c echo.Context, d opsflow.KPIDefinition) error {
 	u := userOf(c)
-	if u.ID == d.OwnerID || u.Has(opsflow.RoleApprover) || u.Has(opsflow.RoleAdmin) {
+	if u.ID == d.OwnerID || u.HasAny(opsflow.RolesChangeKPI...) {
 		return nil
 	}
 	return opsflow.Forbidden("only the KPI's owner (%s), an approver or an admin may change it", d.OwnerID)
@@ -576,7 +576,7 @@ func (s *Server) kpiRoutes() []op {
 			doc: "Owner, unit, direction, and optionally: frequency and the missing-measurement rule, method and source, a target (from a date), " +
 				"amber/red thresholds, the response policy (none, or open a Kaizen or a CAPA when the chart shows an unfavourable violation), " +
 				"rule severities and a locked baseline. The same definition again answers 200; a different one under the key 409. Audited on kpi/<key>.",
-			body: typeOf[kpiRequest](), example: exampleKPI, resp: typeOf[kpiView](), status: http.StatusCreated, rule: roles(opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.createKPI},
+			body: typeOf[kpiRequest](), example: exampleKPI, resp: typeOf[kpiView](), status: http.StatusCreated, rule: roles(opsflow.RolesDefineKPI...), handler: s.createKPI},
 		{method: "GET", path: "/v1/kpis", id: "listKPIs", tag: "kpis", summary: "KPIs by key",
 			resp: typeOf[opsflow.KPI](), list: true, query: []param{pLimit, pCursor}, rule: anyUser(), handler: s.listKPIs},
 		{method: "GET", path: "/v1/kpis/:key", id: "getKPI", tag: "kpis", summary: "One KPI: definition, target history, status, the processes its signals opened",
@@ -584,17 +584,17 @@ func (s *Server) kpiRoutes() []op {
 		{method: "PATCH", path: "/v1/kpis/:key", id: "patchKPI", tag: "kpis", summary: "Change a KPI's definition",
 			doc:  "Its owner, an approver or an admin. Fields left out stay; thresholds and policy are replaced whole; rules merge by rule. Each changed field is an audit event (old → new, reason). Unit and direction never change.",
 			body: typeOf[kpiPatch](), example: kpiPatch{Thresholds: &opsflow.Thresholds{Amber: ptr(4.5), Red: ptr(5.5)}, Reason: "agreed at the October review"},
-			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.patchKPI},
+			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RolesChangeKPI...), handler: s.patchKPI},
 		{method: "POST", path: "/v1/kpis/:key/targets", id: "setKPITarget", tag: "kpis", summary: "Set a target from a date on (the history is kept)",
 			body: typeOf[targetBody](), example: targetBody{Value: ptr(3.5), EffectiveFrom: ptr(exampleTime), Reason: "2027 plan"},
-			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.addTarget},
+			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RolesChangeKPI...), handler: s.addTarget},
 		{method: "POST", path: "/v1/kpis/:key/baseline", id: "setKPIBaseline", tag: "kpis", summary: "Lock (or unlock) the baseline the control limits come from",
 			doc:  "Locked, the limits come from the first n values (20 by default) or those dated from ≤ at < to, and later values are judged against them.",
 			body: typeOf[baselineBody](), example: baselineBody{Locked: true, N: 20, Reason: "process stable since January"},
-			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.setBaseline},
+			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RolesChangeKPI...), handler: s.setBaseline},
 		{method: "POST", path: "/v1/kpis/:key/dividers", id: "addKPIDivider", tag: "kpis", summary: "Start new control limits after a deliberate change",
 			body: typeOf[dividerBody](), example: dividerBody{At: exampleTime, Label: "Kaizen kzn-12 standardised (SOP-MLD-12 v4)"},
-			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.addDivider},
+			resp: typeOf[kpiView](), rule: kpiOwner(opsflow.RolesChangeKPI...), handler: s.addDivider},
 		{method: "GET", path: "/v1/kpis/:key/chart", id: "getKPIChart", tag: "kpis", summary: "The XmR chart: points, limits per segment, signals",
 			resp: typeOf[kpiChart](), query: chartQuery, rule: anyUser(), handler: s.getChart},
 		{method: "GET", path: "/v1/kpis/:key/chart.png", id: "getKPIChartPNG", tag: "kpis", summary: "The XmR chart as a PNG image",
@@ -607,7 +607,7 @@ func (s *Server) kpiRoutes() []op {
 				"idempotent per id; a file with any bad line stores nothing and the 422 lists every bad line. Each call tells the KPI's watch.",
 			body: typeOf[measurementsBody](), bodyAlt: []string{"text/csv"},
 			example: measurementsBody{measurementIn: measurementIn{ID: "shift-2026-11-20-a", Value: ptr(4.2), At: exampleTime, Source: "MES"}},
-			resp:    typeOf[measurementsAnswer](), status: http.StatusCreated, rule: roles(opsflow.RoleRequester, opsflow.RoleOwner, opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.addMeasurements,
+			resp:    typeOf[measurementsAnswer](), status: http.StatusCreated, rule: roles(opsflow.RolesMeasure...), handler: s.addMeasurements,
 			errBodies: map[int]reflect.Type{http.StatusUnprocessableEntity: typeOf[csvErrorBody]()}},
 		{method: "GET", path: "/v1/kpis/:key/measurements", id: "listMeasurements", tag: "kpis", summary: "A KPI's measurements in time order",
 			resp: typeOf[opsflow.Measurement](), list: true, rule: anyUser(), handler: s.listMeasurements,

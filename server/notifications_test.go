@@ -581,6 +581,22 @@ func TestPeopleAndReassignment(t *testing.T) {
 	if e := a.Must(http.StatusUnprocessableEntity, "dave", "PUT", "/v1/me", map[string]any{"email": "not an address"}).Err(t); e.Field != "email" {
 		t.Errorf("a bad address: %+v", e)
 	}
+	// No kind at once, said with [], stays none (left out, it is the
+	// defaults).
+	sam, _ := a.newSamReyes()
+	a.Must(http.StatusOK, sam, "PUT", "/v1/me", map[string]any{"preferences": map[string]any{"email": "digest", "always_immediate": []string{}}})
+	if p, err := a.DB.Profile(context.Background(), sam); err != nil || p.Preferences.AlwaysImmediate == nil || len(p.Preferences.AlwaysImmediate) != 0 {
+		t.Errorf("none at once: %+v %v", p.Preferences, err)
+	}
+	// and it reads back as [], so a profile read and sent back unchanged
+	// keeps it.
+	var me struct {
+		Preferences map[string]any `json:"preferences"`
+	}
+	a.Must(http.StatusOK, sam, "GET", "/v1/me", nil).JSON(t, &me)
+	if ai, ok := me.Preferences["always_immediate"].([]any); !ok || len(ai) != 0 {
+		t.Errorf("GET /v1/me after none at once: %v", me.Preferences)
+	}
 }
 
 // A monthly report reaches each address of its distribution list once,

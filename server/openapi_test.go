@@ -15,6 +15,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/server"
+	"github.com/opsflow/opsflow/web"
 )
 
 // loadDoc generates the document and checks it is valid OpenAPI 3.
@@ -201,5 +202,15 @@ func TestOpenAPIAndDocsArePublic(t *testing.T) {
 	js := a.Must(http.StatusOK, "", "GET", "/docs?asset=redoc.js", nil)
 	if len(js.Body) < 100000 || !slices.Contains([]string{"application/javascript"}, js.Header.Get("Content-Type")) {
 		t.Errorf("redoc bundle: %d bytes, %s", len(js.Body), js.Header.Get("Content-Type"))
+	}
+}
+
+// The web app's forms that post to a route of their own (settings,
+// reports, measurements, the CAPA report) name fields of that route's
+// body: an input the body lacks would be dropped, and the API's 422 about
+// it would not land next to it.
+func TestWebFormsMatchTheirRoutes(t *testing.T) {
+	for _, p := range web.CheckForms(server.New(server.Config{})) {
+		t.Error(p)
 	}
 }

@@ -81,7 +81,7 @@ type runReportBody struct {
 // and stored). A month that has its report answers 200 with it: a re-run
 // never makes a second one.
 func (s *Server) runReport(c echo.Context) error {
-	if err := requireAny(c, opsflow.RoleApprover, opsflow.RoleAdmin); err != nil {
+	if err := requireAny(c, opsflow.RolesRunReport...); err != nil {
 		return err
 	}
 	var in runReportBody
@@ -237,7 +237,7 @@ func (s *Server) reportRoutes() []op {
 		{method: "POST", path: "/v1/reports", id: "runReport", tag: "reports", summary: "Run a month's report now (approver, admin)",
 			doc:  "The schedule's workflow, for a month named: the built-in KPIs are measured, the report rendered (HTML, and PDF by headless Chromium) and stored once. A month that has its report answers 200 with it.",
 			body: typeOf[runReportBody](), example: runReportBody{Period: "2025-10", TimeZone: "Europe/Berlin"},
-			resp: typeOf[opsflow.Report](), status: http.StatusCreated, step: true, rule: roles(opsflow.RoleApprover, opsflow.RoleAdmin), handler: s.runReport},
+			resp: typeOf[opsflow.Report](), status: http.StatusCreated, step: true, rule: roles(opsflow.RolesRunReport...), handler: s.runReport},
 		{method: "GET", path: "/v1/admin/report-schedule", id: "getReportSchedule", tag: "reports", summary: "When the monthly report runs, and its next runs",
 			doc:  "404 until an administrator has set it.",
 			resp: typeOf[reportSchedule](), errs: []int{http.StatusNotFound}, rule: roles(opsflow.RoleAuditor, opsflow.RoleAdmin), handler: s.getReportSchedule},

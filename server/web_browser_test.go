@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -397,6 +398,59 @@ func TestWebCAPAFromReportToSignedClosure(t *testing.T) {
 	carol.shot("audit")
 }
 
+// Someone who has never set a signing password cannot sign, and the page
+// says where to set one: on their Settings page, which also keeps their
+// time zone and notification preferences. Then they sign with it.
+func TestWebSigningPasswordFromSettings(t *testing.T) {
+	a := newApp(t)
+	b := browser.Start(t)
+	sam, _ := a.newSamReyes()
+	id := newCAPA(a, "Burr on the housing edge")
+	a.step(http.StatusOK, "alice", id, "triage", map[string]any{"severity": 4, "occurrence": 3, "detection": 4})
+
+	tb := a.browse(t, b, sam)
+	phrase := "burrs are my business " + uniq()
+	decide := func() {
+		tb.open("/capas/" + id)
+		tb.fill("decide", "capa_required", "@yes", "rationale", "burrs on three lots", "signature.printed_name", "Sam Reyes", "signature.signing_password", phrase)
+		tb.submit("decide")
+	}
+	decide()
+	if e := tb.text("#decide .error, #decide .form-error"); !strings.Contains(e, "Settings page") {
+		t.Fatalf("signing without a signing password: %q", e)
+	}
+	if !tb.has(`.me a[href="/settings"]`) {
+		t.Error("no link to the settings at the top of the page")
+	}
+
+	tb.open("/settings")
+	tb.fill("profile", "timezone", "Europe/Berlin", "preferences.email", "digest")
+	tb.submit("profile")
+	if f := tb.flash(); !strings.Contains(f, "saved") {
+		t.Fatalf("save the settings: %q %s", f, tb.text("#profile"))
+	}
+	if p, err := a.DB.Profile(context.Background(), sam); err != nil || p.Timezone != "Europe/Berlin" || p.Preferences.Email != "digest" || len(p.Preferences.AlwaysImmediate) != 2 {
+		t.Errorf("the profile saved: %+v %v", p, err)
+	}
+	tb.fill("signing-password", "new_password", phrase, "new_password_again", phrase)
+	tb.submit("signing-password")
+	if f := tb.flash(); !strings.Contains(f, "signing password is set") {
+		t.Fatalf("set the signing password: %q %s", f, tb.text("#signing-password"))
+	}
+	if strings.Contains(eval[string](tb, `document.documentElement.outerHTML`), phrase) {
+		t.Error("the signing password is in the page")
+	}
+	tb.shot("settings")
+
+	decide()
+	if !strings.Contains(strings.ToLower(tb.text(".stepper [aria-current=step]")), "containment") {
+		t.Fatalf("after signing the decision: %s %q", tb.text(".stepper"), tb.text("#decide"))
+	}
+	if sig := tb.text(".signature"); !strings.Contains(sig, "Sam Reyes") {
+		t.Errorf("the signature: %q", sig)
+	}
+}
+
 var hireIDRE = regexp.MustCompile(`/onboardings/(onb-[0-9a-f]+)`)
 
 // progress reads the hire page's progress bar.
@@ -563,20 +617,33 @@ func TestWebKaizenThroughThePages(t *testing.T) {
 	}
 	alice.open("/kaizen")
 	alice.shot("kaizen-board")
+	// A value read by hand, recorded on the KPI's page.
 	alice.open("/kpis/" + key)
+	alice.fill("record-measurement", "value", "2.4", "source", "hand count, shift B")
+	alice.submit("record-measurement")
+	if f := alice.flash(); !strings.Contains(f, "Measurement recorded: 2.4") || !strings.Contains(alice.text("main"), "hand count, shift B") {
+		t.Errorf("record a measurement: %q", f)
+	}
 	alice.shot("kpi")
 	alice.open("/kpis")
 	alice.shot("kpis")
-	// Last month's report, made now (as the schedule would), to open or
-	// download from the Reports page.
-	month := time.Now().UTC().AddDate(0, -1, 0).Format("2006-01")
-	if r := a.Do("bob", "POST", "/v1/reports", map[string]any{"period": month}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
-		t.Fatalf("run the report: %d %s", r.Status, r.Body)
+	// Last month's report, made now by an approver on the Reports page
+	// (as the schedule would make it), to open or download there.
+	month := time.Now().UTC().AddDate(0, 0, -time.Now().UTC().Day()).Format("2006-01")
+	if alice.open("/reports"); alice.has("#run-report") {
+		t.Error("an owner is offered to run a report")
 	}
-	alice.open("/reports")
-	if !strings.Contains(alice.text("table.reports"), month) {
-		t.Fatalf("reports: %s", alice.text("main"))
+	bob.open("/reports")
+	bob.fill("run-report", "period", month)
+	bob.submit("run-report")
+	if f := bob.flash(); !strings.Contains(f, "The report for "+month) {
+		t.Fatalf("run the report: %q %s", f, bob.text("#run-report"))
 	}
+	bob.shot("reports-run")
+	a.Eventually("the report listed", time.Minute, func() bool {
+		alice.open("/reports")
+		return strings.Contains(alice.text("table.reports"), month)
+	})
 	alice.shot("reports")
 	for _, ext := range []string{"html", "pdf"} {
 		ctx, cancel := context.WithTimeout(alice.ctx, 30*time.Second)
@@ -618,5 +685,125 @@ func TestWebSingleSignOn(t *testing.T) {
 	u, err := a.DB.Profile(context.Background(), omar)
 	if err != nil || !slices.Contains(u.Roles, "approver") {
 		t.Errorf("provisioned %+v (%v); want the approver role from the reviewers group", u, err)
+	}
+}
+
+// An administrator finds a stalled CAPA on the Admin page and retries it
+// there: refused while the database still refuses its change, then, the
+// cause fixed, saved, and the row goes away. Others have no Admin page.
+func TestWebAdminRetriesAStalledProcess(t *testing.T) {
+	a := newApp(t)
+	b := browser.Start(t)
+	refusal := refuseAuditReasons(t)
+	id := newCAPA(a, "Stalled in the browser")
+	a.Must(http.StatusConflict, "alice", "POST", "/v1/capas/"+id+"/triage", map[string]any{"severity": 4, "occurrence": 3, "detection": 4, "comment": "contains " + refusal.poison})
+
+	alice := a.browse(t, b, "alice")
+	if alice.has(`.top nav a[href="/admin"]`) {
+		t.Error("a non-administrator has the Admin link")
+	}
+	alice.open("/admin")
+	if !strings.Contains(alice.text("main"), "for administrators") {
+		t.Errorf("a non-administrator on /admin: %.200s", alice.text("main"))
+	}
+
+	root := a.browse(t, b, "root")
+	root.do(chromedp.Click(chromedp.CSS(`.top nav a[href="/admin"]`)), chromedp.WaitReady(chromedp.CSS("body")))
+	row, retry := "#stalled-"+id, "retry-"+id
+	if !root.has(row) || !strings.Contains(root.text(row), refusal.constraint) {
+		t.Fatalf("the stalled CAPA is not listed with its error: %q", root.text(row))
+	}
+	root.shot("admin")
+	// The navigation counts what waits for an administrator, this CAPA
+	// among it.
+	waiting := func() int {
+		const count = `.top nav a[href="/admin"] .count`
+		if !root.has(count) {
+			return 0 // nothing waits: no count is shown
+		}
+		n, _ := strconv.Atoi(root.text(count))
+		return n
+	}
+	before := waiting()
+	if before < 1 {
+		t.Errorf("the Admin link counts %d waiting with a stalled CAPA", before)
+	}
+	root.submit(retry)
+	if e := root.text("#" + retry + " .form-error"); !strings.Contains(e, "stalled") {
+		t.Errorf("a retry before the cause is fixed: %q", e)
+	}
+	refusal.lift()
+	root.submit(retry)
+	if f := root.flash(); !strings.Contains(f, id+" is retried") {
+		t.Fatalf("the retry: %q %s", f, root.text(row))
+	}
+	if root.has(row) {
+		t.Errorf("the retried CAPA is still listed: %s", root.text(row))
+	}
+	if n := waiting(); n != before-1 {
+		t.Errorf("the Admin link counts %d waiting after the retry; want %d", n, before-1)
+	}
+	if rec := a.Must(http.StatusOK, "alice", "GET", "/v1/capas/"+id, nil).Map(t); rec["state"] != "triage" || rec["stalled"] != nil {
+		t.Errorf("after the retry: state %v, stalled %v", rec["state"], rec["stalled"])
+	}
+	// On a phone: the tables are cards, nothing scrolls sideways.
+	root.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	root.open("/admin")
+	if w := eval[float64](root, `document.documentElement.scrollWidth`); w > 400 {
+		t.Errorf("the Admin page scrolls sideways on a phone: %v px", w)
+	}
+	root.screen("admin-phone")
+}
+
+// An approver defines a KPI through the New KPI form (refused once, next
+// to the threshold at fault), its owner sets a new target on its page, and
+// an owner who does not own it is not offered to; a person's
+// notifications page reads on a phone.
+func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
+	a := newApp(t)
+	b := browser.Start(t)
+	key := fmt.Sprintf("complaints-%d", time.Now().UnixNano())
+	bob := a.browse(t, b, "bob")
+	bob.open("/kpis")
+	bob.do(chromedp.Click(chromedp.CSS("details.start summary")))
+	bob.fill("define-kpi", "key", key, "name", "Customer complaints", "unit", "ppm", "direction", "lower", "owner", "alice", "frequency", "monthly",
+		"target.value", "50", "target.effective_from", "2026-01-01", "thresholds.amber", "60", "thresholds.red", "40",
+		"policy.action", "kaizen", "policy.sponsor", "bob")
+	bob.submit("define-kpi")
+	if e := bob.text(`#define-kpi .field:has([name="thresholds.red"])`); !strings.Contains(e, "must be below red") {
+		t.Fatalf("amber worse than red: %q", bob.text("#define-kpi"))
+	}
+	bob.checkA11y("kpi-define-refused")
+	bob.fill("define-kpi", "thresholds.red", "80")
+	bob.submit("define-kpi")
+	if f := bob.flash(); !strings.HasSuffix(bob.location(), "/kpis/"+key) || !strings.Contains(f, "KPI "+key+" is defined") {
+		t.Fatalf("define: %s %q %s", bob.location(), f, bob.text("#define-kpi"))
+	}
+	if !bob.has("#set-target") || !strings.Contains(bob.text("main"), "50") {
+		t.Errorf("the approver's KPI page: %s", bob.text("main"))
+	}
+
+	alice := a.browse(t, b, "alice")
+	alice.open("/kpis/" + key)
+	alice.fill("set-target", "value", "45", "effective_from", "2027-01-01", "reason", "2027 plan")
+	alice.submit("set-target")
+	if f := alice.flash(); !strings.Contains(f, "Target set: 45 from 2027-01-01") || !strings.Contains(alice.text("main"), "2027 plan") {
+		t.Fatalf("set a target: %q %s", f, alice.text("#set-target"))
+	}
+	alice.shot("kpi-targets")
+	k := a.Must(http.StatusOK, "alice", "GET", "/v1/kpis/"+key, nil).Map(t)
+	if ts, _ := k["targets"].([]any); len(ts) != 2 || k["owner"] != "alice" || k["policy"].(map[string]any)["action"] != "kaizen" {
+		t.Errorf("the KPI as the API has it: %v", k)
+	}
+	dave := a.browse(t, b, "dave")
+	if dave.open("/kpis/" + key); dave.has("#set-target") {
+		t.Error("an owner who does not own the KPI is offered to set its target")
+	}
+
+	alice.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	alice.open("/settings/notifications")
+	alice.checkA11y("notifications")
+	if w := eval[float64](alice, `document.documentElement.scrollWidth`); w > 400 {
+		t.Errorf("the notifications page scrolls sideways on a phone: %v px", w)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,6 +48,11 @@ func (rec *recorder) WriteHeader(status int) {
 func record(h http.Handler, r *http.Request) answer {
 	rec := &recorder{header: http.Header{}}
 	h.ServeHTTP(rec, r)
+	return rec.answer()
+}
+
+// answer is what was recorded (200 if the handler set no status).
+func (rec *recorder) answer() answer {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
@@ -77,10 +83,7 @@ func (a *App) call(ctx context.Context, s *session, method, path string, query u
 	}
 	rec := &recorder{header: http.Header{}}
 	a.API.ServeAs(s.User, rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return answer{Status: rec.status, Header: rec.header, Body: rec.body.Bytes()}
+	return rec.answer()
 }
 
 // get reads a route's JSON answer into v; a non-2xx answer is its error.
@@ -104,7 +107,7 @@ func (ans answer) err() *opsflow.Error {
 		Error opsflow.Error `json:"error"`
 	}
 	if json.Unmarshal(ans.Body, &e) != nil || e.Error.Code == "" {
-		return &opsflow.Error{Code: codeOf(ans.Status), Message: http.StatusText(ans.Status)}
+		return &opsflow.Error{Code: opsflow.CodeOfStatus(ans.Status), Message: http.StatusText(ans.Status)}
 	}
 	return &e.Error
 }
@@ -114,39 +117,14 @@ func errorJSON(code, msg string) []byte {
 	return b
 }
 
-// statusOf is the HTTP status of an error's code, as the API answers it.
+// statusOf is the HTTP status of an error, as the API would answer it: a
+// database or API that did not answer in time is 503, not a bug.
 func statusOf(err error) int {
-	switch opsflow.ErrorCode(err) {
-	case opsflow.EINVALID:
-		return http.StatusUnprocessableEntity
-	case opsflow.ENOTFOUND:
-		return http.StatusNotFound
-	case opsflow.ECONFLICT:
-		return http.StatusConflict
-	case opsflow.EFORBIDDEN:
-		return http.StatusForbidden
-	case opsflow.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case opsflow.EUNAVAILABLE:
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return http.StatusServiceUnavailable
 	}
-	return http.StatusInternalServerError
-}
-
-func codeOf(status int) string {
-	switch status {
-	case http.StatusUnprocessableEntity, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		return opsflow.EINVALID
-	case http.StatusNotFound:
-		return opsflow.ENOTFOUND
-	case http.StatusConflict:
-		return opsflow.ECONFLICT
-	case http.StatusForbidden:
-		return opsflow.EFORBIDDEN
-	case http.StatusUnauthorized:
-		return opsflow.EUNAUTHORIZED
-	case http.StatusServiceUnavailable:
-		return opsflow.EUNAVAILABLE
+	if status, ok := opsflow.HTTPStatus(opsflow.ErrorCode(err)); ok {
+		return status
 	}
-	return opsflow.EINTERNAL
+	return http.StatusInternalServerError
 }

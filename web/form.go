@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -34,7 +35,11 @@ const (
 	inPassword = "password"
 	inHidden   = "hidden"
 	inEmail    = "email"
-	inGroup    = "group" // repeated rows of Fields, named name[i].field
+	inURL      = "url"
+	inMonth    = "month"  // YYYY-MM
+	inChecks   = "checks" // a []string: a checkbox per option
+	inGroup    = "group"  // repeated rows of Fields, named name[i].field
+	inSet      = "set"    // a fieldset of Fields, named as they are
 )
 
 // Field is one input of a form, or a group of repeated rows.
@@ -51,6 +56,9 @@ type Field struct {
 	Rows         int
 	Fields       []Field
 	Autocomplete string
+	// Local is an input the web app checks itself and never sends (a new
+	// password typed twice).
+	Local bool
 }
 
 // Option is one choice of a select.
@@ -79,6 +87,10 @@ type Form struct {
 	Doc    string
 	Action string
 	Submit string
+	// For names what the button acts on when a page has one form per row
+	// ("capa-12"): screen readers hear "Retry capa-12", the eye sees
+	// "Retry" in the row.
+	For    string
 	Style  string
 	Fields []Field
 
@@ -116,6 +128,12 @@ func decodeForm(t reflect.Type, vals url.Values) (body []byte, renames map[strin
 	return body, d.renames, nil
 }
 
+// secret reports whether the form key holds a password (signing_password,
+// new_password, …).
+func secret(key string) bool {
+	return strings.HasSuffix(key, "password")
+}
+
 type decoder struct {
 	vals    url.Values
 	renames map[string]string
@@ -151,6 +169,11 @@ func (d *decoder) value(t reflect.Type, key string) (any, bool, error) {
 			}
 		}
 		return out, len(out) > 0, nil
+	case t.Kind() == reflect.String && secret(key):
+		// A password is sent as typed: spaces are part of it, and the API
+		// (curl, the CLI) compares it untrimmed.
+		s := d.vals.Get(key)
+		return s, s != "", nil
 	case t.Kind() == reflect.String:
 		s := strings.TrimSpace(strings.ReplaceAll(d.vals.Get(key), "\r\n", "\n"))
 		return s, s != "", nil
@@ -180,7 +203,8 @@ func (d *decoder) value(t reflect.Type, key string) (any, bool, error) {
 			return nil, false, nil
 		}
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			// NaN, Inf and 1e999 parse, but no JSON carries them.
 			return nil, false, opsflow.Invalid(key, "enter a number")
 		}
 		return f, true, nil
@@ -341,6 +365,13 @@ type formView struct {
 type item struct {
 	Input *inputView
 	Group *groupView
+	Set   *setView
+}
+
+// setView is a fieldset of inputs: one subject of a longer form.
+type setView struct {
+	ID, Legend, Help string
+	Inputs           []inputView
 }
 
 type groupView struct {
@@ -409,6 +440,14 @@ func (f *Form) view() formView {
 			v.Items = append(v.Items, item{Group: g})
 			continue
 		}
+		if fd.Type == inSet {
+			set := &setView{ID: domID("f", f.ID, fd.Name), Legend: fd.Label, Help: fd.Help}
+			for _, sub := range fd.Fields {
+				set.Inputs = append(set.Inputs, f.input(sub))
+			}
+			v.Items = append(v.Items, item{Set: set})
+			continue
+		}
 		in := f.input(fd)
 		v.Items = append(v.Items, item{Input: &in})
 	}
@@ -457,6 +496,14 @@ func (v *formView) place(field, msg string) bool {
 			in.Error, in.Autofocus = msg, true
 			return true
 		}
+		if set := it.Set; set != nil {
+			for i := range set.Inputs {
+				if in := &set.Inputs[i]; in.Type != inHidden && under(in.Name) {
+					in.Error, in.Autofocus = msg, true
+					return true
+				}
+			}
+		}
 		if g := it.Group; g != nil {
 			if g.Name == field {
 				g.Error = msg
@@ -485,7 +532,7 @@ func (f *Form) input(fd Field) inputView {
 		if fd.Type == inPassword {
 			val = "" // a credential is never sent back
 		}
-	case fd.Type == inLines && typed:
+	case (fd.Type == inLines || fd.Type == inChecks) && typed:
 		val = strings.Join(f.Values[fd.Name], "\n")
 	case typed:
 		val = f.Values.Get(fd.Name)
@@ -501,6 +548,11 @@ func (f *Form) input(fd Field) inputView {
 		in.Options = append(in.Options, optionView{Value: "", Label: "—", Selected: val == ""})
 		for _, o := range fd.Options {
 			in.Options = append(in.Options, optionView{Value: o.Value, Label: o.Label, Selected: o.Value == val})
+		}
+	case inChecks:
+		on := strings.Split(val, "\n")
+		for _, o := range fd.Options {
+			in.Options = append(in.Options, optionView{Value: o.Value, Label: o.Label, Selected: slices.Contains(on, o.Value)})
 		}
 	}
 	return in

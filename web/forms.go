@@ -1,9 +1,12 @@
 package web
 
 import (
+	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opsflow/opsflow"
 )
@@ -367,3 +370,80 @@ func (st *formState) apply(forms []*Form) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// ---- forms posted to an API route of their own
+
+// apiForm is a form of the app that posts to an API route other than a
+// process's step, as a page shows it.
+type apiForm struct {
+	method, route string // the route as the API's document names it
+	form          *Form
+	noBody        bool // a button alone, for a route that takes no body
+}
+
+// apiForms lists those forms (the steps' are the step table's).
+func apiForms() []apiForm {
+	s := &session{}
+	now := time.Now()
+	return []apiForm{
+		{http.MethodPost, "/v1/capas", reportForm(s), false},
+		{http.MethodPut, meRoute, profileForm(s, opsflow.Profile{}), false},
+		{http.MethodPut, signingRoute, signingForm(s), false},
+		{http.MethodPost, reportsRoute, runReportForm(s, now), false},
+		{http.MethodPost, measurementsRoute, measurementForm(s, opsflow.KPI{Key: "k"}, now), false},
+		{http.MethodPost, kpisRoute, defineKPIForm(s), false},
+		{http.MethodPost, targetsRoute, targetForm(s, opsflow.KPI{Key: "k"}), false},
+		{http.MethodPost, retryProcessRoute, retryProcessForm(s, "capa-1", ""), false},
+		{http.MethodPost, abandonProcessRoute, abandonProcessForm(s, "capa-1", ""), false},
+		{http.MethodPost, resendRoute, resendForm(s, "1", ""), true},
+		{http.MethodPost, revokeTokenRoute, revokeTokenForm(s, "t1", ""), true},
+	}
+}
+
+// CheckForms lists what is wrong with the app's forms that post to an API
+// route of their own: a route the API does not serve or that takes no
+// body, an input that is no field of the body (it would be dropped, and
+// the API's 422 about the field would not land next to it). The server's
+// tests run it against the API's route table.
+func CheckForms(api API) []string {
+	var out []string
+	for _, f := range apiForms() {
+		t := api.Body(f.method, f.route)
+		if f.noBody {
+			if t != nil || !api.Serves(f.method, f.route) || len(inputNames(f.form.Fields)) > 0 {
+				out = append(out, fmt.Sprintf("form %s: %s %s takes a body, or is not served, or the form has inputs", f.form.ID, f.method, f.route))
+			}
+			continue
+		}
+		if t == nil || !api.Serves(f.method, f.route) {
+			out = append(out, fmt.Sprintf("form %s: %s %s takes no body, or is not served", f.form.ID, f.method, f.route))
+			continue
+		}
+		for _, name := range inputNames(f.form.Fields) {
+			if !hasPath(t, name) {
+				out = append(out, fmt.Sprintf("form %s: input %q is not a field of the body of %s %s (%v)", f.form.ID, name, f.method, f.route, t))
+			}
+		}
+	}
+	return out
+}
+
+// inputNames are the JSON paths a form's inputs send: a group's by its
+// first row, a fieldset's own, none of the inputs the app keeps to itself.
+func inputNames(fs []Field) []string {
+	var out []string
+	for _, fd := range fs {
+		switch {
+		case fd.Local:
+		case fd.Type == inGroup:
+			for _, sub := range inputNames(fd.Fields) {
+				out = append(out, fd.Name+"[0]."+sub)
+			}
+		case fd.Type == inSet:
+			out = append(out, inputNames(fd.Fields)...)
+		default:
+			out = append(out, fd.Name)
+		}
+	}
+	return out
+}

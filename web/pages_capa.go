@@ -34,6 +34,7 @@ func (f filterView) ErrorOf(name string) string {
 // pager links the pages of a keyset-paginated list.
 type pager struct {
 	Next, First string
+	Label       string // the pager's name, when a page has several lists ("Pages" if empty)
 }
 
 func newPager(base string, q url.Values, next string) pager {
@@ -46,7 +47,10 @@ func newPager(base string, q url.Values, next string) pager {
 	if q.Get("cursor") != "" {
 		fq := cloneValues(q)
 		fq.Del("cursor")
-		p.First = base + "?" + fq.Encode()
+		p.First = base
+		if len(fq) > 0 {
+			p.First += "?" + fq.Encode()
+		}
 	}
 	return p
 }

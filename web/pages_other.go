@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -109,24 +110,98 @@ func newRunChart(ms []opsflow.Measurement, baseline, target *float64) *runChart 
 }
 
 type kpisView struct {
-	Items []opsflow.KPI
-	Pager pager
+	Items  []opsflow.KPI
+	Pager  pager
+	Define *Form // define a KPI, for those who may
 }
 
+// kpisRoute lists the KPIs and registers one.
+const kpisRoute = "/v1/kpis"
+
 func (a *App) kpiList(w http.ResponseWriter, r *http.Request, s *session) {
-	q := listQuery(r)
-	var page opsflow.Page[opsflow.KPI]
-	if err := a.get(r.Context(), s, "/v1/kpis", q, &page); err != nil {
+	out, err := a.buildKPIs(r.Context(), s, listQuery(r), nil)
+	if err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
 	}
-	a.render(w, r, http.StatusOK, "kpis", a.frame(w, r, s, "KPIs", "kpis"), kpisView{Items: page.Items, Pager: newPager("/kpis", q, page.NextCursor)})
+	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+}
+
+func (a *App) buildKPIs(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {
+	var page opsflow.Page[opsflow.KPI]
+	if err := a.get(ctx, s, kpisRoute, q, &page); err != nil {
+		return nil, err
+	}
+	v := &kpisView{Items: page.Items, Pager: newPager("/kpis", q, page.NextCursor)}
+	out := &pageOut{page: "kpis", title: "KPIs", nav: "kpis", data: v}
+	if s.User.HasAny(opsflow.RolesDefineKPI...) {
+		v.Define = defineKPIForm(s)
+		out.forms = []*Form{v.Define}
+		st.apply(out.forms)
+	}
+	return out, nil
+}
+
+// Choices of the New KPI form.
+var (
+	directions = []Option{{string(opsflow.HigherIsBetter), "Higher is better (e.g. yield)"}, {string(opsflow.LowerIsBetter), "Lower is better (e.g. scrap, lead time)"}}
+	policies   = []Option{{opsflow.RespondNone, "None: the chart shows the signal"}, {opsflow.RespondKaizen, "Open a Kaizen initiative"}, {opsflow.RespondCAPA, "Open a CAPA"}}
+	capaTypes  = []Option{{opsflow.CAPATypeCorrective, "Corrective"}, {opsflow.CAPATypePreventive, "Preventive"}}
+)
+
+// defineKPIForm registers a KPI with what good is for it: what a manager
+// sets. Rules and a locked baseline are the API's (POST /v1/kpis) and the
+// KPI's defaults until then.
+func defineKPIForm(s *session) *Form {
+	return &Form{ID: "define-kpi", Title: "New KPI", Action: "/kpis", Submit: "Define the KPI", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "What is measured, which way is better and what good is. Control rules and a locked baseline keep their defaults; the API (POST /v1/kpis) sets them.",
+		Fields: []Field{
+			{Name: "key", Label: "Key", Type: inText, Autocomplete: "off",
+				Help: "Lower-case letters, digits, '.', '_' or '-', e.g. scrap-line-4: systems send measurements under it. It never changes."},
+			{Name: "name", Label: "Name", Type: inText, Autocomplete: "off"},
+			{Name: "description", Label: "Description (optional)", Type: inTextarea, Rows: 2},
+			{Name: "unit", Label: "Unit", Type: inText, Autocomplete: "off", Help: "e.g. %, minutes, defects per 1000."},
+			{Name: "direction", Label: "Which way is better", Type: inSelect, Options: directions},
+			{Name: "owner", Label: "Owner (user ID, optional)", Type: inText, Autocomplete: "off", Help: "You, when left empty."},
+			{Name: "frequency", Label: "Measured", Type: inSelect, Options: opts(opsflow.Frequencies), Value: string(opsflow.Monthly)},
+			{Name: "goal", Label: "Target and thresholds (optional)", Type: inSet,
+				Help: "Amber and red are the values at which the status turns amber and red; red is worse than amber.", Fields: []Field{
+					{Name: "target.value", Label: "Target", Type: inNumber},
+					{Name: "target.effective_from", Label: "Target effective from", Type: inDate, Help: "From now on, when left empty."},
+					{Name: "thresholds.amber", Label: "Amber at", Type: inNumber},
+					{Name: "thresholds.red", Label: "Red at", Type: inNumber},
+				}},
+			{Name: "response", Label: "When the chart shows an unfavourable violation", Type: inSet, Fields: []Field{
+				{Name: "policy.action", Label: "Response", Type: inSelect, Options: policies, Value: opsflow.RespondNone},
+				{Name: "policy.sponsor", Label: "Sponsor of the Kaizen (user ID)", Type: inText, Autocomplete: "off",
+					Help: "For a Kaizen: the approver who triages it, not its owner."},
+				{Name: "policy.capa_type", Label: "Type of the CAPA", Type: inSelect, Options: capaTypes, Help: "For a CAPA: corrective, when left empty."},
+			}},
+		}}
+}
+
+// defineKPI registers a KPI: the API's POST /v1/kpis.
+func (a *App) defineKPI(w http.ResponseWriter, r *http.Request, s *session) {
+	a.submit(w, r, s, apiPost{method: http.MethodPost, route: kpisRoute, path: kpisRoute, home: "/kpis",
+		page: func(ctx context.Context, st *formState) (*pageOut, error) {
+			return a.buildKPIs(ctx, s, url.Values{}, st)
+		},
+		done: func(ans answer) (string, string) {
+			var k opsflow.KPI
+			_ = json.Unmarshal(ans.Body, &k)
+			if ans.Status == http.StatusOK {
+				return "KPI " + k.Key + " was defined so before: nothing changed.", kpiURL(k.Key)
+			}
+			return "KPI " + k.Key + " is defined: " + k.Name + ".", kpiURL(k.Key)
+		}})
 }
 
 type kpiView struct {
 	K           kpiRecord
 	Chart       kpiChart
 	Initiatives []opsflow.Kaizen
+	Measure     *Form // record a measurement, for those who may
+	SetTarget   *Form // set a target, for its owner and those who change KPIs
 	Now         time.Time
 }
 
@@ -135,20 +210,33 @@ type kpiView struct {
 // its signals opened.
 type kpiRecord struct {
 	opsflow.KPI
-	Status    *opsflow.KPIStatus `json:"status,omitempty"`
-	Target    *opsflow.KPITarget `json:"target,omitempty"`
-	Processes []opsflow.KPILink  `json:"processes"`
+	Status    *opsflow.KPIStatus  `json:"status,omitempty"`
+	Target    *opsflow.KPITarget  `json:"target,omitempty"`
+	Targets   []opsflow.KPITarget `json:"targets"` // every target set, with its date and reason
+	Processes []opsflow.KPILink   `json:"processes"`
 }
 
 // Judged reports whether the API says how the KPI stands.
 func (k kpiRecord) Judged() bool { return k.Status != nil && k.Status.Status != "" }
 
 func (a *App) kpiPage(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx, key := r.Context(), r.PathValue("key")
-	v := kpiView{Now: a.Now().UTC()}
-	if err := a.get(ctx, s, "/v1/kpis/"+url.PathEscape(key), nil, &v.K); err != nil {
+	out, err := a.buildKPI(r.Context(), s, r.PathValue("key"), nil)
+	if err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
+	}
+	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+}
+
+// measurementsRoute records a KPI's measurements.
+const measurementsRoute = "/v1/kpis/{key}/measurements"
+
+func kpiURL(key string) string { return "/kpis/" + url.PathEscape(key) }
+
+func (a *App) buildKPI(ctx context.Context, s *session, key string, st *formState) (*pageOut, error) {
+	v := &kpiView{Now: a.Now().UTC()}
+	if err := a.get(ctx, s, "/v1/kpis/"+url.PathEscape(key), nil, &v.K); err != nil {
+		return nil, err
 	}
 	var target *opsflow.Target
 	if v.K.Target != nil {
@@ -157,11 +245,108 @@ func (a *App) kpiPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v.Chart = a.chartOf(ctx, s, v.K.Ref(), nil, target, v.Now.AddDate(0, -2, 0))
 	var page opsflow.Page[opsflow.Kaizen]
 	if err := a.get(ctx, s, "/v1/kaizen", url.Values{"kpi": {key}}, &page); err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
+		return nil, err
 	}
 	v.Initiatives = page.Items
-	a.render(w, r, http.StatusOK, "kpi", a.frame(w, r, s, v.K.Name, "kpis"), v)
+	out := &pageOut{page: "kpi", title: v.K.Name, nav: "kpis", data: v}
+	if s.User.HasAny(opsflow.RolesMeasure...) {
+		v.Measure = measurementForm(s, v.K.KPI, v.Now)
+		out.forms = append(out.forms, v.Measure)
+	}
+	if s.User.ID == v.K.OwnerID || s.User.HasAny(opsflow.RolesChangeKPI...) {
+		v.SetTarget = targetForm(s, v.K.KPI)
+		out.forms = append(out.forms, v.SetTarget)
+	}
+	st.apply(out.forms)
+	return out, nil
+}
+
+// targetsRoute sets a KPI's target from a date on.
+const targetsRoute = "/v1/kpis/{key}/targets"
+
+// targetForm sets a new target of k from a date on; the ones before stay
+// in its history.
+func targetForm(s *session, k opsflow.KPI) *Form {
+	return &Form{ID: "set-target", Title: "Set a target", Action: kpiURL(k.Key) + "/targets", Submit: "Set the target", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "A target holds from its date on; the earlier ones stay in the history. A target is never edited: set a new one from a later date.",
+		Fields: []Field{
+			{Name: "value", Label: "Target" + unitSuffix(k.Unit), Type: inNumber},
+			{Name: "effective_from", Label: "Effective from", Type: inDate, Help: "From now on, when left empty."},
+			{Name: "reason", Label: "Reason (optional)", Type: inText, Help: "Why this target, e.g. the 2027 plan: it goes in the KPI's audit trail."},
+		}}
+}
+
+func unitSuffix(unit string) string {
+	if unit == "" {
+		return ""
+	}
+	return " (" + unit + ")"
+}
+
+// setTarget sets a KPI's target: the API's POST /v1/kpis/{key}/targets.
+func (a *App) setTarget(w http.ResponseWriter, r *http.Request, s *session) {
+	key := r.PathValue("key")
+	a.submit(w, r, s, apiPost{method: http.MethodPost, route: targetsRoute, path: "/v1/kpis/" + url.PathEscape(key) + "/targets", home: kpiURL(key),
+		page: func(ctx context.Context, st *formState) (*pageOut, error) { return a.buildKPI(ctx, s, key, st) },
+		done: func(ans answer) (string, string) {
+			var k kpiRecord
+			_ = json.Unmarshal(ans.Body, &k)
+			msg := "Target set."
+			if t := latestTarget(k.Targets); t != nil {
+				msg = fmt.Sprintf("Target set: %s from %s.", num(t.Value), t.EffectiveFrom.UTC().Format(time.DateOnly))
+			}
+			return msg, kpiURL(key)
+		}})
+}
+
+// latestTarget is the target set last.
+func latestTarget(ts []opsflow.KPITarget) *opsflow.KPITarget {
+	var out *opsflow.KPITarget
+	for i := range ts {
+		if out == nil || ts[i].SetAt.After(out.SetAt) {
+			out = &ts[i]
+		}
+	}
+	return out
+}
+
+// measurementForm records one measurement of k, observed now unless
+// said otherwise.
+func measurementForm(s *session, k opsflow.KPI, now time.Time) *Form {
+	unit := unitSuffix(k.Unit)
+	return &Form{ID: "record-measurement", Title: "Record a measurement", Action: kpiURL(k.Key) + "/measurements", Submit: "Record", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "One value, as a person reads it; systems send theirs to the API. The KPI's chart and its signals take it in at once.",
+		Fields: []Field{
+			{Name: "value", Label: "Value" + unit, Type: inNumber},
+			{Name: "at", Label: "Observed at (UTC)", Type: inDateTime, Value: now.UTC().Format("2006-01-02T15:04")},
+			{Name: "source", Label: "Source or note (optional)", Type: inText, Help: "Where the value comes from: a gauge, a count, a shift log."},
+			{Name: "id", Label: "Measurement ID (optional)", Type: inText, Autocomplete: "off",
+				Help: "Your own key for it, e.g. shift-2026-11-20-a: the same ID is never recorded twice."},
+		}}
+}
+
+// recordMeasurement records one measurement: the API's POST
+// /v1/kpis/{key}/measurements.
+func (a *App) recordMeasurement(w http.ResponseWriter, r *http.Request, s *session) {
+	key := r.PathValue("key")
+	a.submit(w, r, s, apiPost{method: http.MethodPost, route: measurementsRoute, path: "/v1/kpis/" + url.PathEscape(key) + "/measurements", home: kpiURL(key),
+		page: func(ctx context.Context, st *formState) (*pageOut, error) { return a.buildKPI(ctx, s, key, st) },
+		done: func(ans answer) (string, string) {
+			var got struct {
+				Items []opsflow.Measurement `json:"items"`
+				Added int                   `json:"added"`
+			}
+			_ = json.Unmarshal(ans.Body, &got)
+			if got.Added == 0 {
+				return "That measurement was recorded before: nothing changed.", kpiURL(key)
+			}
+			msg := "Measurement recorded."
+			if len(got.Items) == 1 {
+				m := got.Items[0]
+				msg = fmt.Sprintf("Measurement recorded: %s at %s.", num(m.Value), utc(m.At))
+			}
+			return msg, kpiURL(key)
+		}})
 }
 
 // kpiChart passes the API's chart image through, once it has one.
@@ -182,22 +367,70 @@ type reportsView struct {
 	Pending bool
 	Items   []opsflow.Report
 	Pager   pager
+	Run     *Form // run a month's report now, for those who may
 }
 
 // reports lists the monthly reports, newest month first, to open or
 // download; or says they are still to come, on an API without them.
 func (a *App) reports(w http.ResponseWriter, r *http.Request, s *session) {
-	v := reportsView{Pending: !a.API.Serves(http.MethodGet, reportsRoute)}
-	if !v.Pending {
-		q := listQuery(r)
-		var page opsflow.Page[opsflow.Report]
-		if err := a.get(r.Context(), s, reportsRoute, q, &page); err != nil {
-			a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-			return
-		}
-		v.Items, v.Pager = page.Items, newPager("/reports", q, page.NextCursor)
+	out, err := a.buildReports(r.Context(), s, listQuery(r), nil)
+	if err != nil {
+		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
+		return
 	}
-	a.render(w, r, http.StatusOK, "reports", a.frame(w, r, s, "Reports", "reports"), v)
+	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+}
+
+func (a *App) buildReports(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {
+	v := &reportsView{Pending: !a.API.Serves(http.MethodGet, reportsRoute)}
+	out := &pageOut{page: "reports", title: "Reports", nav: "reports", data: v}
+	if v.Pending {
+		return out, nil
+	}
+	var page opsflow.Page[opsflow.Report]
+	if err := a.get(ctx, s, reportsRoute, q, &page); err != nil {
+		return nil, err
+	}
+	v.Items, v.Pager = page.Items, newPager("/reports", q, page.NextCursor)
+	if s.User.HasAny(opsflow.RolesRunReport...) && a.API.Serves(http.MethodPost, reportsRoute) {
+		v.Run = runReportForm(s, a.Now())
+		out.forms = []*Form{v.Run}
+		st.apply(out.forms)
+	}
+	return out, nil
+}
+
+// runReportForm asks for a month's report now; it offers last month.
+func runReportForm(s *session, now time.Time) *Form {
+	y, m, _ := now.UTC().Date()
+	last := time.Date(y, m-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+	return &Form{ID: "run-report", Title: "Run a month's report now", Action: "/reports", Submit: "Run the report", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "The schedule makes each month's report; this makes one now, for a month that has ended. It takes a moment: the KPIs are measured and the PDF printed. A month that has its report keeps it: a report is made once and never changes.",
+		Fields: []Field{
+			{Name: "period", Label: "Month", Type: inMonth, Value: last, Help: "Year and month, e.g. " + last + "."},
+			{Name: "time_zone", Label: "Time zone (optional)", Type: inText, Autocomplete: "off",
+				Help: "The month runs from midnight to midnight there: the schedule's time zone, or UTC, when left empty."},
+		}}
+}
+
+// runReport runs a month's report: the API's POST /v1/reports.
+func (a *App) runReport(w http.ResponseWriter, r *http.Request, s *session) {
+	month := r.PostFormValue("period")
+	a.submit(w, r, s, apiPost{method: http.MethodPost, route: reportsRoute, path: reportsRoute, home: "/reports",
+		page: func(ctx context.Context, st *formState) (*pageOut, error) {
+			return a.buildReports(ctx, s, url.Values{}, st)
+		},
+		done: func(ans answer) (string, string) {
+			var rep opsflow.Report
+			_ = json.Unmarshal(ans.Body, &rep)
+			switch ans.Status {
+			case http.StatusAccepted:
+				return "The report for " + month + " is being made: it is listed here in a moment (reload the page).", "/reports"
+			case http.StatusOK:
+				return "The report for " + rep.Period + " was made before; a report never changes, so here it is as it was made.", "/reports"
+			}
+			return "The report for " + rep.Period + " is made.", "/reports"
+		}})
 }
 
 // reportFile opens a report's HTML or downloads its PDF: the API's stored

@@ -43,6 +43,16 @@ func (h *harness) addRecords() {
 	answer := func(v any) func(opsflow.User, []byte, *http.Request) (int, any) {
 		return func(opsflow.User, []byte, *http.Request) (int, any) { return 200, v }
 	}
+	// What an administrator sees: a stalled onboarding, a failed e-mail,
+	// an active token and a revoked one.
+	stalled, _ := json.Marshal(map[string]any{"id": "onb-1", "state": "preboarding", "hire": map[string]any{"name": "Noor Haddad"},
+		"stalled": opsflow.StallNote{Since: now.Add(-2 * time.Hour), Error: `violates check constraint "no_poison"`}})
+	failed := opsflow.Delivery{ID: "d-7", Notification: "n-3", UserID: "alice", Channel: "email", State: opsflow.DeliveryFailed, Attempts: 3,
+		LastError: "421 service not available", Kind: opsflow.NotifyAssigned, Subject: "Score the risk", ProcessID: "capa-1", At: now.Add(-time.Hour), CreatedAt: now}
+	adminTokens := []map[string]any{
+		{"id": "tok-a1", "user_id": "alice", "label": "laptop", "created_at": now.Add(-48 * time.Hour), "last_used_at": now, "state": "active"},
+		{"id": "tok-b2", "user_id": "bob", "label": "old", "created_at": now.Add(-96 * time.Hour), "revoked_at": now.Add(-24 * time.Hour), "state": "revoked"},
+	}
 	kb, _ := json.Marshal(k)
 	ob, _ := json.Marshal(o)
 	trail := map[string]any{"items": []opsflow.AuditEvent{{Seq: 1, At: now, ActorID: "system", ActorName: "opsflow", Action: "x.happened", New: "v"}}}
@@ -60,6 +70,10 @@ func (h *harness) addRecords() {
 		"GET /v1/audit/verify":            opsflow.VerifyReport{OK: true, Streams: 3, Events: 42},
 		"GET /v1/capas/capa-1/export":     map[string]string{"format": "inspection-pack"},
 		"GET /v1/capas/export":            map[string]string{"format": "inspection-pack"},
+		"GET /v1/admin/processes":         opsflow.Page[json.RawMessage]{Items: []json.RawMessage{stalled}, NextCursor: "c2"},
+		"GET /v1/admin/notifications":     opsflow.Page[opsflow.Delivery]{Items: []opsflow.Delivery{failed}},
+		"GET /v1/notifications":           opsflow.Page[opsflow.Delivery]{Items: []opsflow.Delivery{failed}},
+		"GET /v1/admin/tokens":            map[string]any{"items": adminTokens},
 	} {
 		h.api.routes[path] = answer(v)
 	}
@@ -84,11 +98,15 @@ func TestEveryPageRenders(t *testing.T) {
 		{"opsf_alice", "/onboardings", []string{"Noor Haddad", `<progress max="100" value="42"`, "not ready", "Next page"}},
 		{"opsf_carol", "/onboardings", []string{"Noor Haddad"}},
 		{"opsf_alice", "/onboardings/onb-1", []string{"Noor Haddad", "Pre-boarding", "Day 30", "Opens"}},
-		{"opsf_alice", "/kpis", []string{"Scrap"}},
-		{"opsf_alice", "/kpis/scrap", []string{"Latest measurements", "Flash on cavity 1", "once the API serves them"}},
+		{"opsf_alice", "/kpis", []string{"Scrap", "<summary>New KPI</summary>"}},
+		{"opsf_alice", "/kpis/scrap", []string{"Latest measurements", "Flash on cavity 1", "once the API serves them", "No target is set.", "Set a target"}},
 		{"opsf_alice", "/reports", []string{"not available yet"}},
+		{"opsf_carol", "/settings/notifications", []string{"Your notifications", "Score the risk", "421 service not available"}},
 		{"opsf_alice", "/audit", []string{"for auditors and administrators"}},
 		{"opsf_carol", "/audit?verify=1", []string{"The trail verifies", "3 chain(s), 42 event(s)", "Download"}},
+		{"opsf_root", "/admin", []string{"Stalled processes", "onb-1", "Noor Haddad", "no_poison", "Failed notifications", "421 service not available",
+			"API tokens", "tok-a1", `<a href="/admin" aria-current="page">Admin <span class="count overdue"`}},
+		{"opsf_root", "/admin/tokens", []string{"API tokens", "tok-b2", "revoked"}},
 		{"opsf_alice", "/nowhere", []string{"There is no such page"}},
 	} {
 		cl := h.client()

@@ -27,7 +27,7 @@ type pages struct {
 }
 
 // pageNames lists the pages, one templates/<name>.html each.
-var pageNames = []string{"signin", "error", "work", "capas", "capa", "kaizen-board", "kaizen", "onboardings", "hire", "kpis", "kpi", "reports", "audit"}
+var pageNames = []string{"signin", "error", "work", "capas", "capa", "kaizen-board", "kaizen", "onboardings", "hire", "kpis", "kpi", "reports", "audit", "settings", "notifications", "admin"}
 
 func mustParsePages() *pages {
 	p := &pages{byName: map[string]*template.Template{}}
@@ -50,6 +50,8 @@ type layout struct {
 	Inbox    opsflow.InboxCount
 	Flash    *flash
 	CanAudit bool
+	IsAdmin  bool // the Admin page is linked for administrators only
+	Admin    opsflow.AdminCount
 	Now      time.Time
 	Main     any
 }
@@ -61,11 +63,18 @@ const soon = 72 * time.Hour
 func (a *App) frame(w http.ResponseWriter, r *http.Request, s *session, title, nav string) *layout {
 	now := a.Now().UTC()
 	l := &layout{Title: title, Nav: nav, User: &s.User, CSRF: s.CSRF, Flash: a.takeFlash(w, r),
-		CanAudit: s.User.HasAny(opsflow.RolesAudit...), Now: now}
+		CanAudit: s.User.HasAny(opsflow.RolesAudit...), IsAdmin: s.User.HasAny(opsflow.RoleAdmin), Now: now}
 	if n, err := a.Store.InboxCount(r.Context(), s.User, now, soon); err == nil {
 		l.Inbox = n
 	} else {
 		a.Logger.WarnContext(r.Context(), "web: inbox count", "err", err)
+	}
+	if l.IsAdmin {
+		if n, err := a.Store.AdminCount(r.Context()); err == nil {
+			l.Admin = n
+		} else {
+			a.Logger.WarnContext(r.Context(), "web: admin count", "err", err)
+		}
 	}
 	return l
 }

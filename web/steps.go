@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,6 +127,10 @@ func (a *App) step(ki opsflow.KindInfo) handler {
 			if (ans.Status == http.StatusUnauthorized || ans.Status == http.StatusForbidden) && state.Error.Field == "" && strings.Contains(strings.ToLower(state.Error.Message), "signing password") {
 				state.Error.Field = "signing_password" // the signature's re-entered credential
 			}
+			if ans.Status == http.StatusForbidden && strings.Contains(state.Error.Message, "no signing password yet") {
+				// The API names its route; a person here has a page for it.
+				state.Error.Message = "You have no signing password yet: set one on your Settings page (at the top of every page), then sign."
+			}
 			a.refused(w, r, s, ki, id, state, ans.Status)
 		}
 	}
@@ -197,28 +202,59 @@ func asError(err error) *opsflow.Error {
 	return &opsflow.Error{Code: opsflow.EINTERNAL, Message: "internal error"}
 }
 
-// ---- starting a process
+// ---- forms posted to an API route of their own
 
-// start serves a "start" form (report a CAPA, submit a Kaizen idea,
-// start an onboarding): the API's create route, its body type from the
-// API's own route table.
-func (a *App) start(w http.ResponseWriter, r *http.Request, s *session, ki opsflow.KindInfo, list func(ctx context.Context, st *formState) (*pageOut, error)) {
+// apiPost is a form posted to an API route that is not a process's step
+// (start a process, run a report, record a measurement, save settings).
+type apiPost struct {
+	method string
+	route  string // as the API's document names it, for the body's type
+	path   string // the route with its parameters filled in
+	noBody bool   // the route takes no body: a button alone (send again, revoke)
+	// page rebuilds the form's page with a refused post on it; home is
+	// where to go when the form is no longer there.
+	page func(ctx context.Context, st *formState) (*pageOut, error)
+	home string
+	// check is what the web app checks itself before sending (a new
+	// password typed twice alike); adjust completes the body.
+	check  func(vals url.Values) error
+	adjust func(body map[string]any)
+	// done says what was done and where to go next.
+	done func(ans answer) (msg, to string)
+}
+
+// submit turns a posted form into the route's body (its type from the
+// API's own route table) and sends it as the signed-in person; a refusal
+// is put back on the form, next to the input it names.
+func (a *App) submit(w http.ResponseWriter, r *http.Request, s *session, p apiPost) {
 	vals := r.PostForm
 	state := &formState{ID: vals.Get("_form"), Values: vals}
-	apiPath := "/v1/" + ki.Collection
-	t := a.API.Body(http.MethodPost, apiPath)
-	if t == nil {
+	t := a.API.Body(p.method, p.route)
+	if (t == nil) != p.noBody {
 		a.errorPage(w, r, http.StatusInternalServerError, "internal error")
 		return
 	}
-	body, renames, err := decodeForm(t, vals)
-	state.Renames = renames
+	key := ""
+	if p.method == http.MethodPost { // the API keys POSTs only
+		key = vals.Get("_key")
+	}
+	var body []byte
+	var err error
+	if t != nil {
+		body, state.Renames, err = decodeForm(t, vals)
+	}
+	if err == nil && p.check != nil {
+		err = p.check(vals)
+	}
+	if err == nil && p.adjust != nil {
+		body, err = adjustBody(body, p.adjust)
+	}
 	var ans answer
 	if err != nil {
-		state.Error, state.Key = asError(err), vals.Get("_key")
+		state.Error, state.Key = asError(err), vals.Get("_key") // not sent: the key is unused
 		ans.Status = http.StatusUnprocessableEntity
 	} else {
-		ans = a.call(r.Context(), s, http.MethodPost, apiPath, nil, body, vals.Get("_key"))
+		ans = a.call(r.Context(), s, p.method, p.path, nil, body, key)
 		if !ans.ok() {
 			state.Error = ans.err()
 			if ans.Status == http.StatusServiceUnavailable {
@@ -227,19 +263,44 @@ func (a *App) start(w http.ResponseWriter, r *http.Request, s *session, ki opsfl
 		}
 	}
 	if ans.ok() {
-		var rec struct {
-			ID    string `json:"id"`
-			Title string `json:"title"`
-		}
-		_ = json.Unmarshal(ans.Body, &rec)
-		a.setFlash(w, r, "ok", fmt.Sprintf("%s started: %s.", ki.Title, strings.TrimSpace(rec.Title+" "+rec.ID)))
-		a.navigate(w, r, recordURL(ki, rec.ID))
+		msg, to := p.done(ans)
+		a.setFlash(w, r, "ok", msg)
+		a.navigate(w, r, to)
 		return
 	}
-	out, err := list(r.Context(), state)
+	out, err := p.page(r.Context(), state)
 	if err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
 	}
-	a.answerRefused(w, r, s, out, state, ans.Status, "/"+ki.Collection)
+	a.answerRefused(w, r, s, out, state, ans.Status, p.home)
+}
+
+// adjustBody lets f complete a decoded body.
+func adjustBody(body []byte, f func(map[string]any)) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, fmt.Errorf("web: adjust form: %w", err)
+	}
+	f(m)
+	return json.Marshal(m)
+}
+
+// ---- starting a process
+
+// start serves a "start" form (report a CAPA, submit a Kaizen idea,
+// start an onboarding): the API's create route.
+func (a *App) start(w http.ResponseWriter, r *http.Request, s *session, ki opsflow.KindInfo, list func(ctx context.Context, st *formState) (*pageOut, error)) {
+	apiPath := "/v1/" + ki.Collection
+	a.submit(w, r, s, apiPost{method: http.MethodPost, route: apiPath, path: apiPath, page: list, home: "/" + ki.Collection,
+		done: func(ans answer) (string, string) {
+			var rec struct {
+				ID    string `json:"id"`
+				Title string `json:"title"`
+			}
+			_ = json.Unmarshal(ans.Body, &rec)
+			return fmt.Sprintf("%s started: %s.", ki.Title, strings.TrimSpace(rec.Title+" "+rec.ID)), recordURL(ki, rec.ID)
+		}})
 }

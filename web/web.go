@@ -55,6 +55,7 @@ type Store interface {
 	Session(ctx context.Context, secret string) (opsflow.Session, error)
 	EndSession(ctx context.Context, secret string) error
 	InboxCount(ctx context.Context, u opsflow.User, now time.Time, soon time.Duration) (opsflow.InboxCount, error)
+	AdminCount(ctx context.Context) (opsflow.AdminCount, error)
 	GetProcesses(ctx context.Context, ids []string) ([]opsflow.Process, error)
 }
 
@@ -160,10 +161,26 @@ func (a *App) routes() {
 		m.Handle("POST /"+ki.Collection+"/{id}/{step...}", a.auth(a.step(ki)))
 	}
 	m.Handle("GET /kpis", a.auth(a.kpiList))
+	m.Handle("POST /kpis", a.auth(a.defineKPI))
 	m.Handle("GET /kpis/{key}", a.auth(a.kpiPage))
+	m.Handle("POST /kpis/{key}/measurements", a.auth(a.recordMeasurement))
+	m.Handle("POST /kpis/{key}/targets", a.auth(a.setTarget))
 	m.Handle("GET /kpis/{key}/chart.png", a.auth(a.kpiChart))
 	m.Handle("GET /reports", a.auth(a.reports))
+	m.Handle("POST /reports", a.auth(a.runReport))
 	m.Handle("GET /reports/{file}", a.auth(a.reportFile))
+	m.Handle("GET /settings", a.auth(a.settings))
+	m.Handle("POST /settings/profile", a.auth(a.saveProfile))
+	m.Handle("POST /settings/signing-password", a.auth(a.setSigningPassword))
+	m.Handle("GET /settings/notifications", a.auth(a.notifications))
+	m.Handle("GET /admin", a.auth(a.adminOnly(a.adminPage)))
+	m.Handle("GET /admin/{section}", a.auth(a.adminOnly(a.adminPage)))
+	m.Handle("POST /admin/processes/{id}/retry", a.auth(a.adminOnly(a.adminPost(retryProcessRoute, false,
+		processDone(" is retried: its held changes are saved, and it takes steps again.")))))
+	m.Handle("POST /admin/processes/{id}/abandon", a.auth(a.adminOnly(a.adminPost(abandonProcessRoute, false,
+		processDone(" is abandoned; its trail records why.")))))
+	m.Handle("POST /admin/notifications/{id}/retry", a.auth(a.adminOnly(a.adminPost(resendRoute, true, resendDone))))
+	m.Handle("POST /admin/tokens/{id}/revoke", a.auth(a.adminOnly(a.adminPost(revokeTokenRoute, true, revokeDone))))
 	m.Handle("GET /audit", a.auth(a.audit))
 	m.Handle("GET /audit/export", a.auth(a.auditExport))
 	m.HandleFunc("/", a.notFound)

@@ -1,0 +1,227 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/opsflow/opsflow"
+)
+
+// ---- settings: the signed-in person's own address, time zone,
+// notification preferences and signing password
+
+// The API's routes of one's own profile and notifications.
+const (
+	meRoute            = "/v1/me"
+	signingRoute       = "/v1/me/signing-password"
+	notificationsRoute = "/v1/notifications"
+)
+
+type settingsView struct {
+	P       opsflow.Profile
+	Profile *Form
+	Signing *Form
+}
+
+// deliveryModes are a channel's choices.
+var deliveryModes = []Option{
+	{opsflow.DeliverImmediate, "At once"},
+	{opsflow.DeliverDigest, "In the daily digest"},
+	{opsflow.DeliverOff, "Off"},
+}
+
+// notifyKinds are the messages that may go out at once on a digest
+// channel.
+var notifyKinds = []Option{
+	{opsflow.NotifyAssigned, "A task is given to you or your role"},
+	{opsflow.NotifyReminder, "A task of yours is due soon"},
+	{opsflow.NotifyOverdue, "A task of yours is overdue"},
+	{opsflow.NotifyEscalated, "An overdue task is escalated to you"},
+	{opsflow.NotifyApproval, "A record awaits your approval or signature"},
+	{opsflow.NotifyClosed, "A process you take part in is closed"},
+	{opsflow.NotifyProvisioningFailed, "An automatic onboarding step needs a person"},
+	{opsflow.NotifyStalled, "A process is stalled (administrators)"},
+}
+
+// digestHours are the hours of the day, in the person's time zone.
+var digestHours = func() []Option {
+	out := make([]Option, 24)
+	for h := range out {
+		out[h] = Option{Value: itoa(h), Label: fmt.Sprintf("%02d:00", h)}
+	}
+	return out
+}()
+
+// profileForm sets what PUT /v1/me takes, starting from the profile as it
+// is: the API replaces the preferences whole, so every one is on the form.
+func profileForm(s *session, p opsflow.Profile) *Form {
+	pr := p.Preferences
+	hour := ""
+	if pr.DigestHour != nil {
+		hour = itoa(*pr.DigestHour)
+	}
+	secretHelp := "Each webhook message is signed with it: 16 characters or more."
+	if pr.WebhookSecret != "" {
+		secretHelp += " One is stored: leave this empty to keep it."
+	}
+	mode := func(name, label, value string) Field {
+		return Field{Name: "preferences." + name, Label: label, Type: inSelect, Options: deliveryModes, Value: value}
+	}
+	return &Form{ID: "profile", Action: "/settings/profile", Submit: "Save these settings", CSRF: s.CSRF, Key: randomToken(),
+		Fields: []Field{
+			{Name: "email", Label: "E-mail address", Type: inEmail, Value: p.Email, Autocomplete: "email"},
+			{Name: "timezone", Label: "Time zone", Type: inText, Value: p.Timezone, Autocomplete: "off",
+				Help: "An IANA name such as Europe/Berlin: the times in your messages, and your digest hour, are in it."},
+			{Name: "channels", Label: "What reaches you where", Type: inSet,
+				Help: "Per channel: each message at once, one message a day (the digest), or nothing.", Fields: []Field{
+					mode(opsflow.ChannelEmail, "E-mail", pr.Email),
+					mode(opsflow.ChannelSlack, "Slack", pr.Slack),
+					mode(opsflow.ChannelTeams, "Microsoft Teams", pr.Teams),
+					mode(opsflow.ChannelWebhook, "Webhook", pr.Webhook),
+					{Name: "preferences.digest_hour", Label: "The daily digest goes out at (your time)", Type: inSelect, Options: digestHours, Value: hour},
+					{Name: "preferences.always_immediate", Label: "Sent at once even on a digest channel", Type: inChecks, Options: notifyKinds,
+						Value: strings.Join(pr.AlwaysImmediate, "\n")},
+				}},
+			{Name: "addresses", Label: "Chat and webhook addresses", Type: inSet,
+				Help: "A channel that is not off needs its address.", Fields: []Field{
+					{Name: "preferences.slack_webhook", Label: "Slack incoming-webhook URL", Type: inURL, Value: pr.SlackWebhook, Autocomplete: "off"},
+					{Name: "preferences.teams_webhook", Label: "Teams incoming-webhook URL", Type: inURL, Value: pr.TeamsWebhook, Autocomplete: "off"},
+					{Name: "preferences.webhook_url", Label: "Webhook URL (signed JSON)", Type: inURL, Value: pr.WebhookURL, Autocomplete: "off"},
+					{Name: "preferences.webhook_secret", Label: "Webhook secret", Type: inPassword, Autocomplete: "new-password", Help: secretHelp},
+				}},
+		}}
+}
+
+// signingForm sets or changes the signing password.
+func signingForm(s *session) *Form {
+	return &Form{ID: "signing-password", Action: "/settings/signing-password", Submit: "Set my signing password", CSRF: s.CSRF, Key: randomToken(),
+		Fields: []Field{
+			{Name: "current_password", Label: "Current signing password", Type: inPassword, Autocomplete: "current-password",
+				Help: "Leave it empty when you set your first one."},
+			{Name: "new_password", Label: "New signing password", Type: inPassword, Autocomplete: "new-password",
+				Help: "A phrase only you know, not your name or user ID."},
+			{Name: "new_password_again", Label: "The new signing password again", Type: inPassword, Autocomplete: "new-password", Local: true},
+		}}
+}
+
+func (a *App) settings(w http.ResponseWriter, r *http.Request, s *session) {
+	out, err := a.buildSettings(r.Context(), s, nil)
+	if err != nil {
+		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
+		return
+	}
+	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+}
+
+func (a *App) buildSettings(ctx context.Context, s *session, st *formState) (*pageOut, error) {
+	var p opsflow.Profile
+	if err := a.get(ctx, s, meRoute, nil, &p); err != nil {
+		return nil, err
+	}
+	v := &settingsView{P: p, Profile: profileForm(s, p), Signing: signingForm(s)}
+	out := &pageOut{page: "settings", title: "Settings", nav: "settings", data: v, forms: []*Form{v.Profile, v.Signing}}
+	st.apply(out.forms)
+	return out, nil
+}
+
+// settingsPost is a form of the settings page, posted to PUT route.
+func (a *App) settingsPost(s *session, route string) apiPost {
+	return apiPost{method: http.MethodPut, route: route, path: route, home: "/settings",
+		page: func(ctx context.Context, st *formState) (*pageOut, error) { return a.buildSettings(ctx, s, st) }}
+}
+
+func (a *App) saveProfile(w http.ResponseWriter, r *http.Request, s *session) {
+	p := a.settingsPost(s, meRoute)
+	p.adjust = func(body map[string]any) {
+		prefs, _ := body["preferences"].(map[string]any)
+		if prefs == nil {
+			prefs = map[string]any{}
+			body["preferences"] = prefs
+		}
+		if _, ok := prefs["always_immediate"]; !ok {
+			prefs["always_immediate"] = []string{} // none ticked is none, not the defaults
+		}
+		if _, ok := prefs["webhook_secret"]; !ok {
+			prefs["webhook_secret"] = opsflow.MaskedSecret // left empty: the stored one stays
+		}
+	}
+	p.done = func(answer) (string, string) { return "Your settings are saved.", "/settings" }
+	a.submit(w, r, s, p)
+}
+
+func (a *App) setSigningPassword(w http.ResponseWriter, r *http.Request, s *session) {
+	p := a.settingsPost(s, signingRoute)
+	p.check = func(vals url.Values) error {
+		if vals.Get("new_password") != vals.Get("new_password_again") {
+			return opsflow.Invalid("new_password_again", "the two new signing passwords differ: type it again in both")
+		}
+		return nil
+	}
+	p.done = func(answer) (string, string) {
+		return "Your signing password is set: you enter it each time you sign.", "/settings"
+	}
+	a.submit(w, r, s, p)
+}
+
+// ---- my notifications: what was sent to the signed-in person, on which
+// channel, and whether it went out
+
+type notificationsView struct {
+	Items  []notificationRow
+	Filter filterView
+	States []Option
+	Pager  pager
+}
+
+// notificationRow is one notification on one channel.
+type notificationRow struct {
+	opsflow.Delivery
+	URL string // its process's page
+}
+
+// deliveryStates are the states a delivery is in, as a person reads them.
+var deliveryStates = []Option{
+	{opsflow.DeliveryPending, "waiting to be sent"},
+	{opsflow.DeliverySent, "sent"},
+	{opsflow.DeliveryFailed, "failed"},
+	{opsflow.DeliveryDigest, "waiting for your digest"},
+	{opsflow.DeliveryDigested, "sent in a digest"},
+	{opsflow.DeliverySkipped, "not sent"},
+}
+
+// notifications lists the signed-in person's notifications, newest first,
+// a page at a time: GET /v1/notifications.
+func (a *App) notifications(w http.ResponseWriter, r *http.Request, s *session) {
+	q := listQuery(r, "state")
+	v := &notificationsView{Filter: filterView{Values: q}, States: deliveryStates}
+	var page opsflow.Page[opsflow.Delivery]
+	if err := a.get(r.Context(), s, notificationsRoute, q, &page); err != nil {
+		if opsflow.ErrorCode(err) != opsflow.EINVALID {
+			a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
+			return
+		}
+		v.Filter.Error = asError(err) // a bad filter or cursor: say so
+	}
+	for _, d := range page.Items {
+		row := notificationRow{Delivery: d}
+		if k, ok := kindByID(d.ProcessID); ok {
+			row.URL = recordURL(k, d.ProcessID)
+		}
+		v.Items = append(v.Items, row)
+	}
+	v.Pager = newPager("/settings/notifications", q, page.NextCursor)
+	a.render(w, r, http.StatusOK, "notifications", a.frame(w, r, s, "Your notifications", "settings"), v)
+}
+
+// StateLabel is a delivery state as a person reads it.
+func (v notificationsView) StateLabel(state string) string {
+	for _, o := range v.States {
+		if o.Value == state {
+			return o.Label
+		}
+	}
+	return state
+}
