@@ -82,6 +82,23 @@ func (p problems) report(t *testing.T) {
 	}
 }
 
+// brief is each failed category with its count and first n lines, for a
+// log's last lines (CI shows only the end of a long log).
+func (p problems) brief(n int) string {
+	var b strings.Builder
+	for _, cat := range categories {
+		lines := p[cat]
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%s: %d\n", cat, len(lines))
+		for _, l := range lines[:min(n, len(lines))] {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
 // summary names the categories that failed, with counts.
 func (p problems) summary() string {
 	var parts []string

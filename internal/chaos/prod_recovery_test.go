@@ -103,6 +103,7 @@ func (p *prodRun) backupRestore(t *testing.T) {
 	}
 	probs := problems{}
 	p.verifyAll(ctx, t, &probs)
+	p.failedCheck("backup-restore", probs)
 	probs.report(t)
 }
 

@@ -78,6 +78,9 @@ func TestProduction(t *testing.T) {
 
 	t.Logf("throughput (%d CAPAs × %d steps, %d clients, %d history shards, %d CPUs):\n  %s\n  %s\n  %s",
 		*prodCAPAs, len(steps), *prodClients, deploy.HistoryShards, runtime.NumCPU(), one, two, fault)
+	if len(p.failed) > 0 {
+		t.Logf("what the checks found (first lines of each; the whole list is above):\n%s", strings.Join(p.failed, "\n"))
+	}
 }
 
 var (
@@ -93,6 +96,14 @@ type prodRun struct {
 	probs        problems // of the load phases (a failed fault injection)
 	otlp         *otlpReceiver
 	metricsAddrs map[string]string // process name → its metrics address, kept across restarts
+	failed       []string          // each failed check's brief, repeated at the end of the log
+}
+
+// failedCheck keeps a failed check's problems for the end of the log.
+func (p *prodRun) failedCheck(name string, probs problems) {
+	if probs.count() > 0 {
+		p.failed = append(p.failed, name+":\n"+probs.brief(3))
+	}
 }
 
 // metricsAddr is the metrics address of the named process, picked once.
@@ -283,6 +294,7 @@ func (p *prodRun) check(ctx context.Context, t *testing.T) {
 	if probs.count() > 0 {
 		t.Logf("FAIL (%s)", probs.summary())
 	}
+	p.failedCheck("exactly-once", probs)
 	probs.report(t)
 	if len(probs[cat500]) > 0 {
 		if lines := st.apiErrors(10); len(lines) > 0 {
