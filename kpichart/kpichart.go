@@ -73,7 +73,12 @@ func Build(d opsflow.KPIDefinition, ms []opsflow.Measurement) (spc.Chart, error)
 
 // Breaches are the chart's unfavourable violations on points isNew
 // accepts, in point order: what the KPI's policy acts on. Warnings,
-// ignored rules, favourable signals and old points are not breaches.
+// ignored rules, favourable signals and old points are not breaches, and
+// neither is a signal against provisional limits (a segment of fewer than
+// spc.MinFirmBaseline values, as a new KPI or the first months after a
+// standardised Kaizen has): the chart shows it, but limits that soft would
+// open CAPAs on noise. The points judged while the limits were soft stay
+// judged; the watch acts on the points that follow.
 func Breaches(d opsflow.KPIDefinition, c spc.Chart, isNew func(pointID string) bool) []opsflow.KPIBreach {
 	var out []opsflow.KPIBreach
 	dir := spc.Direction(d.Direction)
@@ -81,13 +86,14 @@ func Breaches(d opsflow.KPIDefinition, c spc.Chart, isNew func(pointID string) b
 		if s.Severity != spc.Violation || !spc.Unfavourable(s, dir) || !isNew(s.PointID) {
 			continue
 		}
-		b := opsflow.KPIBreach{Rule: string(s.Rule), Severity: string(s.Severity), Side: string(s.Side), PointID: s.PointID,
-			At: s.At.UTC(), Value: s.Value, Threshold: s.Threshold}
-		if l := c.Segments[s.Segment].Limits; l != nil {
-			b.CL, b.UNPL, b.LNPL = l.CL, l.UNPL, l.LNPL
-			b.BaselineFrom, b.BaselineTo, b.BaselineN = l.BaselineFrom.UTC(), l.BaselineTo.UTC(), l.N
+		l := c.Segments[s.Segment].Limits
+		if l == nil || l.Provisional {
+			continue
 		}
-		out = append(out, b)
+		out = append(out, opsflow.KPIBreach{Rule: string(s.Rule), Severity: string(s.Severity), Side: string(s.Side), PointID: s.PointID,
+			At: s.At.UTC(), Value: s.Value, Threshold: s.Threshold,
+			CL: l.CL, UNPL: l.UNPL, LNPL: l.LNPL,
+			BaselineFrom: l.BaselineFrom.UTC(), BaselineTo: l.BaselineTo.UTC(), BaselineN: l.N})
 	}
 	return out
 }

@@ -68,6 +68,41 @@ func TestBreachesAreUnfavourableViolationsOnNewPoints(t *testing.T) {
 	}
 }
 
+// Limits from fewer than spc.MinFirmBaseline values are soft: a point
+// beyond them shows on the chart but opens nothing; once the segment has
+// enough values, the next point beyond its limits is a breach.
+func TestNoBreachOnProvisionalLimits(t *testing.T) {
+	d := scrap()
+	d.Spec.Baseline = opsflow.ChartBaseline{} // unlocked: the limits follow the values
+	soft := series(4.0, 4.0, 4.0, 4.0, 9.0)
+	c, err := Build(d, soft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Segments[0].Limits.Provisional {
+		t.Fatalf("limits from %d values not provisional", len(soft))
+	}
+	seen := 0
+	for _, s := range c.Signals {
+		if s.PointID == "m04" && s.Rule == opsflow.RuleBeyondLimits {
+			seen++
+		}
+	}
+	if seen != 1 {
+		t.Fatalf("the chart should still show m04 beyond its soft limits: signals %+v", c.Signals)
+	}
+	if got := Breaches(d, c, func(string) bool { return true }); len(got) != 0 {
+		t.Errorf("breaches on provisional limits: %+v", got)
+	}
+
+	firm := series(append(append([]float64{}, stable...), 6.5)...)
+	d.Spec.Baseline = opsflow.ChartBaseline{Locked: true, N: 12}
+	c, _ = Build(d, firm)
+	if got := Breaches(d, c, func(string) bool { return true }); len(got) != 1 || got[0].PointID != "m12" {
+		t.Errorf("firm limits: breaches %+v, want m12 alone", got)
+	}
+}
+
 func TestPeriodStatus(t *testing.T) {
 	d := scrap()
 	d.Spec.Thresholds = opsflow.Thresholds{Amber: ptr(4.5), Red: ptr(5.5)}
