@@ -287,8 +287,8 @@ func runScenario(t *testing.T, sc scenario, drain, settleFor time.Duration) row 
 		r.probs.add(catProcess, "%s", d)
 	}
 	if faultOK {
-		workflows := settle(ctx, st, settleFor, &r.probs)
 		rd := &reader{base: st.apis[0].url(), token: st.tokens["carol"], hc: r.ld.hc, probs: &r.probs}
+		workflows := settle(ctx, st, settleFor, knownIDs(ctx, r.ld.capas, rd), &r.probs)
 		n := verify(ctx, r.ld.capas, rd, workflows, &r.probs)
 		t.Logf("checked %d workflows, %d read-model rows and %d audit events", len(workflows), n.rows, n.events)
 	}

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/opsflow/opsflow"
@@ -191,10 +193,15 @@ func (r *reader) listCAPAs(ctx context.Context) ([]record, error) {
 // settle waits, at most within, until every workflow of the namespace is
 // Running with no pending activity and no pending workflow task, and
 // returns the IDs it found. What is still pending at the end is a problem.
-func settle(ctx context.Context, s *stack, within time.Duration, probs *problems) []string {
+// known are IDs the checks know of (creates answered, read-model rows):
+// each is described even before the visibility store lists it (on
+// Temporal's SQL visibility a new workflow is listed a moment after it
+// starts, longer on a loaded machine), so a lagging list is not taken for
+// a missing workflow.
+func settle(ctx context.Context, s *stack, within time.Duration, known []string, probs *problems) []string {
 	deadline := time.Now().Add(within)
 	for {
-		ids, stuck, err := describeAll(ctx, s)
+		ids, stuck, err := describeAll(ctx, s, known)
 		if err == nil && len(stuck) == 0 {
 			return ids
 		}
@@ -214,9 +221,9 @@ func settle(ctx context.Context, s *stack, within time.Duration, probs *problems
 }
 
 // describeAll lists the namespace's CAPA workflows (the scenario's alone:
-// every stack is new) and describes each. stuck maps an ID to what it
-// waits on.
-func describeAll(ctx context.Context, s *stack) ([]string, map[string]string, error) {
+// every stack is new), adds the known IDs that are workflows, and
+// describes each. stuck maps an ID to what it waits on.
+func describeAll(ctx context.Context, s *stack, known []string) ([]string, map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var ids []string
@@ -240,11 +247,22 @@ func describeAll(ctx context.Context, s *stack) ([]string, map[string]string, er
 			break
 		}
 	}
+	listed := map[string]bool{}
+	for _, id := range ids {
+		listed[id] = true
+	}
+	ids = append(ids, known...)
 	slices.Sort(ids)
 	ids = slices.Compact(ids) // continue-as-new lists one ID per run
 	stuck := map[string]string{}
+	var found []string
 	for _, id := range ids {
 		d, err := s.tc.DescribeWorkflowExecution(ctx, id, "")
+		var notFound *serviceerror.NotFound
+		if !listed[id] && errors.As(err, &notFound) {
+			continue // known, but no workflow: verify says so
+		}
+		found = append(found, id)
 		if err != nil {
 			stuck[id] = fmt.Sprintf("not described: %v", err)
 			continue
@@ -268,7 +286,24 @@ func describeAll(ctx context.Context, s *stack) ([]string, map[string]string, er
 			stuck[id] = strings.Join(why, "; ")
 		}
 	}
-	return ids, stuck, nil
+	return found, stuck, nil
+}
+
+// knownIDs are the CAPA IDs the clients were told and the read model
+// lists: what settle describes whether or not the visibility store lists
+// it yet.
+func knownIDs(ctx context.Context, capas []*capaRun, rd *reader) []string {
+	var ids []string
+	for _, c := range capas {
+		if c.id != "" {
+			ids = append(ids, c.id)
+		}
+	}
+	rows, _ := rd.listCAPAs(ctx) // an error is verify's to report
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 // verify checks, once the load has ended and the workflows have settled,

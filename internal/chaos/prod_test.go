@@ -306,8 +306,8 @@ func (p *prodRun) check(ctx context.Context, t *testing.T) {
 // verifyAll settles the workflows and checks every CAPA of every load
 // against the read model and its audit trail (the fault suite's verify).
 func (p *prodRun) verifyAll(ctx context.Context, t *testing.T, probs *problems) {
-	workflows := settle(ctx, p.st, *settleFor, probs)
 	rd := &reader{base: p.st.apis[1].url(), token: p.st.tokens["carol"], hc: p.loads[0].hc, probs: probs}
+	workflows := settle(ctx, p.st, *settleFor, knownIDs(ctx, p.capas(), rd), probs)
 	n := verify(ctx, p.capas(), rd, workflows, probs)
 	t.Logf("checked %d workflows, %d read-model rows and %d audit events", len(workflows), n.rows, n.events)
 }
