@@ -795,9 +795,28 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 	if ts, _ := k["targets"].([]any); len(ts) != 2 || k["owner"] != "alice" || k["policy"].(map[string]any)["action"] != "kaizen" {
 		t.Errorf("the KPI as the API has it: %v", k)
 	}
+	// Its limits: new thresholds, and new limits after a deliberate change.
+	alice.fill("set-thresholds", "thresholds.amber", "55", "thresholds.red", "70", "reason", "October review")
+	alice.submit("set-thresholds")
+	if f := alice.flash(); !strings.Contains(f, "Thresholds changed") {
+		t.Fatalf("thresholds: %q %s", f, alice.text("#set-thresholds"))
+	}
+	alice.fill("add-divider", "at", "2026-11-01", "label", "new complaint form")
+	alice.submit("add-divider")
+	if f := alice.flash(); !strings.Contains(f, "New limits start") || !strings.Contains(alice.text("main"), "new complaint form") {
+		t.Fatalf("divider: %q %s", f, alice.text("#add-divider"))
+	}
+	alice.shot("kpi-limits")
+	k = a.Must(http.StatusOK, "alice", "GET", "/v1/kpis/"+key, nil).Map(t)
+	if th := k["thresholds"].(map[string]any); th["amber"] != 55.0 || th["red"] != 70.0 {
+		t.Errorf("thresholds as the API has them: %v", th)
+	}
+	if ds, _ := k["dividers"].([]any); len(ds) != 1 || ds[0].(map[string]any)["label"] != "new complaint form" {
+		t.Errorf("dividers as the API has them: %v", k["dividers"])
+	}
 	dave := a.browse(t, b, "dave")
-	if dave.open("/kpis/" + key); dave.has("#set-target") {
-		t.Error("an owner who does not own the KPI is offered to set its target")
+	if dave.open("/kpis/" + key); dave.has("#set-target") || dave.has("#add-divider") || dave.has("#set-thresholds") {
+		t.Error("an owner who does not own the KPI is offered to change it")
 	}
 
 	alice.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))

@@ -32,6 +32,21 @@ type (
 	adminActionBody struct {
 		Reason string `json:"reason"`
 	}
+	kpiPatchBody struct {
+		Thresholds *opsflow.Thresholds `json:"thresholds,omitempty"`
+		Reason     string              `json:"reason,omitempty"`
+	}
+	baselineBody struct {
+		Locked bool       `json:"locked"`
+		N      int        `json:"n,omitempty"`
+		From   *time.Time `json:"from,omitempty"`
+		To     *time.Time `json:"to,omitempty"`
+		Reason string     `json:"reason,omitempty"`
+	}
+	dividerBody struct {
+		At    time.Time `json:"at"`
+		Label string    `json:"label"`
+	}
 	measurementBody struct {
 		ID     string    `json:"id,omitempty"`
 		Value  *float64  `json:"value,omitempty"`
@@ -49,6 +64,9 @@ func (f *fakeAPI) mirrorBodies() {
 		"POST /v1/kpis/{key}/measurements":      reflect.TypeFor[measurementBody](),
 		"POST /v1/kpis":                         reflect.TypeFor[kpiBody](),
 		"POST /v1/kpis/{key}/targets":           reflect.TypeFor[kpiTargetBody](),
+		"PATCH /v1/kpis/{key}":                  reflect.TypeFor[kpiPatchBody](),
+		"POST /v1/kpis/{key}/baseline":          reflect.TypeFor[baselineBody](),
+		"POST /v1/kpis/{key}/dividers":          reflect.TypeFor[dividerBody](),
 		"POST /v1/capas":                        reflect.TypeFor[opsflow.CAPARequest](),
 		"POST /v1/admin/processes/{id}/retry":   reflect.TypeFor[adminActionBody](),
 		"POST /v1/admin/processes/{id}/abandon": reflect.TypeFor[adminActionBody](),

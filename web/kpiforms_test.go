@@ -171,6 +171,74 @@ func TestKPIPageSetsATarget(t *testing.T) {
 	mustContain(t, "the KPI page after", p.Body, "Target set: 3.5 from 2027-01-01.", "2027-01-01", "3.5 %")
 }
 
+func TestKPIPageChangesItsLimits(t *testing.T) {
+	h := newHarness(t)
+	h.addRecords()
+	h.api.mirrorBodies()
+	amber := 4.5
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	k := kpiRecord{KPI: opsflow.KPI{Key: "scrap", Name: "Scrap", Unit: "%", Direction: opsflow.LowerIsBetter, OwnerID: "carol"},
+		Thresholds: opsflow.Thresholds{Amber: &amber},
+		Baseline:   opsflow.ChartBaseline{Locked: true, N: 12, LockedBy: "bob"},
+		Dividers:   []opsflow.KPIDivider{{At: at, Label: "SOP-MLD-12 v4 in force", CreatedBy: "bob"}}}
+	h.api.routes["GET /v1/kpis/scrap"] = func(opsflow.User, []byte, *http.Request) (int, any) { return 200, k }
+	// Its owner (carol), approvers and admins; not others.
+	for _, id := range []string{"set-thresholds", "set-baseline", "add-divider"} {
+		mayOffer(t, h, "/kpis/scrap", id, map[string]bool{"opsf_carol": true, "opsf_bob": true, "opsf_root": true, "opsf_alice": false})
+	}
+
+	c := h.client()
+	c.signIn("opsf_carol")
+	p := c.do("GET", "/kpis/scrap", nil)
+	mustContain(t, "the limits", p.Body, `<h2 id="l-title">Thresholds and control limits</h2>`, "<dd>4.5</dd>", "locked on the first 12 values by bob",
+		"SOP-MLD-12 v4 in force", "2026-03-01")
+	if !strings.Contains(field(p.Body, "thresholds.amber"), `value="4.5"`) {
+		t.Errorf("the amber threshold is not filled in: %s", field(p.Body, "thresholds.amber"))
+	}
+
+	// Each form sends its route's body, as the signed-in person.
+	for _, tc := range []struct{ path, api, form, want string }{
+		{"/kpis/scrap/thresholds", "PATCH /v1/kpis/scrap", "set-thresholds", `{"reason":"October review","thresholds":{"amber":4.6,"red":5.5}}`},
+		{"/kpis/scrap/baseline", "POST /v1/kpis/scrap/baseline", "set-baseline", `{"locked":true,"n":20,"reason":"October review"}`},
+		{"/kpis/scrap/dividers", "POST /v1/kpis/scrap/dividers", "add-divider", `{"at":"2026-11-01T00:00:00Z","label":"new mould"}`},
+	} {
+		form := url.Values{csrfField: {c.csrf}, "_form": {tc.form}, "_key": {"k-" + tc.form}, "reason": {"October review"}}
+		switch tc.form {
+		case "set-thresholds":
+			form.Set("thresholds.amber", "4.6")
+			form.Set("thresholds.red", "5.5")
+		case "set-baseline":
+			form.Set("locked", "on")
+			form.Set("n", "20")
+		case "add-divider":
+			form.Del("reason")
+			form.Set("at", "2026-11-01")
+			form.Set("label", "new mould")
+		}
+		h.api.routes[tc.api] = func(opsflow.User, []byte, *http.Request) (int, any) { return 200, k }
+		p := c.do("POST", tc.path, form)
+		if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/kpis/scrap" {
+			t.Errorf("%s: %d %s", tc.form, p.Status, p.Header.Get("Location"))
+		}
+		method, path, _ := strings.Cut(tc.api, " ")
+		key := "k-" + tc.form
+		if method == http.MethodPatch {
+			key = "" // a PATCH is idempotent by itself
+		}
+		if got, _ := h.api.lastSent(method, path); got.Body != tc.want || got.User != "carol" || got.Key != key {
+			t.Errorf("%s sent %+v, want %s", tc.form, got, tc.want)
+		}
+	}
+
+	// A refusal stands next to the field it names, what was typed kept.
+	h.api.routes["POST /v1/kpis/scrap/dividers"] = apiError(422, opsflow.Error{Code: "invalid", Field: "label", Message: "label is required"})
+	form := url.Values{csrfField: {c.csrf}, "_form": {"add-divider"}, "_key": {"k2"}, "at": {"2026-11-01"}}
+	p = c.do("POST", "/kpis/scrap/dividers", form, "HX-Request", "true")
+	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(field(p.Body, "label"), "label is required") || !strings.Contains(field(p.Body, "at"), `value="2026-11-01"`) {
+		t.Errorf("refused: %d %s", p.Status, field(p.Body, "label"))
+	}
+}
+
 func TestMyNotificationsPage(t *testing.T) {
 	h := newHarness(t)
 	now := time.Now().UTC()

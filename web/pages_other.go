@@ -202,7 +202,10 @@ type kpiView struct {
 	Initiatives []opsflow.Kaizen
 	Measure     *Form // record a measurement, for those who may
 	SetTarget   *Form // set a target, for its owner and those who change KPIs
-	Now         time.Time
+	// For the same people: the thresholds, the baseline the limits come
+	// from, and a divider that starts new limits.
+	SetThresholds, SetBaseline, AddDivider *Form
+	Now                                    time.Time
 }
 
 // kpiRecord is what GET /v1/kpis/{key} answers: the definition and, once
@@ -214,6 +217,11 @@ type kpiRecord struct {
 	Target    *opsflow.KPITarget  `json:"target,omitempty"`
 	Targets   []opsflow.KPITarget `json:"targets"` // every target set, with its date and reason
 	Processes []opsflow.KPILink   `json:"processes"`
+	// The definition's limits: thresholds, the baseline and the dividers
+	// that start new limits.
+	Thresholds opsflow.Thresholds    `json:"thresholds"`
+	Baseline   opsflow.ChartBaseline `json:"baseline"`
+	Dividers   []opsflow.KPIDivider  `json:"dividers"`
 }
 
 // Judged reports whether the API says how the KPI stands.
@@ -255,7 +263,10 @@ func (a *App) buildKPI(ctx context.Context, s *session, key string, st *formStat
 	}
 	if s.User.ID == v.K.OwnerID || s.User.HasAny(opsflow.RolesChangeKPI...) {
 		v.SetTarget = targetForm(s, v.K.KPI)
-		out.forms = append(out.forms, v.SetTarget)
+		v.SetThresholds = thresholdsForm(s, v.K)
+		v.SetBaseline = baselineForm(s, v.K)
+		v.AddDivider = dividerForm(s, v.K.KPI)
+		out.forms = append(out.forms, v.SetTarget, v.SetThresholds, v.SetBaseline, v.AddDivider)
 	}
 	st.apply(out.forms)
 	return out, nil
@@ -297,6 +308,85 @@ func (a *App) setTarget(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 			return msg, kpiURL(key)
 		}})
+}
+
+// The routes that change a KPI's definition and its limits.
+const (
+	kpiRoute      = "/v1/kpis/{key}"
+	baselineRoute = "/v1/kpis/{key}/baseline"
+	dividersRoute = "/v1/kpis/{key}/dividers"
+)
+
+// thresholdsForm replaces k's amber and red thresholds (both, as the API
+// does: an empty one is removed).
+func thresholdsForm(s *session, k kpiRecord) *Form {
+	unit := unitSuffix(k.Unit)
+	return &Form{ID: "set-thresholds", Title: "Change the thresholds", Action: kpiURL(k.Key) + "/thresholds", Submit: "Change the thresholds", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "The status turns amber, then red, when the actual is worse than these; an empty one is removed. Without thresholds, missing the target is amber.",
+		Fields: []Field{
+			{Name: "thresholds.amber", Label: "Amber" + unit, Type: inNumber, Value: numOrEmpty(k.Thresholds.Amber)},
+			{Name: "thresholds.red", Label: "Red" + unit, Type: inNumber, Value: numOrEmpty(k.Thresholds.Red)},
+			{Name: "reason", Label: "Reason", Type: inText, Help: "Why they change: it goes in the KPI's audit trail."},
+		}}
+}
+
+func numOrEmpty(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return num(*v)
+}
+
+// baselineForm locks the limits on a baseline, or unlocks them (they
+// then follow every value of the segment).
+func baselineForm(s *session, k kpiRecord) *Form {
+	locked := ""
+	if k.Baseline.Locked {
+		locked = "on"
+	}
+	return &Form{ID: "set-baseline", Title: "Lock the control limits", Action: kpiURL(k.Key) + "/baseline", Submit: "Save the baseline", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "Locked, the limits come from a baseline (the first 20 values, or as many as you say, or those dated between two days) and later values are judged against them. Unlocked, they follow every value.",
+		Fields: []Field{
+			{Name: "locked", Label: "Locked", Type: inCheck, Value: locked},
+			{Name: "n", Label: "From the first n values", Type: inNumber, Help: "20 when left empty and no dates are given."},
+			{Name: "from", Label: "Or from the values dated from", Type: inDate},
+			{Name: "to", Label: "up to (not including)", Type: inDate},
+			{Name: "reason", Label: "Reason", Type: inText, Help: "E.g. the process has been stable since January: it goes in the KPI's audit trail."},
+		}}
+}
+
+// dividerForm starts new control limits after a deliberate change.
+func dividerForm(s *session, k opsflow.KPI) *Form {
+	return &Form{ID: "add-divider", Title: "Start new limits", Action: kpiURL(k.Key) + "/dividers", Submit: "Start new limits", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "After a deliberate change to the process (a standard, a new machine), the values from this day on get limits of their own. Its first five values give provisional limits, which open nothing.",
+		Fields: []Field{
+			{Name: "at", Label: "From", Type: inDate},
+			{Name: "label", Label: "What changed", Type: inText, Help: "E.g. SOP-MLD-12 v4 in force: it labels the chart."},
+		}}
+}
+
+// setThresholds changes a KPI's thresholds: PATCH /v1/kpis/{key}.
+func (a *App) setThresholds(w http.ResponseWriter, r *http.Request, s *session) {
+	a.kpiChange(w, r, s, http.MethodPatch, kpiRoute, "", "Thresholds changed.")
+}
+
+// setBaseline locks or unlocks a KPI's baseline.
+func (a *App) setBaseline(w http.ResponseWriter, r *http.Request, s *session) {
+	a.kpiChange(w, r, s, http.MethodPost, baselineRoute, "/baseline", "Baseline saved: the chart's limits follow it.")
+}
+
+// addDivider starts new limits on a KPI's chart.
+func (a *App) addDivider(w http.ResponseWriter, r *http.Request, s *session) {
+	a.kpiChange(w, r, s, http.MethodPost, dividersRoute, "/dividers", "New limits start on the chart.")
+}
+
+// kpiChange sends one of a KPI's definition forms to the API and goes
+// back to the KPI's page.
+func (a *App) kpiChange(w http.ResponseWriter, r *http.Request, s *session, method, route, suffix, msg string) {
+	key := r.PathValue("key")
+	a.submit(w, r, s, apiPost{method: method, route: route, path: "/v1/kpis/" + url.PathEscape(key) + suffix, home: kpiURL(key),
+		page: func(ctx context.Context, st *formState) (*pageOut, error) { return a.buildKPI(ctx, s, key, st) },
+		done: func(answer) (string, string) { return msg, kpiURL(key) }})
 }
 
 // latestTarget is the target set last.
