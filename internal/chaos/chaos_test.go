@@ -145,12 +145,19 @@ var scenarios = []scenario{
 
 func postgresOutage(d time.Duration) func(context.Context, *scenarioRun) (time.Time, error) {
 	return func(ctx context.Context, r *scenarioRun) (time.Time, error) {
+		web := startWebProbe(ctx, r)
 		if err := r.st.stopPostgres(ctx); err != nil {
 			return time.Now(), err
 		}
-		time.Sleep(d)
+		began := time.Now()
+		web.during(ctx, r)
+		time.Sleep(d - time.Since(began))
 		err := r.st.startPostgres(ctx)
-		return time.Now(), err
+		back := time.Now()
+		if err == nil {
+			web.after(ctx, r)
+		}
+		return back, err
 	}
 }
 
