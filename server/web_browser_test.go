@@ -796,10 +796,10 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 		t.Errorf("the KPI as the API has it: %v", k)
 	}
 	// Its limits: new thresholds, and new limits after a deliberate change.
-	alice.fill("set-thresholds", "thresholds.amber", "55", "thresholds.red", "70", "reason", "October review")
-	alice.submit("set-thresholds")
-	if f := alice.flash(); !strings.Contains(f, "Thresholds changed") {
-		t.Fatalf("thresholds: %q %s", f, alice.text("#set-thresholds"))
+	alice.fill("change-kpi", "thresholds.amber", "55", "thresholds.red", "70", "method", "complaints per million shipped", "reason", "October review")
+	alice.submit("change-kpi")
+	if f := alice.flash(); !strings.Contains(f, "Definition saved") || !strings.Contains(alice.text("main"), "complaints per million shipped") {
+		t.Fatalf("definition: %q %s", f, alice.text("#change-kpi"))
 	}
 	alice.fill("add-divider", "at", "2026-11-01", "label", "new complaint form")
 	alice.submit("add-divider")
@@ -808,14 +808,17 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 	}
 	alice.shot("kpi-limits")
 	k = a.Must(http.StatusOK, "alice", "GET", "/v1/kpis/"+key, nil).Map(t)
-	if th := k["thresholds"].(map[string]any); th["amber"] != 55.0 || th["red"] != 70.0 {
-		t.Errorf("thresholds as the API has them: %v", th)
+	if th := k["thresholds"].(map[string]any); th["amber"] != 55.0 || th["red"] != 70.0 || k["method"] != "complaints per million shipped" {
+		t.Errorf("thresholds as the API has them: %v (method %v)", th, k["method"])
+	}
+	if pol := k["policy"].(map[string]any); pol["action"] != "kaizen" || pol["sponsor"] != "bob" {
+		t.Errorf("the policy, left as it was on the form, changed: %v", pol)
 	}
 	if ds, _ := k["dividers"].([]any); len(ds) != 1 || ds[0].(map[string]any)["label"] != "new complaint form" {
 		t.Errorf("dividers as the API has them: %v", k["dividers"])
 	}
 	dave := a.browse(t, b, "dave")
-	if dave.open("/kpis/" + key); dave.has("#set-target") || dave.has("#add-divider") || dave.has("#set-thresholds") {
+	if dave.open("/kpis/" + key); dave.has("#set-target") || dave.has("#add-divider") || dave.has("#change-kpi") {
 		t.Error("an owner who does not own the KPI is offered to change it")
 	}
 

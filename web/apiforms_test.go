@@ -33,8 +33,15 @@ type (
 		Reason string `json:"reason"`
 	}
 	kpiPatchBody struct {
-		Thresholds *opsflow.Thresholds `json:"thresholds,omitempty"`
-		Reason     string              `json:"reason,omitempty"`
+		Name        *string                 `json:"name,omitempty"`
+		Description *string                 `json:"description,omitempty"`
+		Owner       *string                 `json:"owner,omitempty"`
+		Frequency   *opsflow.Frequency      `json:"frequency,omitempty"`
+		Method      *string                 `json:"method,omitempty"`
+		Source      *string                 `json:"source,omitempty"`
+		Thresholds  *opsflow.Thresholds     `json:"thresholds,omitempty"`
+		Policy      *opsflow.ResponsePolicy `json:"policy,omitempty"`
+		Reason      string                  `json:"reason,omitempty"`
 	}
 	baselineBody struct {
 		Locked bool       `json:"locked"`

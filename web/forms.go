@@ -393,7 +393,7 @@ func apiForms() []apiForm {
 		{http.MethodPost, measurementsRoute, measurementForm(s, opsflow.KPI{Key: "k"}, now), false},
 		{http.MethodPost, kpisRoute, defineKPIForm(s), false},
 		{http.MethodPost, targetsRoute, targetForm(s, opsflow.KPI{Key: "k"}), false},
-		{http.MethodPatch, kpiRoute, thresholdsForm(s, kpiRecord{KPI: opsflow.KPI{Key: "k"}}), false},
+		{http.MethodPatch, kpiRoute, changeKPIForm(s, kpiRecord{KPI: opsflow.KPI{Key: "k"}}), false},
 		{http.MethodPost, baselineRoute, baselineForm(s, kpiRecord{KPI: opsflow.KPI{Key: "k"}}), false},
 		{http.MethodPost, dividersRoute, dividerForm(s, opsflow.KPI{Key: "k"}), false},
 		{http.MethodPost, retryProcessRoute, retryProcessForm(s, "capa-1", ""), false},

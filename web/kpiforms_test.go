@@ -183,14 +183,14 @@ func TestKPIPageChangesItsLimits(t *testing.T) {
 		Dividers:   []opsflow.KPIDivider{{At: at, Label: "SOP-MLD-12 v4 in force", CreatedBy: "bob"}}}
 	h.api.routes["GET /v1/kpis/scrap"] = func(opsflow.User, []byte, *http.Request) (int, any) { return 200, k }
 	// Its owner (carol), approvers and admins; not others.
-	for _, id := range []string{"set-thresholds", "set-baseline", "add-divider"} {
+	for _, id := range []string{"change-kpi", "set-baseline", "add-divider"} {
 		mayOffer(t, h, "/kpis/scrap", id, map[string]bool{"opsf_carol": true, "opsf_bob": true, "opsf_root": true, "opsf_alice": false})
 	}
 
 	c := h.client()
 	c.signIn("opsf_carol")
 	p := c.do("GET", "/kpis/scrap", nil)
-	mustContain(t, "the limits", p.Body, `<h2 id="l-title">Thresholds and control limits</h2>`, "<dd>4.5</dd>", "locked on the first 12 values by bob",
+	mustContain(t, "the limits", p.Body, `<h2 id="l-title">Definition and control limits</h2>`, "<dd>4.5</dd>", "locked on the first 12 values by bob",
 		"SOP-MLD-12 v4 in force", "2026-03-01")
 	if !strings.Contains(field(p.Body, "thresholds.amber"), `value="4.5"`) {
 		t.Errorf("the amber threshold is not filled in: %s", field(p.Body, "thresholds.amber"))
@@ -198,15 +198,21 @@ func TestKPIPageChangesItsLimits(t *testing.T) {
 
 	// Each form sends its route's body, as the signed-in person.
 	for _, tc := range []struct{ path, api, form, want string }{
-		{"/kpis/scrap/thresholds", "PATCH /v1/kpis/scrap", "set-thresholds", `{"reason":"October review","thresholds":{"amber":4.6,"red":5.5}}`},
+		{"/kpis/scrap/definition", "PATCH /v1/kpis/scrap", "change-kpi", `{"name":"Scrap","policy":{"action":"capa","capa_type":"preventive","risk":{"detection":2,"occurrence":3,"severity":4}},"reason":"October review","thresholds":{"amber":4.6,"red":5.5}}`},
 		{"/kpis/scrap/baseline", "POST /v1/kpis/scrap/baseline", "set-baseline", `{"locked":true,"n":20,"reason":"October review"}`},
 		{"/kpis/scrap/dividers", "POST /v1/kpis/scrap/dividers", "add-divider", `{"at":"2026-11-01T00:00:00Z","label":"new mould"}`},
 	} {
 		form := url.Values{csrfField: {c.csrf}, "_form": {tc.form}, "_key": {"k-" + tc.form}, "reason": {"October review"}}
 		switch tc.form {
-		case "set-thresholds":
+		case "change-kpi":
+			form.Set("name", "Scrap")
 			form.Set("thresholds.amber", "4.6")
 			form.Set("thresholds.red", "5.5")
+			form.Set("policy.action", "capa")
+			form.Set("policy.capa_type", "preventive")
+			form.Set("policy.risk.severity", "4")
+			form.Set("policy.risk.occurrence", "3")
+			form.Set("policy.risk.detection", "2")
 		case "set-baseline":
 			form.Set("locked", "on")
 			form.Set("n", "20")

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -202,10 +204,11 @@ type kpiView struct {
 	Initiatives []opsflow.Kaizen
 	Measure     *Form // record a measurement, for those who may
 	SetTarget   *Form // set a target, for its owner and those who change KPIs
-	// For the same people: the thresholds, the baseline the limits come
-	// from, and a divider that starts new limits.
-	SetThresholds, SetBaseline, AddDivider *Form
-	Now                                    time.Time
+	// For the same people: the definition (thresholds and policy among
+	// it), the baseline the limits come from, and a divider that starts
+	// new limits.
+	ChangeKPI, SetBaseline, AddDivider *Form
+	Now                                time.Time
 }
 
 // kpiRecord is what GET /v1/kpis/{key} answers: the definition and, once
@@ -217,11 +220,16 @@ type kpiRecord struct {
 	Target    *opsflow.KPITarget  `json:"target,omitempty"`
 	Targets   []opsflow.KPITarget `json:"targets"` // every target set, with its date and reason
 	Processes []opsflow.KPILink   `json:"processes"`
-	// The definition's limits: thresholds, the baseline and the dividers
-	// that start new limits.
-	Thresholds opsflow.Thresholds    `json:"thresholds"`
-	Baseline   opsflow.ChartBaseline `json:"baseline"`
-	Dividers   []opsflow.KPIDivider  `json:"dividers"`
+	// The rest of the definition: how it is measured, the thresholds, the
+	// response policy, the baseline and the dividers that start new
+	// limits.
+	Frequency  opsflow.Frequency      `json:"frequency"`
+	Method     string                 `json:"method,omitempty"`
+	Source     string                 `json:"source,omitempty"`
+	Thresholds opsflow.Thresholds     `json:"thresholds"`
+	Policy     opsflow.ResponsePolicy `json:"policy"`
+	Baseline   opsflow.ChartBaseline  `json:"baseline"`
+	Dividers   []opsflow.KPIDivider   `json:"dividers"`
 }
 
 // Judged reports whether the API says how the KPI stands.
@@ -263,10 +271,10 @@ func (a *App) buildKPI(ctx context.Context, s *session, key string, st *formStat
 	}
 	if s.User.ID == v.K.OwnerID || s.User.HasAny(opsflow.RolesChangeKPI...) {
 		v.SetTarget = targetForm(s, v.K.KPI)
-		v.SetThresholds = thresholdsForm(s, v.K)
+		v.ChangeKPI = changeKPIForm(s, v.K)
 		v.SetBaseline = baselineForm(s, v.K)
 		v.AddDivider = dividerForm(s, v.K.KPI)
-		out.forms = append(out.forms, v.SetTarget, v.SetThresholds, v.SetBaseline, v.AddDivider)
+		out.forms = append(out.forms, v.SetTarget, v.ChangeKPI, v.SetBaseline, v.AddDivider)
 	}
 	st.apply(out.forms)
 	return out, nil
@@ -317,16 +325,42 @@ const (
 	dividersRoute = "/v1/kpis/{key}/dividers"
 )
 
-// thresholdsForm replaces k's amber and red thresholds (both, as the API
-// does: an empty one is removed).
-func thresholdsForm(s *session, k kpiRecord) *Form {
+// changeKPIForm changes k's definition, filled in with what it is now.
+// Unit and direction never change (the history would mean something
+// else); the thresholds and the policy are replaced whole, so an amber or
+// red left empty is removed.
+func changeKPIForm(s *session, k kpiRecord) *Form {
 	unit := unitSuffix(k.Unit)
-	return &Form{ID: "set-thresholds", Title: "Change the thresholds", Action: kpiURL(k.Key) + "/thresholds", Submit: "Change the thresholds", CSRF: s.CSRF, Key: randomToken(),
-		Doc: "The status turns amber, then red, when the actual is worse than these; an empty one is removed. Without thresholds, missing the target is amber.",
+	pol := k.Policy
+	var risk [3]string
+	if pol.Risk != nil {
+		risk = [3]string{strconv.Itoa(pol.Risk.Severity), strconv.Itoa(pol.Risk.Occurrence), strconv.Itoa(pol.Risk.Detection)}
+	}
+	return &Form{ID: "change-kpi", Title: "Change the definition", Action: kpiURL(k.Key) + "/definition", Submit: "Save the changes", CSRF: s.CSRF, Key: randomToken(),
+		Doc: "Each change is in the KPI's audit trail, with the reason. The unit and which way is better never change: define a new KPI instead.",
 		Fields: []Field{
-			{Name: "thresholds.amber", Label: "Amber" + unit, Type: inNumber, Value: numOrEmpty(k.Thresholds.Amber)},
-			{Name: "thresholds.red", Label: "Red" + unit, Type: inNumber, Value: numOrEmpty(k.Thresholds.Red)},
-			{Name: "reason", Label: "Reason", Type: inText, Help: "Why they change: it goes in the KPI's audit trail."},
+			{Name: "name", Label: "Name", Type: inText, Value: k.Name, Autocomplete: "off"},
+			{Name: "description", Label: "Description", Type: inTextarea, Rows: 2, Value: k.Description},
+			{Name: "owner", Label: "Owner (user ID)", Type: inText, Value: k.OwnerID, Autocomplete: "off"},
+			{Name: "frequency", Label: "Measured", Type: inSelect, Options: opts(opsflow.Frequencies), Value: string(k.Frequency)},
+			{Name: "method", Label: "Method", Type: inText, Value: k.Method, Help: "How it is measured, e.g. scrapped / started units per month."},
+			{Name: "source", Label: "Source", Type: inText, Value: k.Source, Help: "Where the data come from, e.g. the MES shift report."},
+			{Name: "limits", Label: "Thresholds", Type: inSet,
+				Help: "The status turns amber, then red, when the actual is worse than these; an empty one is removed.", Fields: []Field{
+					{Name: "thresholds.amber", Label: "Amber at" + unit, Type: inNumber, Value: numOrEmpty(k.Thresholds.Amber)},
+					{Name: "thresholds.red", Label: "Red at" + unit, Type: inNumber, Value: numOrEmpty(k.Thresholds.Red)},
+				}},
+			{Name: "response", Label: "When the chart shows an unfavourable violation", Type: inSet, Fields: []Field{
+				{Name: "policy.action", Label: "Response", Type: inSelect, Options: policies, Value: cmp.Or(pol.Action, opsflow.RespondNone)},
+				{Name: "policy.owner", Label: "Owner of what it opens (user ID)", Type: inText, Value: pol.Owner, Autocomplete: "off", Help: "The KPI's owner, when left empty."},
+				{Name: "policy.sponsor", Label: "Sponsor of the Kaizen (user ID)", Type: inText, Value: pol.Sponsor, Autocomplete: "off",
+					Help: "For a Kaizen: the approver who triages it, not its owner."},
+				{Name: "policy.capa_type", Label: "Type of the CAPA", Type: inSelect, Options: capaTypes, Value: pol.CAPAType},
+				{Name: "policy.risk.severity", Label: "CAPA risk: severity (1–5)", Type: inNumber, Value: risk[0]},
+				{Name: "policy.risk.occurrence", Label: "occurrence (1–5)", Type: inNumber, Value: risk[1]},
+				{Name: "policy.risk.detection", Label: "detection (1–5)", Type: inNumber, Value: risk[2]},
+			}},
+			{Name: "reason", Label: "Reason", Type: inText, Help: "Why it changes: it goes in the KPI's audit trail."},
 		}}
 }
 
@@ -365,9 +399,9 @@ func dividerForm(s *session, k opsflow.KPI) *Form {
 		}}
 }
 
-// setThresholds changes a KPI's thresholds: PATCH /v1/kpis/{key}.
-func (a *App) setThresholds(w http.ResponseWriter, r *http.Request, s *session) {
-	a.kpiChange(w, r, s, http.MethodPatch, kpiRoute, "", "Thresholds changed.")
+// changeKPI changes a KPI's definition: PATCH /v1/kpis/{key}.
+func (a *App) changeKPI(w http.ResponseWriter, r *http.Request, s *session) {
+	a.kpiChange(w, r, s, http.MethodPatch, kpiRoute, "", "Definition saved.")
 }
 
 // setBaseline locks or unlocks a KPI's baseline.

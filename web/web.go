@@ -165,7 +165,7 @@ func (a *App) routes() {
 	m.Handle("GET /kpis/{key}", a.auth(a.kpiPage))
 	m.Handle("POST /kpis/{key}/measurements", a.auth(a.recordMeasurement))
 	m.Handle("POST /kpis/{key}/targets", a.auth(a.setTarget))
-	m.Handle("POST /kpis/{key}/thresholds", a.auth(a.setThresholds))
+	m.Handle("POST /kpis/{key}/definition", a.auth(a.changeKPI))
 	m.Handle("POST /kpis/{key}/baseline", a.auth(a.setBaseline))
 	m.Handle("POST /kpis/{key}/dividers", a.auth(a.addDivider))
 	m.Handle("GET /kpis/{key}/chart.png", a.auth(a.kpiChart))
