@@ -560,6 +560,28 @@ func TestPeopleAndReassignment(t *testing.T) {
 	if !opsflow.SameRoles(zoe.Roles, []opsflow.Role{opsflow.RoleOwner, opsflow.RoleApprover}) || zoe.Email != "zoe.park@example.com" || zoe.Timezone != "Asia/Seoul" {
 		t.Errorf("after the change: %+v", zoe)
 	}
+	// What a change leaves out stays: an administrator changing only the
+	// roles does not take the address (and the notifications) away.
+	a.Must(http.StatusOK, "root", "PUT", "/v1/users/"+id, map[string]any{"preferences": map[string]any{"email": "digest", "digest_hour": 9}}).JSON(t, &zoe)
+	a.Must(http.StatusOK, "root", "PUT", "/v1/users/"+id, map[string]any{"roles": []string{"owner"}, "reason": "left the board"}).JSON(t, &zoe)
+	if zoe.Email != "zoe.park@example.com" || zoe.Timezone != "Asia/Seoul" || zoe.Preferences.Email != opsflow.DeliverDigest || zoe.Preferences.Hour() != 9 {
+		t.Errorf("a roles-only change changed the rest: %+v", zoe)
+	}
+	tok, err := a.DB.CreateToken(context.Background(), opsflow.User{ID: id, Name: zoe.Name, Roles: zoe.Roles}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.tokens[id] = tok
+	t.Cleanup(func() { delete(shared.tokens, id) })
+	a.Must(http.StatusOK, id, "PUT", "/v1/me", map[string]any{"timezone": "Europe/Berlin"}).JSON(t, &zoe)
+	if zoe.Email != "zoe.park@example.com" || zoe.Timezone != "Europe/Berlin" || zoe.Preferences.Email != opsflow.DeliverDigest {
+		t.Errorf("a time-zone-only change changed the rest: %+v", zoe)
+	}
+	var emptied opsflow.Profile
+	a.Must(http.StatusOK, id, "PUT", "/v1/me", map[string]any{"email": ""}).JSON(t, &emptied)
+	if emptied.Email != "" || emptied.Preferences.Hour() != 9 {
+		t.Errorf("an emptied address: %+v", emptied)
+	}
 	a.Must(http.StatusOK, "root", "GET", "/v1/users/"+id, nil)
 	a.Must(http.StatusForbidden, "alice", "GET", "/v1/users/"+id, nil)
 	a.Must(http.StatusNotFound, "root", "GET", "/v1/users/nobody-"+uniq(), nil)
@@ -571,7 +593,8 @@ func TestPeopleAndReassignment(t *testing.T) {
 	for _, e := range trail {
 		actions = append(actions, e.Action+":"+e.Field)
 	}
-	if got := strings.Join(actions, " "); got != "user.created:roles user.profile_changed:email user.roles_changed:roles user.profile_changed:email user.profile_changed:timezone" {
+	if got := strings.Join(actions, " "); got != "user.created:roles user.profile_changed:email user.roles_changed:roles user.profile_changed:email user.profile_changed:timezone "+
+		"user.preferences_changed:preferences user.roles_changed:roles token.issued:tokens user.profile_changed:timezone user.profile_changed:email" {
 		t.Errorf("zoe's trail: %s", got)
 	}
 	// A person sets their own preferences; a bad one names its field.

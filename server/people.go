@@ -50,22 +50,39 @@ func (s *Server) checkPeople(ctx context.Context, in any) error {
 	return nil
 }
 
-// profileRequest is what a person may change of their own profile.
+// profileRequest is what a person may change of their own profile. What
+// is left out stays as it is: an administrator who changes only someone's
+// roles must not silently take their address (and so their notifications)
+// away. An empty email removes the address.
 type profileRequest struct {
-	Email       string              `json:"email,omitempty"`
-	Timezone    string              `json:"timezone,omitempty"` // empty: unchanged
-	Preferences opsflow.Preferences `json:"preferences,omitzero"`
+	Email       *string              `json:"email,omitempty"`
+	Timezone    string               `json:"timezone,omitempty"`
+	Preferences *opsflow.Preferences `json:"preferences,omitempty"` // replaced whole when given
+}
+
+// onto is the profile prev with the request's changes.
+func (in profileRequest) onto(prev opsflow.Profile) opsflow.Profile {
+	p := opsflow.Profile{ID: prev.ID, Name: prev.Name, Roles: prev.Roles, Email: prev.Email, Timezone: prev.Timezone, Preferences: prev.Preferences}
+	if in.Email != nil {
+		p.Email = strings.TrimSpace(*in.Email)
+	}
+	if in.Timezone != "" {
+		p.Timezone = in.Timezone
+	}
+	if in.Preferences != nil {
+		p.Preferences = *in.Preferences
+	}
+	return p
 }
 
 // userRequest creates a user or changes one (administrators). Roles of an
-// existing user change only with a reason, recorded in the trail.
+// existing user change only with a reason, recorded in the trail; what is
+// left out stays as it is.
 type userRequest struct {
-	Name        string              `json:"name,omitempty"` // a new user: default the ID
-	Roles       []opsflow.Role      `json:"roles,omitempty"`
-	Email       string              `json:"email,omitempty"`
-	Timezone    string              `json:"timezone,omitempty"` // empty: unchanged (UTC for a new user)
-	Preferences opsflow.Preferences `json:"preferences,omitzero"`
-	Reason      string              `json:"reason,omitempty"`
+	Name  string         `json:"name,omitempty"` // a new user: default the ID
+	Roles []opsflow.Role `json:"roles,omitempty"`
+	profileRequest
+	Reason string `json:"reason,omitempty"`
 }
 
 // me answers who the caller is, with their address, time zone and
@@ -85,9 +102,12 @@ func (s *Server) putMe(c echo.Context) error {
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	u := userOf(c)
-	p, _, err := s.Store.SaveProfile(c.Request().Context(), opsflow.Profile{ID: u.ID, Email: strings.TrimSpace(in.Email),
-		Timezone: in.Timezone, Preferences: in.Preferences}, actorOf(c))
+	ctx := c.Request().Context()
+	prev, err := s.Store.Profile(ctx, userOf(c).ID)
+	if err != nil {
+		return err
+	}
+	p, _, err := s.Store.SaveProfile(ctx, in.onto(prev), actorOf(c))
 	if err != nil {
 		return err
 	}
@@ -129,13 +149,16 @@ func (s *Server) putUser(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	by := actorOf(c)
-	p := opsflow.Profile{ID: id, Name: strings.TrimSpace(in.Name), Roles: in.Roles, Email: strings.TrimSpace(in.Email),
-		Timezone: in.Timezone, Preferences: in.Preferences}
 	existing, err := s.Store.Profile(ctx, id)
 	found := err == nil
 	if err != nil && opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
 		return err
 	}
+	if !found {
+		existing = opsflow.Profile{ID: id}
+	}
+	p := in.onto(existing)
+	p.Name, p.Roles = strings.TrimSpace(in.Name), in.Roles
 	if !found && len(in.Roles) == 0 {
 		return opsflow.Invalid("roles", "a new user needs at least one role")
 	}

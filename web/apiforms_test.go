@@ -17,9 +17,9 @@ import (
 // against the real ones with CheckForms).
 type (
 	profileBody struct {
-		Email       string              `json:"email,omitempty"`
-		Timezone    string              `json:"timezone,omitempty"`
-		Preferences opsflow.Preferences `json:"preferences,omitzero"`
+		Email       *string              `json:"email,omitempty"`
+		Timezone    string               `json:"timezone,omitempty"`
+		Preferences *opsflow.Preferences `json:"preferences,omitempty"`
 	}
 	signingBody struct {
 		Current string `json:"current_password,omitempty"`
@@ -156,7 +156,10 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr := body.Preferences
-	if got.User != "alice" || body.Email != "alice@example.org" || body.Timezone != "Europe/Paris" || pr.Email != "digest" || pr.Hour() != 6 ||
+	if pr == nil || body.Email == nil {
+		t.Fatalf("sent %s: no preferences or no email", got.Body)
+	}
+	if got.User != "alice" || *body.Email != "alice@example.org" || body.Timezone != "Europe/Paris" || pr.Email != "digest" || pr.Hour() != 6 ||
 		len(pr.AlwaysImmediate) != 1 || pr.WebhookSecret != opsflow.MaskedSecret {
 		t.Errorf("sent %s", got.Body)
 	}
@@ -169,6 +172,13 @@ func TestSettingsPage(t *testing.T) {
 	if got, _ := h.api.lastSent("PUT", "/v1/me"); !strings.Contains(got.Body, `"always_immediate":[]`) {
 		t.Errorf("none ticked: %s", got.Body)
 	}
+	// An address emptied is removed (left out, the API would keep it).
+	form.Set("email", "")
+	c.do("POST", "/settings/profile", form)
+	if got, _ := h.api.lastSent("PUT", "/v1/me"); !strings.Contains(got.Body, `"email":""`) {
+		t.Errorf("address emptied: %s", got.Body)
+	}
+	form.Set("email", "alice@example.org")
 
 	// Refused: the error is next to the field the API names, what was
 	// typed stays, and a secret typed is never sent back.

@@ -136,6 +136,9 @@ func (a *App) settingsPost(s *session, route string) apiPost {
 func (a *App) saveProfile(w http.ResponseWriter, r *http.Request, s *session) {
 	p := a.settingsPost(s, meRoute)
 	p.adjust = func(body map[string]any) {
+		if _, ok := body["email"]; !ok {
+			body["email"] = "" // emptied: no address (left out, the API keeps it)
+		}
 		prefs, _ := body["preferences"].(map[string]any)
 		if prefs == nil {
 			prefs = map[string]any{}
