@@ -202,10 +202,14 @@ func (db *DB) IssueTokenUntil(ctx context.Context, u opsflow.User, label string,
 			TokenID(token), u.ID, hashToken(token), label, expires); err != nil {
 			return wrap("save token", err)
 		}
-		reason := strings.TrimSpace("label " + label)
-		if expires != nil {
-			reason += "; expires " + expires.UTC().Format(time.RFC3339)
+		var parts []string
+		if label = strings.TrimSpace(label); label != "" {
+			parts = append(parts, "label "+label)
 		}
+		if expires != nil {
+			parts = append(parts, "expires "+expires.UTC().Format(time.RFC3339))
+		}
+		reason := strings.Join(parts, "; ")
 		return auditUser(ctx, tx, u.ID, by, at, opsflow.AuditEvent{
 			Action: "token.issued", Field: "tokens", New: TokenID(token), Reason: reason,
 		})

@@ -106,6 +106,17 @@ func TestTokens(t *testing.T) {
 	if got := strings.Join(actions, " "); got != "user.created token.issued token.issued user.roles_changed token.revoked" {
 		t.Errorf("user trail: %s", got)
 	}
+	if trail[1].Reason != "label laptop" {
+		t.Errorf("token.issued reason %q", trail[1].Reason)
+	}
+	// Without a label the reason says nothing, not "label".
+	lone := opsflow.User{ID: "lone-" + u.ID, Name: "Lone", Roles: u.Roles}
+	if _, err := testDB.CreateToken(ctx, lone, ""); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err := testDB.AuditEvents(ctx, opsflow.UserStream(lone.ID)); err != nil || len(tr) != 2 || tr[1].Reason != "" {
+		t.Errorf("unlabelled token's trail: %+v %v", tr, err)
+	}
 	if rep, err := testDB.VerifyAudit(ctx, opsflow.UserStream(u.ID)); err != nil || !rep.OK {
 		t.Errorf("user trail: %+v %v", rep, err)
 	}
