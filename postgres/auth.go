@@ -252,6 +252,9 @@ func (db *DB) SetUserRoles(ctx context.Context, id string, roles []opsflow.Role,
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET roles = $2, updated_at = now() WHERE id = $1`, id, rolesArray(roles)); err != nil {
 			return wrap("save roles", err)
 		}
+		if err := announceAuthChange(ctx, tx, id); err != nil {
+			return err
+		}
 		return auditUser(ctx, tx, id, by, time.Now(), opsflow.AuditEvent{
 			Action: "user.roles_changed", Field: "roles", Old: rolesText(u.Roles), New: rolesText(roles), Reason: reason,
 		})
@@ -328,6 +331,9 @@ func (db *DB) RevokeTokenBy(ctx context.Context, id string, by opsflow.Actor) er
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return nil // revoked before
+		}
+		if err := announceAuthChange(ctx, tx, userID); err != nil {
+			return err
 		}
 		return auditUser(ctx, tx, userID, by, time.Now(), opsflow.AuditEvent{Action: "token.revoked", Field: "tokens", Old: id})
 	})

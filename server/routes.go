@@ -128,7 +128,7 @@ func (s *Server) apiRoutes() []op {
 			resp: typeOf[tokenInfo](), list: true, rule: roles(opsflow.RoleAdmin), handler: s.listTokens,
 			query: []param{{"user", "string", "one user's tokens", nil}, {"state", "string", "active, revoked or expired (default: all)", []string{"active", "revoked", "expired"}}, pLimit, pCursor}},
 		{method: "POST", path: "/v1/admin/tokens/:id/revoke", id: "revokeToken", tag: "admin", summary: "Revoke an API token (admin)",
-			doc:  "Recorded on the token's user's audit stream. Revoking a revoked token changes nothing. Other API instances stop accepting it within 5 s (their token cache).",
+			doc:  "Recorded on the token's user's audit stream. Revoking a revoked token changes nothing. Every API instance stops accepting it at once (PostgreSQL announces the revocation to all of them).",
 			resp: typeOf[tokenInfo](), rule: roles(opsflow.RoleAdmin), handler: s.revokeToken},
 		{method: "GET", path: "/v1/admin/access-log", id: "listAccessLog", tag: "audit", summary: "Who read or exported which record, when (auditor, admin)",
 			doc:  "One entry per read of a record or its audit trail (action read, read_audit) and per record exported (export), newest first. Lists are not logged record by record.",

@@ -10,8 +10,11 @@ import (
 )
 
 // tokenTTL is how long a token that authenticated is trusted without
-// asking PostgreSQL again. A revoked token stops working within this time;
-// in exchange, a step costs one database round trip less.
+// asking PostgreSQL again; in exchange, a step costs one database round
+// trip less. A revocation or a change of roles clears the cache at once
+// (ForgetTokens, which 'opsflow api' calls for every change PostgreSQL
+// announces, whichever API process made it); without that, a revoked
+// token would stop working within this time.
 const tokenTTL = 5 * time.Second
 
 // tokenCache remembers recently authenticated tokens, keyed by their
@@ -55,6 +58,11 @@ func (c *tokenCache) clear() {
 	defer c.mu.Unlock()
 	c.entries = nil
 }
+
+// ForgetTokens forgets every token the server trusted without asking
+// PostgreSQL: one was revoked, or someone's roles changed, maybe through
+// another API process (postgres.ListenAuth).
+func (s *Server) ForgetTokens() { s.tokens.clear() }
 
 // tokenKey is a token's key in the rate limits: its SHA-256, so the
 // limiter never holds a usable secret.

@@ -48,7 +48,7 @@ func (s *Server) listTokens(c echo.Context) error {
 
 // revokeToken: POST /v1/admin/tokens/{id}/revoke (admin). Revoking again
 // changes nothing. This API instance forgets the tokens it remembered at
-// once; another instance stops accepting it within its cache's 5 s.
+// once; the others when PostgreSQL announces it (ForgetTokens).
 func (s *Server) revokeToken(c echo.Context) error {
 	ctx, id := c.Request().Context(), c.Param("id")
 	if err := s.Store.RevokeTokenBy(ctx, id, actorOf(c)); err != nil {

@@ -185,6 +185,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	apiServer := server.New(sc)
 	defer closeAPI(apiServer, log)
+	forgetRevokedTokens(runCtx, cfg.DatabaseURL, apiServer, log)
 	var h http.Handler = apiServer
 	mail := "(SMTP server " + cfg.SMTPHost + ")"
 	if catcher != nil {

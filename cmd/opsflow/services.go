@@ -385,10 +385,24 @@ func runAPI(ctx context.Context, args []string, _ io.Writer) error {
 		sc.Checkpoints = v
 	}
 	h := server.New(sc)
+	lctx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	forgetRevokedTokens(lctx, cfg.DatabaseURL, h, d.log)
 	d.log.Info("API listening", "addr", cfg.HTTPAddr, "metrics", cfg.MetricsAddr, "tracing", d.tel.Tracing())
 	err = runBeside(ctx, d.serveMetrics, func(ctx context.Context) error { return serveAPI(ctx, cfg.HTTPAddr, h, d.log) })
 	closeAPI(h, d.log)
 	return err
+}
+
+// forgetRevokedTokens makes the API forget the tokens it trusts whenever
+// one is revoked or someone's roles change, whichever process (another
+// API, the CLI) made the change, until ctx ends.
+func forgetRevokedTokens(ctx context.Context, url string, h *server.Server, log *slog.Logger) {
+	go func() {
+		if err := postgres.ListenAuth(ctx, url, log, h.ForgetTokens); err != nil {
+			log.Error("listening for revoked tokens", "err", err)
+		}
+	}()
 }
 
 // closeAPI writes what the API still holds (the access log's queued

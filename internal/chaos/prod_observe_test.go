@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/opsflow/opsflow/observability"
+	"github.com/opsflow/opsflow/postgres"
 )
 
 // otlpReceiver is an OTLP/HTTP trace receiver in the test: what an
@@ -262,4 +263,52 @@ func get(ctx context.Context, url string) (string, error) {
 		return "", fmt.Errorf("%s: %s", res.Status, b)
 	}
 	return string(b), nil
+}
+
+// revocation checks that a token revoked outside an API process (here by
+// the CLI, as an administrator would) is refused at once by every API,
+// not only when the API's token cache would have let it go: each API
+// listens for PostgreSQL's announcement and forgets what it trusted.
+func (p *prodRun) revocation(t *testing.T) {
+	ctx := t.Context()
+	out, err := p.st.opsflow(ctx, "token", "create", "--user", "carol", "--label", "revoked at once")
+	if err != nil {
+		t.Fatalf("opsflow token create: %v\n%s", err, out)
+	}
+	token := strings.TrimSpace(out)
+	me := func(a *apiProcess) int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.url()+"/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET /v1/me on %s: %v", a.name, err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// Each API checks the token and keeps it (for tokenTTL, 5 s).
+	for _, a := range p.st.apis {
+		if st := me(a); st != http.StatusOK {
+			t.Fatalf("%s: the new token answered %d", a.name, st)
+		}
+	}
+	trusted := time.Now()
+	if out, err := p.st.opsflow(ctx, "token", "revoke", "--id", postgres.TokenID(token)); err != nil {
+		t.Fatalf("opsflow token revoke: %v\n%s", err, out)
+	}
+	for _, a := range p.st.apis {
+		for me(a) != http.StatusUnauthorized {
+			if time.Since(trusted) > 30*time.Second {
+				t.Fatalf("%s still accepts the revoked token 30 s on", a.name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Refused before the cache entry would have expired: the API
+		// forgot it because it was told, not because time passed.
+		if after := time.Since(trusted); after >= 5*time.Second {
+			t.Errorf("%s refused the revoked token only %s after it trusted it: as late as its cache allows", a.name, after.Round(time.Millisecond))
+		} else {
+			t.Logf("%s refused the revoked token %s after it trusted it (its cache would have kept it 5 s)", a.name, after.Round(time.Millisecond))
+		}
+	}
 }

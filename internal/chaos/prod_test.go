@@ -73,6 +73,7 @@ func TestProduction(t *testing.T) {
 	t.Run("exactly-once", func(t *testing.T) { p.check(ctx, t) })
 	t.Run("metrics", p.metrics)
 	t.Run("traces", p.traces)
+	t.Run("revocation", p.revocation)
 	t.Run("backup-restore", p.backupRestore)
 	t.Run("history-deleted", p.historyDeleted)
 
