@@ -388,7 +388,7 @@ func apiForms() []apiForm {
 	return []apiForm{
 		{http.MethodPost, "/v1/capas", reportForm(s), false},
 		{http.MethodPut, meRoute, profileForm(s, opsflow.Profile{}), false},
-		{http.MethodPut, signingRoute, signingForm(s), false},
+		{http.MethodPut, signingRoute, signingForm(s, true), false},
 		{http.MethodPost, reportsRoute, runReportForm(s, now), false},
 		{http.MethodPost, measurementsRoute, measurementForm(s, opsflow.KPI{Key: "k"}, now), false},
 		{http.MethodPost, kpisRoute, defineKPIForm(s), false},
