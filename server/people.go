@@ -145,6 +145,10 @@ func (s *Server) putUser(c echo.Context) error {
 	if !found && len(in.Roles) == 0 {
 		return opsflow.Invalid("roles", "a new user needs at least one role")
 	}
+	if in.Roles != nil && len(in.Roles) == 0 {
+		// [] is no role at all, not "unchanged" (roles left out).
+		return opsflow.Invalid("roles", "a user needs at least one role; to stop someone acting, revoke their tokens")
+	}
 	if found && reflect.ValueOf(in.Preferences).IsZero() {
 		// Left out: the person's own choices stay (an administrator
 		// renaming someone does not reset where they are reached).

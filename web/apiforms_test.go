@@ -32,6 +32,19 @@ type (
 	adminActionBody struct {
 		Reason string `json:"reason"`
 	}
+	userBody struct {
+		Name        string              `json:"name,omitempty"`
+		Roles       []opsflow.Role      `json:"roles,omitempty"`
+		Email       string              `json:"email,omitempty"`
+		Timezone    string              `json:"timezone,omitempty"`
+		Preferences opsflow.Preferences `json:"preferences,omitzero"`
+		Reason      string              `json:"reason,omitempty"`
+	}
+	ssoLinkBody struct {
+		Issuer  string `json:"issuer"`
+		Subject string `json:"subject"`
+		Reason  string `json:"reason"`
+	}
 	measurementBody struct {
 		ID     string    `json:"id,omitempty"`
 		Value  *float64  `json:"value,omitempty"`
@@ -43,15 +56,19 @@ type (
 // mirrorBodies makes the fake serve those routes with those bodies.
 func (f *fakeAPI) mirrorBodies() {
 	f.bodies = map[string]reflect.Type{
-		"PUT /v1/me":                            reflect.TypeFor[profileBody](),
-		"PUT /v1/me/signing-password":           reflect.TypeFor[signingBody](),
-		"POST /v1/reports":                      reflect.TypeFor[runReportBody](),
-		"POST /v1/kpis/{key}/measurements":      reflect.TypeFor[measurementBody](),
-		"POST /v1/kpis":                         reflect.TypeFor[kpiBody](),
-		"POST /v1/kpis/{key}/targets":           reflect.TypeFor[kpiTargetBody](),
-		"POST /v1/capas":                        reflect.TypeFor[opsflow.CAPARequest](),
-		"POST /v1/admin/processes/{id}/retry":   reflect.TypeFor[adminActionBody](),
-		"POST /v1/admin/processes/{id}/abandon": reflect.TypeFor[adminActionBody](),
+		"PUT /v1/me":                               reflect.TypeFor[profileBody](),
+		"PUT /v1/me/signing-password":              reflect.TypeFor[signingBody](),
+		"POST /v1/reports":                         reflect.TypeFor[runReportBody](),
+		"POST /v1/kpis/{key}/measurements":         reflect.TypeFor[measurementBody](),
+		"POST /v1/kpis":                            reflect.TypeFor[kpiBody](),
+		"POST /v1/kpis/{key}/targets":              reflect.TypeFor[kpiTargetBody](),
+		"POST /v1/capas":                           reflect.TypeFor[opsflow.CAPARequest](),
+		"POST /v1/admin/processes/{id}/retry":      reflect.TypeFor[adminActionBody](),
+		"POST /v1/admin/processes/{id}/abandon":    reflect.TypeFor[adminActionBody](),
+		"PUT /v1/users/{id}":                       reflect.TypeFor[userBody](),
+		"POST /v1/admin/users/{id}/unlock-signing": reflect.TypeFor[adminActionBody](),
+		"PUT /v1/admin/users/{id}/sso":             reflect.TypeFor[ssoLinkBody](),
+		"DELETE /v1/admin/users/{id}/sso":          reflect.TypeFor[adminActionBody](),
 	}
 	f.serves = map[string]bool{}
 	for k := range f.bodies {

@@ -397,6 +397,11 @@ func apiForms() []apiForm {
 		{http.MethodPost, abandonProcessRoute, abandonProcessForm(s, "capa-1", ""), false},
 		{http.MethodPost, resendRoute, resendForm(s, "1", ""), true},
 		{http.MethodPost, revokeTokenRoute, revokeTokenForm(s, "t1", ""), true},
+		{http.MethodPut, userRoute, newUserForm(s), false},
+		{http.MethodPut, userRoute, userProfileForm(s, opsflow.Account{}), false},
+		{http.MethodPost, unlockRoute, unlockSigningForm(s, opsflow.Account{}), false},
+		{http.MethodPut, userSSORoute, linkSSOForm(s, opsflow.Account{}), false},
+		{http.MethodDelete, userSSORoute, unlinkSSOForm(s, opsflow.Account{}), false},
 	}
 }
 

@@ -202,12 +202,9 @@ func (a *App) notifications(w http.ResponseWriter, r *http.Request, s *session) 
 	q := listQuery(r, "state")
 	v := &notificationsView{Filter: filterView{Values: q}, States: deliveryStates}
 	var page opsflow.Page[opsflow.Delivery]
-	if err := a.get(r.Context(), s, notificationsRoute, q, &page); err != nil {
-		if opsflow.ErrorCode(err) != opsflow.EINVALID {
-			a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-			return
-		}
-		v.Filter.Error = asError(err) // a bad filter or cursor: say so
+	if err := a.getFiltered(r.Context(), s, notificationsRoute, &v.Filter, &page); err != nil {
+		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
+		return
 	}
 	for _, d := range page.Items {
 		row := notificationRow{Delivery: d}
