@@ -98,6 +98,10 @@ func TestUsersList(t *testing.T) {
 		}
 	}
 
+	// No role at all is refused, not read as "unchanged".
+	if e := a.Must(http.StatusUnprocessableEntity, "root", "PUT", "/v1/users/"+pre+"cy", map[string]any{"roles": []string{}, "reason": "x"}).Err(t); e.Field != "roles" {
+		t.Errorf("roles []: %+v", e)
+	}
 	// An administrator renaming someone keeps where they are reached.
 	a.Must(http.StatusOK, "root", "PUT", "/v1/users/"+pre+"ann", map[string]any{"name": "Ann Lee-Park", "email": "ann.lee@Example.com"})
 	p, err := a.DB.Profile(context.Background(), pre+"ann")
