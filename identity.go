@@ -1,6 +1,7 @@
 package opsflow
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"unicode"
@@ -62,3 +63,46 @@ func SameRoles(a, b []Role) bool {
 // UserStream is the audit stream of a user's identity: creation, role
 // changes, tokens issued and revoked.
 func UserStream(id string) string { return "user/" + id }
+
+// SSOLink is the sign-on identity a user is linked to: the issuer (the
+// provider's URL, as its tokens' iss claim) and the subject it vouches
+// for (their sub claim). Both empty: none.
+type SSOLink struct {
+	Issuer  string `json:"issuer" db:"sso_issuer"`
+	Subject string `json:"subject" db:"sso_subject"`
+}
+
+func (l SSOLink) String() string {
+	if l.Subject == "" {
+		return "none"
+	}
+	return l.Issuer + " subject " + l.Subject
+}
+
+// Longest issuer and subject a link takes: OpenID Connect allows a
+// subject of 255 ASCII characters; an issuer is a URL.
+const (
+	MaxSSOIssuer  = 1000
+	MaxSSOSubject = 255
+)
+
+// Validate checks a link to an identity (not an unlink), naming the field:
+// an issuer that is an http(s) URL and a subject, neither longer than the
+// provider's own limits.
+func (l SSOLink) Validate() error {
+	switch u, err := url.Parse(l.Issuer); {
+	case strings.TrimSpace(l.Issuer) == "":
+		return Invalid("issuer", "the issuer (the provider's URL, as in its tokens' iss) is required")
+	case len(l.Issuer) > MaxSSOIssuer:
+		return Invalid("issuer", "the issuer is longer than %d bytes", MaxSSOIssuer)
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return Invalid("issuer", "the issuer must be the provider's http(s) URL, e.g. https://login.example.com")
+	case strings.TrimSpace(l.Subject) == "":
+		return Invalid("subject", "the subject (the person's ID at the provider, as in its tokens' sub) is required")
+	case len(l.Subject) > MaxSSOSubject:
+		return Invalid("subject", "the subject is longer than %d bytes", MaxSSOSubject)
+	case strings.ContainsFunc(l.Subject, unicode.IsControl):
+		return Invalid("subject", "the subject may not contain control characters")
+	}
+	return nil
+}

@@ -173,6 +173,25 @@ func (p Profile) Public() Profile {
 	return p
 }
 
+// Account is a user as administrators manage them, and as GET /v1/me
+// shows a person themself: the profile, whether they can sign — a
+// signing password set (since when), signing locked after wrong ones
+// (until when) — and the sign-on identity they are linked to, if any.
+type Account struct {
+	Profile
+	SigningPasswordSet   bool       `json:"signing_password_set"`
+	SigningPasswordSetAt *time.Time `json:"signing_password_set_at,omitempty"`
+	SigningLocked        bool       `json:"signing_locked"`
+	SigningLockedUntil   *time.Time `json:"signing_locked_until,omitempty"`
+	SSO                  *SSOLink   `json:"sso,omitempty"`
+}
+
+// Public is the account without write-only secrets, as the API shows it.
+func (a Account) Public() Account {
+	a.Profile = a.Profile.Public()
+	return a
+}
+
 // NextDigest is the next time at or after now that the local digest hour
 // comes round in loc.
 func NextDigest(now time.Time, hour int, loc *time.Location) time.Time {

@@ -577,3 +577,93 @@ func (db *DB) delivery(ctx context.Context, id string) (opsflow.Delivery, error)
 	j, err := r.job()
 	return j.Delivery, err
 }
+
+// accountRow is a user with their signing credential's state and
+// sign-on identity.
+type accountRow struct {
+	profileRow
+	Issuer      sql.NullString `db:"sso_issuer"`
+	Subject     sql.NullString `db:"sso_subject"`
+	SetAt       *time.Time     `db:"set_at"`
+	LockedUntil *time.Time     `db:"locked_until"`
+}
+
+// accountSelect reads accounts; a lock that has run out is no lock.
+const accountSelect = `SELECT u.id, u.name, u.roles, u.email, u.timezone, u.prefs, u.sso_issuer, u.sso_subject, s.set_at,
+	CASE WHEN s.locked_until > now() THEN s.locked_until END AS locked_until
+	FROM users u LEFT JOIN signing_credentials s ON s.user_id = u.id`
+
+func (r accountRow) account() (opsflow.Account, error) {
+	p, err := r.profile()
+	a := opsflow.Account{Profile: p, SigningPasswordSet: r.SetAt != nil, SigningPasswordSetAt: utcPtr(r.SetAt),
+		SigningLocked: r.LockedUntil != nil, SigningLockedUntil: utcPtr(r.LockedUntil)}
+	if r.Subject.String != "" {
+		a.SSO = &opsflow.SSOLink{Issuer: r.Issuer.String, Subject: r.Subject.String}
+	}
+	return a, err
+}
+
+// Account returns a user's profile, signing state and sign-on identity.
+func (db *DB) Account(ctx context.Context, id string) (opsflow.Account, error) {
+	var r accountRow
+	err := db.db.GetContext(ctx, &r, accountSelect+` WHERE u.id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return opsflow.Account{}, &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no user " + id}
+	}
+	if err != nil {
+		return opsflow.Account{}, wrap("read account", err)
+	}
+	return r.account()
+}
+
+// AccountFilter selects users for the administrators' list: holding
+// Role ("" any), and Query found (case-insensitively) in their ID, name
+// or e-mail address ("" any); a page at a time, by ID.
+type AccountFilter struct {
+	Role   opsflow.Role
+	Query  string
+	Limit  int
+	Cursor string
+}
+
+type accountCursor struct {
+	ID string `json:"i"`
+}
+
+// likeEscaper makes text match itself in a LIKE pattern.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Accounts lists users by f, ordered by ID.
+func (db *DB) Accounts(ctx context.Context, f AccountFilter) (opsflow.Page[opsflow.Account], error) {
+	page := opsflow.Page[opsflow.Account]{Items: []opsflow.Account{}}
+	var w where
+	if f.Role != "" {
+		w.add(w.arg(string(f.Role)) + " = ANY(u.roles)")
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		p := w.arg("%" + likeEscaper.Replace(q) + "%")
+		w.add("(u.id ILIKE " + p + " OR u.name ILIKE " + p + " OR u.email ILIKE " + p + ")")
+	}
+	if f.Cursor != "" {
+		var c accountCursor
+		if err := decodeCursor(f.Cursor, &c); err != nil {
+			return page, err
+		}
+		w.add("u.id > " + w.arg(c.ID))
+	}
+	limit := pageSize(f.Limit)
+	var rows []accountRow
+	if err := db.db.SelectContext(ctx, &rows, accountSelect+" "+w.sql()+" ORDER BY u.id LIMIT "+w.arg(limit+1), w.args...); err != nil {
+		return page, wrap("list users", err)
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.NextCursor = encodeCursor(accountCursor{ID: rows[limit-1].ID})
+	}
+	items, err := each(rows, accountRow.account)
+	if err != nil {
+		return page, err
+	}
+	page.Items = items
+	return page, nil
+}

@@ -35,7 +35,8 @@ func (s *Server) listAdminProcesses(c echo.Context) error {
 	return s.listProcesses(c, kind)
 }
 
-// adminAction is the body of the admin process actions.
+// adminAction is the body of an administrator's action that says why: a
+// process abandoned or retried, a sign-on identity unlinked.
 type adminAction struct {
 	Reason string `json:"reason"`
 }

@@ -70,6 +70,8 @@ func TestTextTheStoreCannotHoldIs422(t *testing.T) {
 		{"NUL in a template role", "GET", "/v1/onboarding-templates/%00", nil, "role"},
 		{"NUL in an onboarding ID", "GET", "/v1/onboardings/%00", nil, "id"},
 		{"NUL in a query", "GET", "/v1/capas?owner=%00", nil, "owner"},
+		{"NUL in a user ID", "GET", "/v1/users/%00", nil, "id"},
+		{"NUL in a search for people", "GET", "/v1/users?q=%00", nil, "q"},
 	} {
 		r := a.Do("alice", c.method, c.path, c.body)
 		if r.Status != http.StatusUnprocessableEntity || r.Err(t).Field != c.field {

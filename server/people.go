@@ -15,6 +15,9 @@ import (
 // peopleStore holds people's profiles and their notifications.
 type peopleStore interface {
 	Profile(ctx context.Context, id string) (opsflow.Profile, error)
+	Account(ctx context.Context, id string) (opsflow.Account, error)
+	Accounts(ctx context.Context, f postgres.AccountFilter) (opsflow.Page[opsflow.Account], error)
+	LinkSSO(ctx context.Context, id string, to opsflow.SSOLink, by opsflow.Actor, reason string) (opsflow.SSOLink, error)
 	SaveProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor) (opsflow.Profile, bool, error)
 	SetUserRoles(ctx context.Context, id string, roles []opsflow.Role, by opsflow.Actor, reason string) ([]opsflow.Role, error)
 	UnknownUsers(ctx context.Context, ids []string) ([]string, error)
@@ -86,13 +89,19 @@ type userRequest struct {
 }
 
 // me answers who the caller is, with their address, time zone and
-// notification preferences.
+// notification preferences, whether they have a signing password and
+// their sign-on identity.
 func (s *Server) me(c echo.Context) error {
-	p, err := s.Store.Profile(c.Request().Context(), userOf(c).ID)
+	return s.account(c, userOf(c).ID)
+}
+
+// account answers user id's account as the API shows it.
+func (s *Server) account(c echo.Context, id string) error {
+	a, err := s.Store.Account(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, p.Public())
+	return c.JSON(http.StatusOK, a.Public())
 }
 
 // putMe: PUT /v1/me — a person sets their own address, time zone and
@@ -120,11 +129,7 @@ func (s *Server) getUser(c echo.Context) error {
 	if u := userOf(c); u.ID != id && !u.Has(opsflow.RoleAdmin) {
 		return opsflow.Forbidden("only administrators see other people's profiles")
 	}
-	p, err := s.Store.Profile(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, p.Public())
+	return s.account(c, id)
 }
 
 // putUser: PUT /v1/users/{id} — an administrator creates a user (name,
@@ -161,6 +166,10 @@ func (s *Server) putUser(c echo.Context) error {
 	p.Name, p.Roles = strings.TrimSpace(in.Name), in.Roles
 	if !found && len(in.Roles) == 0 {
 		return opsflow.Invalid("roles", "a new user needs at least one role")
+	}
+	if in.Roles != nil && len(in.Roles) == 0 {
+		// [] is no role at all, not "unchanged" (roles left out).
+		return opsflow.Invalid("roles", "a user needs at least one role; to stop someone acting, revoke their tokens")
 	}
 	if found && len(in.Roles) > 0 && !opsflow.SameRoles(in.Roles, existing.Roles) {
 		if strings.TrimSpace(in.Reason) == "" {
@@ -237,4 +246,69 @@ func (s *Server) retryNotification(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// listUsers: GET /v1/users (administrators) — people by role and by text
+// in their ID, name or address, a page at a time by ID.
+func (s *Server) listUsers(c echo.Context) error {
+	f := postgres.AccountFilter{Query: strings.TrimSpace(c.QueryParam("q")), Cursor: c.QueryParam("cursor")}
+	if r := c.QueryParam("role"); r != "" {
+		if !slices.Contains(opsflow.Roles, opsflow.Role(r)) {
+			return opsflow.Invalid("role", "role must be one of %s", rolesString(opsflow.Roles))
+		}
+		f.Role = opsflow.Role(r)
+	}
+	var err error
+	if f.Limit, err = queryInt(c, "limit", opsflow.DefaultPageSize, 1, opsflow.MaxPageSize); err != nil {
+		return err
+	}
+	page, err := s.Store.Accounts(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	for i, a := range page.Items {
+		page.Items[i] = a.Public()
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// ssoLinkRequest links a user to a sign-on identity, for a reason.
+type ssoLinkRequest struct {
+	Issuer  string `json:"issuer"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+}
+
+// linkSSO: PUT /v1/admin/users/{id}/sso — what opsflow user link-sso
+// does, audited the same way, by the administrator calling.
+func (s *Server) linkSSO(c echo.Context) error {
+	var in ssoLinkRequest
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	to := opsflow.SSOLink{Issuer: strings.TrimSpace(in.Issuer), Subject: strings.TrimSpace(in.Subject)}
+	if err := to.Validate(); err != nil {
+		return err
+	}
+	return s.changeSSO(c, to, in.Reason)
+}
+
+// unlinkSSO: DELETE /v1/admin/users/{id}/sso, with the reason in the body.
+func (s *Server) unlinkSSO(c echo.Context) error {
+	var in adminAction
+	if c.Request().ContentLength != 0 {
+		if err := bind(c, &in); err != nil {
+			return err
+		}
+	}
+	return s.changeSSO(c, opsflow.SSOLink{}, in.Reason)
+}
+
+// changeSSO sets user :id's sign-on identity and answers their account.
+func (s *Server) changeSSO(c echo.Context, to opsflow.SSOLink, reason string) error {
+	id := c.Param("id")
+	if _, err := s.Store.LinkSSO(c.Request().Context(), id, to, actorOf(c), reason); err != nil {
+		return err
+	}
+	return s.account(c, id)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/browser"
 	"github.com/opsflow/opsflow/server"
 )
@@ -753,6 +754,52 @@ func TestWebAdminRetriesAStalledProcess(t *testing.T) {
 		t.Errorf("the Admin page scrolls sideways on a phone: %v px", w)
 	}
 	root.screen("admin-phone")
+}
+
+// An administrator creates a user on the Users page and changes their
+// roles on their page: the change is refused without a reason (next to
+// it, what was typed kept), then saved; the list shows the new roles.
+func TestWebAdminManagesUsers(t *testing.T) {
+	a := newApp(t)
+	b := browser.Start(t)
+	root := a.browse(t, b, "root")
+	root.open("/admin")
+	root.do(chromedp.Click(chromedp.CSS(`.subnav a[href="/admin/users"]`)), chromedp.WaitReady(chromedp.CSS("body")))
+	root.do(chromedp.Click(chromedp.CSS("details.start summary")))
+	id := "pia-" + uniq()
+	root.fill("new-user", "id", id, "name", "Pia Holm", "email", "pia@example.com")
+	root.do(chromedp.Click(chromedp.CSS(`#new-user [name="roles"][value="owner"]`)))
+	root.submit("new-user")
+	if f := root.flash(); !strings.HasSuffix(root.location(), "/admin/users/"+id) || !strings.Contains(f, "User "+id+" is created") {
+		t.Fatalf("create: %s %q %s", root.location(), f, root.text("#new-user"))
+	}
+	// Another role, without saying why: the API's 422 next to the reason.
+	root.fill("user-profile", "name", "Pia Holm-Berg")
+	root.do(chromedp.Click(chromedp.CSS(`#user-profile [name="roles"][value="approver"]`)))
+	root.submit("user-profile")
+	if e := root.text("#f-user-profile-reason-err"); !strings.Contains(e, "say why") {
+		t.Fatalf("a role change without a reason: %q", root.text("#user-profile"))
+	}
+	if v := eval[string](root, `document.querySelector('#f-user-profile-name').value`); v != "Pia Holm-Berg" {
+		t.Errorf("the name typed is lost: %q", v)
+	}
+	root.checkA11y("admin-user-refused")
+	root.fill("user-profile", "reason", "joins the review board")
+	root.submit("user-profile")
+	if f := root.flash(); !strings.Contains(f, "is saved") || !strings.Contains(root.text("#user-roles"), "approver") {
+		t.Fatalf("save: %q, roles %q", f, root.text("#user-roles"))
+	}
+	root.shot("admin-user")
+	var u opsflow.Account
+	a.Must(http.StatusOK, "root", "GET", "/v1/users/"+id, nil).JSON(t, &u)
+	if u.Name != "Pia Holm-Berg" || !opsflow.SameRoles(u.Roles, []opsflow.Role{opsflow.RoleOwner, opsflow.RoleApprover}) || u.Email != "pia@example.com" {
+		t.Errorf("the user as the API has them: %+v", u)
+	}
+	root.open("/admin/users?q=" + id)
+	if row := root.text("#user-" + id); !strings.Contains(row, "owner, approver") || !strings.Contains(row, "not set") {
+		t.Errorf("the list's row: %q", row)
+	}
+	root.shot("admin-users")
 }
 
 // An approver defines a KPI through the New KPI form (refused once, next

@@ -69,6 +69,8 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 		"/reports/..%2F..%2Fetc%2Fpasswd", "/reports/%00.pdf", "/reports/rpt-nosuch.html", "/audit?from=notadate&to=%00",
 		"/audit/export?from=x", "/admin/nosuch", "/admin/tokens?cursor=zzz", "/admin/processes?cursor=%00",
 		"/?cursor=%00", "/settings?x=%00", "/settings/notifications?cursor=%00&state=%FF", "/assets/..%2Fweb.go", "/assets/%00",
+		"/admin/users?role=%00&q=%FF", "/admin/users?cursor=never-issued", "/admin/users?role=wizard&q=" + long[:600], "/admin/users/%00",
+		"/admin/users/" + long[:3000], "/admin/users/nobody-at-all", "/admin/users/%2E%2E%2Froot",
 	} {
 		if st := send("GET", p, nil); st >= 400 {
 			bad++
@@ -94,6 +96,15 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 		{"/admin/processes/capa-nosuch/abandon", url.Values{"reason": {long}}},
 		{"/admin/notifications/%00/retry", url.Values{}},
 		{"/admin/tokens/tok-nosuch/revoke", url.Values{}},
+		{"/admin/users", url.Values{"id": {"a\x00b"}, "name": {long}, "roles": {"wizard"}, "email": {"\xff"}}},
+		{"/admin/users", url.Values{"id": {"root"}, "name": {"Not Root"}, "roles": {"owner"}}}, // taken: refused, root unchanged
+		{"/admin/users", url.Values{"id": {long[:3000]}, "roles": {"owner"}}},
+		{"/admin/users/root", url.Values{"name": {long}, "roles": {"wizard"}, "timezone": {"Mars/Olympus_Mons"}, "email": {"a@b\x00"}}},
+		{"/admin/users/nobody-at-all", url.Values{"name": {"x"}, "roles": {"owner"}, "reason": {"\x00"}}},
+		{"/admin/users/%00/unlock-signing", url.Values{"reason": {long}}},
+		{"/admin/users/root/sso", url.Values{"issuer": {"javascript:alert(1)"}, "subject": {long}, "reason": {"\xff\xfe"}}},
+		{"/admin/users/root/sso", url.Values{"issuer": {"https://login.example.com/" + long[:2000]}, "subject": {"s"}, "reason": {"x"}}},
+		{"/admin/users/root/sso/unlink", url.Values{"reason": {"\x00"}}},
 	} {
 		if st := send("POST", f.path, f.form); st >= 400 {
 			bad++
@@ -105,7 +116,7 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 		t.Errorf("only %d of the hostile requests were refused", bad)
 	}
 	// and none of it was stored.
-	if p, err := a.DB.Profile(ctx, "root"); err != nil || p.Timezone == "Mars/Olympus_Mons" || strings.Contains(p.Email, "\x00") {
-		t.Errorf("root's profile after the hostile forms: %+v %v", p, err)
+	if p, err := a.DB.Account(ctx, "root"); err != nil || p.Timezone == "Mars/Olympus_Mons" || strings.Contains(p.Email, "\x00") || p.Name != "Ops Admin" || p.SSO != nil {
+		t.Errorf("root's account after the hostile forms: %+v %v", p, err)
 	}
 }

@@ -50,7 +50,7 @@ func TestAdminPageIsAnAdministratorsOnly(t *testing.T) {
 	if strings.Contains(p.Body, "Failed notifications</h2>") {
 		t.Error("a section's page shows the other sections")
 	}
-	if p := c.do("GET", "/admin/users", nil); p.Status != http.StatusNotFound {
+	if p := c.do("GET", "/admin/nosuch", nil); p.Status != http.StatusNotFound {
 		t.Errorf("an unknown section: %d", p.Status)
 	}
 

@@ -54,6 +54,19 @@ type (
 		At    time.Time `json:"at"`
 		Label string    `json:"label"`
 	}
+	userBody struct {
+		Name        string               `json:"name,omitempty"`
+		Roles       []opsflow.Role       `json:"roles,omitempty"`
+		Email       *string              `json:"email,omitempty"`
+		Timezone    string               `json:"timezone,omitempty"`
+		Preferences *opsflow.Preferences `json:"preferences,omitempty"`
+		Reason      string               `json:"reason,omitempty"`
+	}
+	ssoLinkBody struct {
+		Issuer  string `json:"issuer"`
+		Subject string `json:"subject"`
+		Reason  string `json:"reason"`
+	}
 	measurementBody struct {
 		ID     string    `json:"id,omitempty"`
 		Value  *float64  `json:"value,omitempty"`
@@ -65,18 +78,22 @@ type (
 // mirrorBodies makes the fake serve those routes with those bodies.
 func (f *fakeAPI) mirrorBodies() {
 	f.bodies = map[string]reflect.Type{
-		"PUT /v1/me":                            reflect.TypeFor[profileBody](),
-		"PUT /v1/me/signing-password":           reflect.TypeFor[signingBody](),
-		"POST /v1/reports":                      reflect.TypeFor[runReportBody](),
-		"POST /v1/kpis/{key}/measurements":      reflect.TypeFor[measurementBody](),
-		"POST /v1/kpis":                         reflect.TypeFor[kpiBody](),
-		"POST /v1/kpis/{key}/targets":           reflect.TypeFor[kpiTargetBody](),
-		"PATCH /v1/kpis/{key}":                  reflect.TypeFor[kpiPatchBody](),
-		"POST /v1/kpis/{key}/baseline":          reflect.TypeFor[baselineBody](),
-		"POST /v1/kpis/{key}/dividers":          reflect.TypeFor[dividerBody](),
-		"POST /v1/capas":                        reflect.TypeFor[opsflow.CAPARequest](),
-		"POST /v1/admin/processes/{id}/retry":   reflect.TypeFor[adminActionBody](),
-		"POST /v1/admin/processes/{id}/abandon": reflect.TypeFor[adminActionBody](),
+		"PATCH /v1/kpis/{key}":                     reflect.TypeFor[kpiPatchBody](),
+		"POST /v1/kpis/{key}/baseline":             reflect.TypeFor[baselineBody](),
+		"POST /v1/kpis/{key}/dividers":             reflect.TypeFor[dividerBody](),
+		"PUT /v1/me":                               reflect.TypeFor[profileBody](),
+		"PUT /v1/me/signing-password":              reflect.TypeFor[signingBody](),
+		"POST /v1/reports":                         reflect.TypeFor[runReportBody](),
+		"POST /v1/kpis/{key}/measurements":         reflect.TypeFor[measurementBody](),
+		"POST /v1/kpis":                            reflect.TypeFor[kpiBody](),
+		"POST /v1/kpis/{key}/targets":              reflect.TypeFor[kpiTargetBody](),
+		"POST /v1/capas":                           reflect.TypeFor[opsflow.CAPARequest](),
+		"POST /v1/admin/processes/{id}/retry":      reflect.TypeFor[adminActionBody](),
+		"POST /v1/admin/processes/{id}/abandon":    reflect.TypeFor[adminActionBody](),
+		"PUT /v1/users/{id}":                       reflect.TypeFor[userBody](),
+		"POST /v1/admin/users/{id}/unlock-signing": reflect.TypeFor[adminActionBody](),
+		"PUT /v1/admin/users/{id}/sso":             reflect.TypeFor[ssoLinkBody](),
+		"DELETE /v1/admin/users/{id}/sso":          reflect.TypeFor[adminActionBody](),
 	}
 	f.serves = map[string]bool{}
 	for k := range f.bodies {
@@ -128,10 +145,29 @@ func TestSettingsPage(t *testing.T) {
 	mustContain(t, "the settings page", p.Body, "<h1>Your settings</h1>", `href="/settings" aria-current="page"`, `value="alice@example.com"`,
 		`value="Europe/Berlin"`, `<legend>What reaches you where</legend>`, `<option value="7" selected>07:00</option>`,
 		`value="escalated" checked`, `value="approval_requested" checked`, "One is stored: leave this empty to keep it.",
-		`autocomplete="current-password"`, `autocomplete="new-password"`)
+		`autocomplete="new-password"`)
+	// No signing password yet: the page says so, and the form sets the
+	// first, without asking for a current one.
+	mustContain(t, "the signing password's state", between(p.Body, `id="signing-state"`, "</p>"), "<strong>not set</strong>")
+	mustContain(t, "the signing password form", between(p.Body, `<form id="signing-password"`, "</form>"), "Set my signing password")
+	if strings.Contains(p.Body, `name="current_password"`) {
+		t.Error("the first signing password is asked for a current one")
+	}
 	if strings.Contains(p.Body, `value="assigned" checked`) || strings.Contains(p.Body, opsflow.MaskedSecret) {
 		t.Error("an unticked kind is ticked, or the stored secret's mask is in the page")
 	}
+	// One set: when, whether signing is locked, and the form changes it.
+	set, until := time.Date(2026, 10, 2, 9, 30, 0, 0, time.UTC), time.Now().Add(time.Hour).UTC()
+	h.api.routes["GET /v1/me"] = func(opsflow.User, []byte, *http.Request) (int, any) {
+		return 200, opsflow.Account{Profile: profile, SigningPasswordSet: true, SigningPasswordSetAt: &set, SigningLocked: true, SigningLockedUntil: &until}
+	}
+	p = c.do("GET", "/settings", nil)
+	mustContain(t, "the signing password's state", between(p.Body, `id="signing-state"`, "</p>"),
+		"<strong>set</strong>", `on <time datetime="2026-10-02T09:30:00Z">2 Oct 2026</time>`, "<strong>locked</strong> until", "an administrator can unlock it")
+	mustContain(t, "the signing password form", between(p.Body, `<form id="signing-password"`, "</form>"),
+		"Change my signing password", `autocomplete="current-password"`, `autocomplete="new-password"`)
+	h.api.routes["GET /v1/me"] = func(opsflow.User, []byte, *http.Request) (int, any) { return 200, profile }
+
 	// Everyone has the page, and the link to it.
 	for _, tok := range []string{"opsf_bob", "opsf_carol"} {
 		o := h.client()
@@ -220,7 +256,12 @@ func TestSigningPasswordForm(t *testing.T) {
 	h.api.routes["PUT /v1/me/signing-password"] = apiError(422, opsflow.Error{Code: "invalid", Field: "new_password", Message: "a signing password needs at least 10 characters"})
 	p = c.do("POST", "/settings/signing-password", form("", "short", "short"), "HX-Request", "true")
 	mustContain(t, "the new password", field(p.Body, "new_password"), "at least 10 characters", `aria-invalid="true"`, `type="password" value=""`)
-	// A wrong current password is refused (403) next to it.
+	// Once one is set, the form changes it, with the current one: a wrong
+	// current password is refused (403) next to it.
+	set := time.Date(2026, 10, 2, 9, 30, 0, 0, time.UTC)
+	h.api.routes["GET /v1/me"] = func(u opsflow.User, _ []byte, _ *http.Request) (int, any) {
+		return 200, opsflow.Account{Profile: opsflow.Profile{ID: u.ID, Name: u.Name, Roles: u.Roles, Timezone: "UTC"}, SigningPasswordSet: true, SigningPasswordSetAt: &set}
+	}
 	h.api.routes["PUT /v1/me/signing-password"] = apiError(403, opsflow.Error{Code: "forbidden", Field: "current_password", Message: "wrong signing password: nothing was signed (1 of 5 attempts before signing locks)"})
 	p = c.do("POST", "/settings/signing-password", form("not it", "my long phrase one", "my long phrase one"), "HX-Request", "true")
 	if p.Status != http.StatusForbidden || !strings.Contains(field(p.Body, "current_password"), "wrong signing password") || strings.Contains(p.Body, "not it") {

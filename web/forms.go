@@ -388,7 +388,7 @@ func apiForms() []apiForm {
 	return []apiForm{
 		{http.MethodPost, "/v1/capas", reportForm(s), false},
 		{http.MethodPut, meRoute, profileForm(s, opsflow.Profile{}), false},
-		{http.MethodPut, signingRoute, signingForm(s), false},
+		{http.MethodPut, signingRoute, signingForm(s, true), false},
 		{http.MethodPost, reportsRoute, runReportForm(s, now), false},
 		{http.MethodPost, measurementsRoute, measurementForm(s, opsflow.KPI{Key: "k"}, now), false},
 		{http.MethodPost, kpisRoute, defineKPIForm(s), false},
@@ -400,6 +400,11 @@ func apiForms() []apiForm {
 		{http.MethodPost, abandonProcessRoute, abandonProcessForm(s, "capa-1", ""), false},
 		{http.MethodPost, resendRoute, resendForm(s, "1", ""), true},
 		{http.MethodPost, revokeTokenRoute, revokeTokenForm(s, "t1", ""), true},
+		{http.MethodPut, userRoute, newUserForm(s), false},
+		{http.MethodPut, userRoute, userProfileForm(s, opsflow.Account{}), false},
+		{http.MethodPost, unlockRoute, unlockSigningForm(s, opsflow.Account{}), false},
+		{http.MethodPut, userSSORoute, linkSSOForm(s, opsflow.Account{}), false},
+		{http.MethodDelete, userSSORoute, unlinkSSOForm(s, opsflow.Account{}), false},
 	}
 }
 

@@ -144,7 +144,7 @@ func adminURL(section string, q url.Values) string {
 // buildAdmin builds the overview (section "") or one section at q's
 // cursor; st, when set, is a refused post of one of its forms.
 func (a *App) buildAdmin(ctx context.Context, s *session, section string, q url.Values, st *formState) (*pageOut, error) {
-	v := &adminView{Section: section, Sections: adminSections}
+	v := &adminView{Section: section, Sections: adminNav}
 	title := "Admin"
 	if section != "" {
 		title = "Admin: " + strings.ToLower(sectionLabel(section))

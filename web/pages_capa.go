@@ -31,6 +31,17 @@ func (f filterView) ErrorOf(name string) string {
 	return ""
 }
 
+// getFiltered reads a list route at the filter's values into page; the
+// API's 422 (a bad filter or cursor) is no failure but the filter's
+// error, said next to it.
+func (a *App) getFiltered(ctx context.Context, s *session, route string, f *filterView, page any) error {
+	err := a.get(ctx, s, route, f.Values, page)
+	if err != nil && opsflow.ErrorCode(err) == opsflow.EINVALID {
+		f.Error, err = asError(err), nil
+	}
+	return err
+}
+
 // pager links the pages of a keyset-paginated list.
 type pager struct {
 	Next, First string
@@ -106,11 +117,8 @@ func (a *App) buildRegister(ctx context.Context, s *session, q url.Values, st *f
 		Risks: opts([]string{opsflow.RiskLow, opsflow.RiskMedium, opsflow.RiskHigh, opsflow.RiskCritical}),
 		Types: opts([]string{opsflow.CAPATypeCorrective, opsflow.CAPATypePreventive, opsflow.CAPATypeCorrection}), Now: a.Now().UTC()}
 	var page opsflow.Page[opsflow.CAPA]
-	if err := a.get(ctx, s, "/v1/capas", q, &page); err != nil {
-		if opsflow.ErrorCode(err) != opsflow.EINVALID {
-			return nil, err
-		}
-		v.Filter.Error = asError(err) // a bad filter: say so next to it
+	if err := a.getFiltered(ctx, s, "/v1/capas", &v.Filter, &page); err != nil {
+		return nil, err
 	}
 	v.Items = page.Items
 	v.Pager = newPager("/capas", q, page.NextCursor)

@@ -54,11 +54,8 @@ func nextCheckin(o opsflow.Onboarding) *opsflow.Task {
 func (a *App) buildOnboardingBoard(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {
 	v := &onboardingBoardView{Filter: filterView{Values: q}, States: opts(opsflow.OnboardingStates), Now: a.Now().UTC()}
 	var page opsflow.Page[opsflow.Onboarding]
-	if err := a.get(ctx, s, "/v1/onboardings", q, &page); err != nil {
-		if opsflow.ErrorCode(err) != opsflow.EINVALID {
-			return nil, err
-		}
-		v.Filter.Error = asError(err)
+	if err := a.getFiltered(ctx, s, "/v1/onboardings", &v.Filter, &page); err != nil {
+		return nil, err
 	}
 	for _, o := range page.Items {
 		v.Rows = append(v.Rows, hireRow{O: o, NextCheckin: nextCheckin(o)})

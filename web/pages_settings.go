@@ -21,7 +21,7 @@ const (
 )
 
 type settingsView struct {
-	P       opsflow.Profile
+	P       opsflow.Account
 	Profile *Form
 	Signing *Form
 }
@@ -95,16 +95,20 @@ func profileForm(s *session, p opsflow.Profile) *Form {
 		}}
 }
 
-// signingForm sets or changes the signing password.
-func signingForm(s *session) *Form {
-	return &Form{ID: "signing-password", Action: "/settings/signing-password", Submit: "Set my signing password", CSRF: s.CSRF, Key: randomToken(),
+// signingForm sets the first signing password, or changes the one set
+// (which needs the current one).
+func signingForm(s *session, set bool) *Form {
+	f := &Form{ID: "signing-password", Action: "/settings/signing-password", Submit: "Set my signing password", CSRF: s.CSRF, Key: randomToken(),
 		Fields: []Field{
-			{Name: "current_password", Label: "Current signing password", Type: inPassword, Autocomplete: "current-password",
-				Help: "Leave it empty when you set your first one."},
 			{Name: "new_password", Label: "New signing password", Type: inPassword, Autocomplete: "new-password",
 				Help: "A phrase only you know, not your name or user ID."},
 			{Name: "new_password_again", Label: "The new signing password again", Type: inPassword, Autocomplete: "new-password", Local: true},
 		}}
+	if set {
+		f.Submit = "Change my signing password"
+		f.Fields = append([]Field{{Name: "current_password", Label: "Current signing password", Type: inPassword, Autocomplete: "current-password"}}, f.Fields...)
+	}
+	return f
 }
 
 func (a *App) settings(w http.ResponseWriter, r *http.Request, s *session) {
@@ -117,11 +121,11 @@ func (a *App) settings(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (a *App) buildSettings(ctx context.Context, s *session, st *formState) (*pageOut, error) {
-	var p opsflow.Profile
+	var p opsflow.Account
 	if err := a.get(ctx, s, meRoute, nil, &p); err != nil {
 		return nil, err
 	}
-	v := &settingsView{P: p, Profile: profileForm(s, p), Signing: signingForm(s)}
+	v := &settingsView{P: p, Profile: profileForm(s, p.Profile), Signing: signingForm(s, p.SigningPasswordSet)}
 	out := &pageOut{page: "settings", title: "Settings", nav: "settings", data: v, forms: []*Form{v.Profile, v.Signing}}
 	st.apply(out.forms)
 	return out, nil
@@ -201,12 +205,9 @@ func (a *App) notifications(w http.ResponseWriter, r *http.Request, s *session) 
 	q := listQuery(r, "state")
 	v := &notificationsView{Filter: filterView{Values: q}, States: deliveryStates}
 	var page opsflow.Page[opsflow.Delivery]
-	if err := a.get(r.Context(), s, notificationsRoute, q, &page); err != nil {
-		if opsflow.ErrorCode(err) != opsflow.EINVALID {
-			a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-			return
-		}
-		v.Filter.Error = asError(err) // a bad filter or cursor: say so
+	if err := a.getFiltered(r.Context(), s, notificationsRoute, &v.Filter, &page); err != nil {
+		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
+		return
 	}
 	for _, d := range page.Items {
 		row := notificationRow{Delivery: d}

@@ -27,7 +27,7 @@ type pages struct {
 }
 
 // pageNames lists the pages, one templates/<name>.html each.
-var pageNames = []string{"signin", "error", "work", "capas", "capa", "kaizen-board", "kaizen", "onboardings", "hire", "kpis", "kpi", "reports", "audit", "settings", "notifications", "admin"}
+var pageNames = []string{"signin", "error", "work", "capas", "capa", "kaizen-board", "kaizen", "onboardings", "hire", "kpis", "kpi", "reports", "audit", "settings", "notifications", "admin", "users", "user"}
 
 func mustParsePages() *pages {
 	p := &pages{byName: map[string]*template.Template{}}
@@ -189,14 +189,8 @@ var funcs = template.FuncMap{
 		}
 		return num(*f)
 	},
-	"join": func(xs []string, sep string) string { return strings.Join(xs, sep) },
-	"roles": func(rs []opsflow.Role) string {
-		names := make([]string, len(rs))
-		for i, r := range rs {
-			names[i] = string(r)
-		}
-		return strings.Join(names, ", ")
-	},
+	"join":  func(xs []string, sep string) string { return strings.Join(xs, sep) },
+	"roles": roleList,
 	"who": func(t opsflow.Task) string {
 		if t.Assignee != "" {
 			return t.Assignee

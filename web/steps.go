@@ -253,6 +253,9 @@ func (a *App) submit(w http.ResponseWriter, r *http.Request, s *session, p apiPo
 	if err != nil {
 		state.Error, state.Key = asError(err), vals.Get("_key") // not sent: the key is unused
 		ans.Status = http.StatusUnprocessableEntity
+		if st := statusOf(err); st != http.StatusInternalServerError {
+			ans.Status = st // a check's conflict (an ID taken) or unavailable API
+		}
 	} else {
 		ans = a.call(r.Context(), s, p.method, p.path, nil, body, key)
 		if !ans.ok() {
