@@ -843,11 +843,14 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 		t.Errorf("the KPI as the API has it: %v", k)
 	}
 	// Its limits: new thresholds, and new limits after a deliberate change.
-	alice.fill("change-kpi", "thresholds.amber", "55", "thresholds.red", "70", "method", "complaints per million shipped", "reason", "October review")
+	alice.do(chromedp.Click(chromedp.CSS("details:has(#change-kpi) > summary")))
+	alice.fill("change-kpi", "thresholds.amber", "55", "thresholds.red", "70", "method", "complaints per million shipped",
+		"rules.eight_on_one_side", "violation", "reason", "October review")
 	alice.submit("change-kpi")
 	if f := alice.flash(); !strings.Contains(f, "Definition saved") || !strings.Contains(alice.text("main"), "complaints per million shipped") {
 		t.Fatalf("definition: %q %s", f, alice.text("#change-kpi"))
 	}
+	alice.do(chromedp.Click(chromedp.CSS("details:has(#add-divider) > summary")))
 	alice.fill("add-divider", "at", "2026-11-01", "label", "new complaint form")
 	alice.submit("add-divider")
 	if f := alice.flash(); !strings.Contains(f, "New limits start") || !strings.Contains(alice.text("main"), "new complaint form") {
@@ -860,6 +863,9 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 	}
 	if pol := k["policy"].(map[string]any); pol["action"] != "kaizen" || pol["sponsor"] != "bob" {
 		t.Errorf("the policy, left as it was on the form, changed: %v", pol)
+	}
+	if r := k["rules"].(map[string]any); r["eight_on_one_side"] != "violation" || r["beyond_limits"] != "violation" || r["three_of_four"] != "warning" {
+		t.Errorf("the detection rules as the API has them: %v", r)
 	}
 	if ds, _ := k["dividers"].([]any); len(ds) != 1 || ds[0].(map[string]any)["label"] != "new complaint form" {
 		t.Errorf("dividers as the API has them: %v", k["dividers"])

@@ -90,7 +90,7 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 		{"/kpis/nosuch/measurements", url.Values{"value": {"Inf"}, "at": {"yesterday"}}},
 		{"/kpis", url.Values{"key": {"\x00"}, "name": {long}, "direction": {"sideways"}, "target.value": {"NaN"}}},
 		{"/kpis/nosuch/targets", url.Values{"value": {"1e999"}, "effective_from": {"soon"}}},
-		{"/kpis/nosuch/definition", url.Values{"thresholds.amber": {"NaN"}, "thresholds.red": {"-Inf"}, "reason": {"\x00"}, "policy.risk.severity": {"1e99"}, "frequency": {"hourly"}}},
+		{"/kpis/nosuch/definition", url.Values{"thresholds.amber": {"NaN"}, "thresholds.red": {"-Inf"}, "reason": {"\x00"}, "policy.risk.severity": {"1e99"}, "frequency": {"hourly"}, "rules.beyond_limits": {"sometimes"}, "rules.\x00": {"ignore"}}},
 		{"/kpis/nosuch/baseline", url.Values{"locked": {"maybe"}, "n": {"-1"}, "from": {"0000-00-00"}, "to": {long[:200]}}},
 		{"/kpis/nosuch/dividers", url.Values{"at": {"yesterday"}, "label": {long}}},
 		{"/admin/processes/capa-nosuch/abandon", url.Values{"reason": {long}}},

@@ -41,6 +41,7 @@ type (
 		Source      *string                 `json:"source,omitempty"`
 		Thresholds  *opsflow.Thresholds     `json:"thresholds,omitempty"`
 		Policy      *opsflow.ResponsePolicy `json:"policy,omitempty"`
+		Rules       opsflow.ChartRules      `json:"rules,omitempty"`
 		Reason      string                  `json:"reason,omitempty"`
 	}
 	baselineBody struct {

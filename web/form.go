@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"reflect"
@@ -128,6 +129,26 @@ func decodeForm(t reflect.Type, vals url.Values) (body []byte, renames map[strin
 	return body, d.renames, nil
 }
 
+// entries reads a map's entries: the inputs named key.<entry> (a KPI's
+// rules.beyond_limits), each one level deep; empty ones are left out.
+func (d *decoder) entries(elem reflect.Type, key string) (any, bool, error) {
+	out := map[string]any{}
+	for _, name := range slices.Sorted(maps.Keys(d.vals)) {
+		entry, ok := strings.CutPrefix(name, key+".")
+		if !ok || entry == "" || strings.ContainsAny(entry, ".[") {
+			continue
+		}
+		v, present, err := d.value(elem, name)
+		if err != nil {
+			return nil, false, err
+		}
+		if present {
+			out[entry] = v
+		}
+	}
+	return out, len(out) > 0, nil
+}
+
 // secret reports whether the form key holds a password (signing_password,
 // new_password, …).
 func secret(key string) bool {
@@ -157,6 +178,8 @@ func (d *decoder) value(t reflect.Type, key string) (any, bool, error) {
 		return d.value(t.Elem(), key)
 	case t.Kind() == reflect.Struct:
 		return d.object(t, key)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		return d.entries(t.Elem(), key)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && t.Elem() != timeType:
 		return d.rows(t.Elem(), key)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
@@ -332,6 +355,10 @@ func hasPath(t reflect.Type, name string) bool {
 		rest := indexRE.ReplaceAllString(name, "")
 		rest = strings.TrimPrefix(rest, ".")
 		return hasPath(t.Elem(), rest)
+	}
+	if t.Kind() == reflect.Map && t.Key().Kind() == reflect.String {
+		_, rest, _ := strings.Cut(name, ".") // the first segment is the entry's key
+		return !strings.Contains(strings.SplitN(name, ".", 2)[0], "[") && hasPath(t.Elem(), rest)
 	}
 	if t.Kind() != reflect.Struct || t == timeType {
 		return false

@@ -228,6 +228,7 @@ type kpiRecord struct {
 	Source     string                 `json:"source,omitempty"`
 	Thresholds opsflow.Thresholds     `json:"thresholds"`
 	Policy     opsflow.ResponsePolicy `json:"policy"`
+	Rules      opsflow.ChartRules     `json:"rules"`
 	Baseline   opsflow.ChartBaseline  `json:"baseline"`
 	Dividers   []opsflow.KPIDivider   `json:"dividers"`
 }
@@ -360,8 +361,30 @@ func changeKPIForm(s *session, k kpiRecord) *Form {
 				{Name: "policy.risk.occurrence", Label: "occurrence (1–5)", Type: inNumber, Value: risk[1]},
 				{Name: "policy.risk.detection", Label: "detection (1–5)", Type: inNumber, Value: risk[2]},
 			}},
+			{Name: "detection", Label: "Detection rules", Type: inSet,
+				Help:   "What each of the chart's rules is: a violation acts as the response says; a warning is shown on the chart and the report; ignored is neither.",
+				Fields: ruleFields(k.Rules)},
 			{Name: "reason", Label: "Reason", Type: inText, Help: "Why it changes: it goes in the KPI's audit trail."},
 		}}
+}
+
+// ruleLabels name the chart's detection rules for people.
+var ruleLabels = map[string]string{
+	opsflow.RuleBeyondLimits:   "A point beyond the natural process limits",
+	opsflow.RuleThreeOfFour:    "3 of 4 points nearer a limit than the centre line",
+	opsflow.RuleEightOnOneSide: "8 points in a row on one side of the centre line",
+	opsflow.RuleMRAboveURL:     "A moving range above its upper limit (a jump)",
+}
+
+var severities = []Option{{opsflow.SeverityViolation, "Violation"}, {opsflow.SeverityWarning, "Warning"}, {opsflow.SeverityIgnore, "Ignored"}}
+
+// ruleFields is a select per detection rule, set to what rules say.
+func ruleFields(rules opsflow.ChartRules) []Field {
+	out := make([]Field, len(opsflow.ChartRuleNames))
+	for i, name := range opsflow.ChartRuleNames {
+		out[i] = Field{Name: "rules." + name, Label: ruleLabels[name], Type: inSelect, Options: severities, Value: rules.Severity(name)}
+	}
+	return out
 }
 
 func numOrEmpty(v *float64) string {
