@@ -311,7 +311,7 @@ func TestReportsPageRunsAMonthsReport(t *testing.T) {
 		if got := strings.Contains(p.Body, "Run a month&#39;s report now"); got != may {
 			t.Errorf("%s is offered to run a report: %v", tok, got)
 		}
-		if may && !strings.Contains(field(p.Body, "period"), `type="month" value="`+last+`"`) {
+		if may && !strings.Contains(field(p.Body, "period"), `type="month" value="`+last+`" placeholder="YYYY-MM"`) {
 			t.Errorf("the month offered: %s", field(p.Body, "period"))
 		}
 	}
