@@ -845,7 +845,7 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 	// Its limits: new thresholds, and new limits after a deliberate change.
 	alice.do(chromedp.Click(chromedp.CSS("details:has(#change-kpi) > summary")))
 	alice.fill("change-kpi", "thresholds.amber", "55", "thresholds.red", "70", "method", "complaints per million shipped",
-		"rules.eight_on_one_side", "violation", "reason", "October review")
+		"rules.eight_on_one_side", "violation", "missing.enabled", "@check", "missing.grace_days", "5", "reason", "October review")
 	alice.submit("change-kpi")
 	if f := alice.flash(); !strings.Contains(f, "Definition saved") || !strings.Contains(alice.text("main"), "complaints per million shipped") {
 		t.Fatalf("definition: %q %s", f, alice.text("#change-kpi"))
@@ -866,6 +866,9 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 	}
 	if r := k["rules"].(map[string]any); r["eight_on_one_side"] != "violation" || r["beyond_limits"] != "violation" || r["three_of_four"] != "warning" {
 		t.Errorf("the detection rules as the API has them: %v", r)
+	}
+	if m := k["missing"].(map[string]any); m["enabled"] != true || m["grace_days"] != 5.0 {
+		t.Errorf("the missing-measurement rule as the API has it: %v", m)
 	}
 	if ds, _ := k["dividers"].([]any); len(ds) != 1 || ds[0].(map[string]any)["label"] != "new complaint form" {
 		t.Errorf("dividers as the API has them: %v", k["dividers"])

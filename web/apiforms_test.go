@@ -37,6 +37,7 @@ type (
 		Description *string                 `json:"description,omitempty"`
 		Owner       *string                 `json:"owner,omitempty"`
 		Frequency   *opsflow.Frequency      `json:"frequency,omitempty"`
+		Missing     *opsflow.MissingRule    `json:"missing,omitempty"`
 		Method      *string                 `json:"method,omitempty"`
 		Source      *string                 `json:"source,omitempty"`
 		Thresholds  *opsflow.Thresholds     `json:"thresholds,omitempty"`

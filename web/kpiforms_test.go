@@ -198,7 +198,7 @@ func TestKPIPageChangesItsLimits(t *testing.T) {
 
 	// Each form sends its route's body, as the signed-in person.
 	for _, tc := range []struct{ path, api, form, want string }{
-		{"/kpis/scrap/definition", "PATCH /v1/kpis/scrap", "change-kpi", `{"name":"Scrap","policy":{"action":"capa","capa_type":"preventive","risk":{"detection":2,"occurrence":3,"severity":4}},"reason":"October review","rules":{"beyond_limits":"violation","eight_on_one_side":"violation"},"thresholds":{"amber":4.6,"red":5.5}}`},
+		{"/kpis/scrap/definition", "PATCH /v1/kpis/scrap", "change-kpi", `{"missing":{"enabled":false},"name":"Scrap","policy":{"action":"capa","capa_type":"preventive","risk":{"detection":2,"occurrence":3,"severity":4}},"reason":"October review","rules":{"beyond_limits":"violation","eight_on_one_side":"violation"},"thresholds":{"amber":4.6,"red":5.5}}`},
 		{"/kpis/scrap/baseline", "POST /v1/kpis/scrap/baseline", "set-baseline", `{"locked":true,"n":20,"reason":"October review"}`},
 		{"/kpis/scrap/dividers", "POST /v1/kpis/scrap/dividers", "add-divider", `{"at":"2026-11-01T00:00:00Z","label":"new mould"}`},
 	} {

@@ -224,6 +224,7 @@ type kpiRecord struct {
 	// response policy, the baseline and the dividers that start new
 	// limits.
 	Frequency  opsflow.Frequency      `json:"frequency"`
+	Missing    opsflow.MissingRule    `json:"missing"`
 	Method     string                 `json:"method,omitempty"`
 	Source     string                 `json:"source,omitempty"`
 	Thresholds opsflow.Thresholds     `json:"thresholds"`
@@ -344,6 +345,8 @@ func changeKPIForm(s *session, k kpiRecord) *Form {
 			{Name: "description", Label: "Description", Type: inTextarea, Rows: 2, Value: k.Description},
 			{Name: "owner", Label: "Owner (user ID)", Type: inText, Value: k.OwnerID, Autocomplete: "off"},
 			{Name: "frequency", Label: "Measured", Type: inSelect, Options: opts(opsflow.Frequencies), Value: string(k.Frequency)},
+			{Name: "missing.enabled", Label: "Give the owner a task when a measurement is missing", Type: inCheck, Value: strconv.FormatBool(k.Missing.Enabled)},
+			{Name: "missing.grace_days", Label: "Days of grace after a period's measurement is due", Type: inNumber, Value: strconv.Itoa(k.Missing.GraceDays)},
 			{Name: "method", Label: "Method", Type: inText, Value: k.Method, Help: "How it is measured, e.g. scrapped / started units per month."},
 			{Name: "source", Label: "Source", Type: inText, Value: k.Source, Help: "Where the data come from, e.g. the MES shift report."},
 			{Name: "limits", Label: "Thresholds", Type: inSet,
@@ -422,26 +425,37 @@ func dividerForm(s *session, k opsflow.KPI) *Form {
 		}}
 }
 
-// changeKPI changes a KPI's definition: PATCH /v1/kpis/{key}.
+// changeKPI changes a KPI's definition: PATCH /v1/kpis/{key}. The
+// missing-measurement box left unticked is sent as off (left out, the API
+// would keep the rule as it is).
 func (a *App) changeKPI(w http.ResponseWriter, r *http.Request, s *session) {
-	a.kpiChange(w, r, s, http.MethodPatch, kpiRoute, "", "Definition saved.")
+	a.kpiChange(w, r, s, http.MethodPatch, kpiRoute, "", "Definition saved.", func(body map[string]any) {
+		m, _ := body["missing"].(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+			body["missing"] = m
+		}
+		if _, ok := m["enabled"]; !ok {
+			m["enabled"] = false
+		}
+	})
 }
 
 // setBaseline locks or unlocks a KPI's baseline.
 func (a *App) setBaseline(w http.ResponseWriter, r *http.Request, s *session) {
-	a.kpiChange(w, r, s, http.MethodPost, baselineRoute, "/baseline", "Baseline saved: the chart's limits follow it.")
+	a.kpiChange(w, r, s, http.MethodPost, baselineRoute, "/baseline", "Baseline saved: the chart's limits follow it.", nil)
 }
 
 // addDivider starts new limits on a KPI's chart.
 func (a *App) addDivider(w http.ResponseWriter, r *http.Request, s *session) {
-	a.kpiChange(w, r, s, http.MethodPost, dividersRoute, "/dividers", "New limits start on the chart.")
+	a.kpiChange(w, r, s, http.MethodPost, dividersRoute, "/dividers", "New limits start on the chart.", nil)
 }
 
 // kpiChange sends one of a KPI's definition forms to the API and goes
 // back to the KPI's page.
-func (a *App) kpiChange(w http.ResponseWriter, r *http.Request, s *session, method, route, suffix, msg string) {
+func (a *App) kpiChange(w http.ResponseWriter, r *http.Request, s *session, method, route, suffix, msg string, adjust func(map[string]any)) {
 	key := r.PathValue("key")
-	a.submit(w, r, s, apiPost{method: method, route: route, path: "/v1/kpis/" + url.PathEscape(key) + suffix, home: kpiURL(key),
+	a.submit(w, r, s, apiPost{method: method, route: route, path: "/v1/kpis/" + url.PathEscape(key) + suffix, home: kpiURL(key), adjust: adjust,
 		page: func(ctx context.Context, st *formState) (*pageOut, error) { return a.buildKPI(ctx, s, key, st) },
 		done: func(answer) (string, string) { return msg, kpiURL(key) }})
 }
