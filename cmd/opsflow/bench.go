@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	refs := fs.String("refs", "R0", "reference systems: R0 (no-op); add R1 (regular activity writing PostgreSQL) and R2 (local activity) to see where time goes, e.g. R0,R1,R2")
 	fast := fs.Bool("fast", true, "tune the dev server for speed (WAL, transfer poll rate), as 'opsflow dev' does")
 	keep := fs.Bool("keep", false, "keep the state directory for inspection")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the API, opsflow's worker and the clients, all in it) to this file, for go tool pprof")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: opsflow bench [flags]\n\nMeasures opsflow's create + first step against a no-op Temporal workflow on one private stack.\n\nFlags:")
 		fs.PrintDefaults()
@@ -64,6 +66,17 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *rounds < 1 || *dur < time.Second {
 		return errors.New("-rounds must be ≥ 1 and -d ≥ 1s")
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	dir, err := os.MkdirTemp("", "opsflow-bench-")
