@@ -293,7 +293,8 @@ func (s *Server) linkSSO(c echo.Context) error {
 	return s.changeSSO(c, to, in.Reason)
 }
 
-// unlinkSSO: DELETE /v1/admin/users/{id}/sso, with the reason in the body.
+// unlinkSSO: POST /v1/admin/users/{id}/sso/unlink, with the reason in the
+// body (an action with a reason, as revoke and abandon are).
 func (s *Server) unlinkSSO(c echo.Context) error {
 	var in adminAction
 	if c.Request().ContentLength != 0 {

@@ -122,7 +122,7 @@ func (s *Server) apiRoutes() []op {
 			doc:  "From then on the person signs on through the provider as this user, and their name and roles follow its claims. An identity linked to another user is a conflict (409): unlink it there first. Linking the identity the user has changes nothing. Recorded, with the reason, on the user's audit stream, as opsflow user link-sso records it.",
 			body: typeOf[ssoLinkRequest](), example: ssoLinkRequest{Issuer: "https://login.example.com", Subject: "00u8ann7lee", Reason: "moves to the company's sign-on"},
 			resp: typeOf[opsflow.Account](), errs: []int{http.StatusConflict}, rule: roles(opsflow.RoleAdmin), handler: s.linkSSO},
-		{method: "DELETE", path: "/v1/admin/users/:id/sso", id: "unlinkSSO", tag: "admin", summary: "Unlink a user from their single sign-on identity (admin)",
+		{method: "POST", path: "/v1/admin/users/:id/sso/unlink", id: "unlinkSSO", tag: "admin", summary: "Unlink a user from their single sign-on identity (admin)",
 			doc:  "The reason is in the body. The provider's claim to the account is refused from then on; the user signs in with a token. Unlinking a user with no link changes nothing. Recorded, with the reason, on the user's audit stream.",
 			body: typeOf[adminAction](), example: adminAction{Reason: "left the company's sign-on"},
 			resp: typeOf[opsflow.Account](), rule: roles(opsflow.RoleAdmin), handler: s.unlinkSSO},

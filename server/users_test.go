@@ -168,22 +168,22 @@ func TestLinkSSOThroughTheAPI(t *testing.T) {
 	}
 
 	// Unlinked, with a reason (in the body): the claim is refused again.
-	a.Must(http.StatusForbidden, "bob", "DELETE", sso, map[string]any{"reason": "x"})
-	if e := a.Must(http.StatusUnprocessableEntity, "root", "DELETE", sso, nil).Err(t); e.Field != "reason" {
+	a.Must(http.StatusForbidden, "bob", "POST", sso+"/unlink", map[string]any{"reason": "x"})
+	if e := a.Must(http.StatusUnprocessableEntity, "root", "POST", sso+"/unlink", nil).Err(t); e.Field != "reason" {
 		t.Errorf("an unlink without a body: %+v", e)
 	}
-	if e := a.Must(http.StatusUnprocessableEntity, "root", "DELETE", sso, map[string]any{"reason": ""}).Err(t); e.Field != "reason" {
+	if e := a.Must(http.StatusUnprocessableEntity, "root", "POST", sso+"/unlink", map[string]any{"reason": ""}).Err(t); e.Field != "reason" {
 		t.Errorf("an unlink without a reason: %+v", e)
 	}
-	a.Must(http.StatusNotFound, "root", "DELETE", "/v1/admin/users/nobody-"+uniq()+"/sso", map[string]any{"reason": "x"})
+	a.Must(http.StatusNotFound, "root", "POST", "/v1/admin/users/nobody-"+uniq()+"/sso/unlink", map[string]any{"reason": "x"})
 	var unlinked opsflow.Account
-	a.Must(http.StatusOK, "root", "DELETE", sso, map[string]any{"reason": "left the company's provider"}).JSON(t, &unlinked)
+	a.Must(http.StatusOK, "root", "POST", sso+"/unlink", map[string]any{"reason": "left the company's provider"}).JSON(t, &unlinked)
 	if unlinked.ID != lena || unlinked.SSO != nil {
 		t.Errorf("unlinked: %+v", unlinked)
 	}
 	shared.tokens[lena] = idToken(t, idp, her)
 	a.Must(http.StatusForbidden, lena, "GET", "/v1/me", nil)
-	a.Must(http.StatusOK, "root", "DELETE", sso, map[string]any{"reason": "again"}) // nothing to unlink: nothing changes
+	a.Must(http.StatusOK, "root", "POST", sso+"/unlink", map[string]any{"reason": "again"}) // nothing to unlink: nothing changes
 
 	events, err := a.DB.AuditEvents(ctx, opsflow.UserStream(lena))
 	if err != nil {

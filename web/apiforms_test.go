@@ -95,7 +95,7 @@ func (f *fakeAPI) mirrorBodies() {
 		"PUT /v1/users/{id}":                       reflect.TypeFor[userBody](),
 		"POST /v1/admin/users/{id}/unlock-signing": reflect.TypeFor[adminActionBody](),
 		"PUT /v1/admin/users/{id}/sso":             reflect.TypeFor[ssoLinkBody](),
-		"DELETE /v1/admin/users/{id}/sso":          reflect.TypeFor[adminActionBody](),
+		"POST /v1/admin/users/{id}/sso/unlink":     reflect.TypeFor[adminActionBody](),
 	}
 	f.serves = map[string]bool{}
 	for k := range f.bodies {

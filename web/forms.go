@@ -404,7 +404,7 @@ func apiForms() []apiForm {
 		{http.MethodPut, userRoute, userProfileForm(s, opsflow.Account{}), false},
 		{http.MethodPost, unlockRoute, unlockSigningForm(s, opsflow.Account{}), false},
 		{http.MethodPut, userSSORoute, linkSSOForm(s, opsflow.Account{}), false},
-		{http.MethodDelete, userSSORoute, unlinkSSOForm(s, opsflow.Account{}), false},
+		{http.MethodPost, userUnlinkRoute, unlinkSSOForm(s, opsflow.Account{}), false},
 	}
 }
 

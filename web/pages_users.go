@@ -18,10 +18,11 @@ import (
 
 // The API's routes of people, as its document names them.
 const (
-	usersRoute   = "/v1/users"
-	userRoute    = "/v1/users/{id}"
-	unlockRoute  = "/v1/admin/users/{id}/unlock-signing"
-	userSSORoute = "/v1/admin/users/{id}/sso"
+	usersRoute      = "/v1/users"
+	userRoute       = "/v1/users/{id}"
+	unlockRoute     = "/v1/admin/users/{id}/unlock-signing"
+	userSSORoute    = "/v1/admin/users/{id}/sso"
+	userUnlinkRoute = "/v1/admin/users/{id}/sso/unlink"
 )
 
 // secUsers is the admin section of the people; it has pages of its own
@@ -260,7 +261,7 @@ func linkSSOForm(s *session, u opsflow.Account) *Form {
 	return f
 }
 
-// unlinkSSOForm removes the link: DELETE /v1/admin/users/{id}/sso.
+// unlinkSSOForm removes the link: POST /v1/admin/users/{id}/sso/unlink.
 func unlinkSSOForm(s *session, u opsflow.Account) *Form {
 	return &Form{ID: "unlink-sso", Title: "Unlink from the sign-on identity", Action: userAction(u, "sso/unlink"), Submit: "Unlink", Style: styleDanger, CSRF: s.CSRF, Key: randomToken(),
 		Doc:    "The provider's claim to this account is refused from then on: they sign in with an API token.",

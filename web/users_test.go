@@ -235,7 +235,7 @@ func TestUserPageForms(t *testing.T) {
 	annNow := opsflow.Account{Profile: opsflow.Profile{ID: "ann", Name: "Ann Lee"}, SSO: &opsflow.SSOLink{Issuer: "https://id.example.org", Subject: "ann-2"}}
 	h.api.routes["POST /v1/admin/users/ann/unlock-signing"] = ok(opsflow.SigningLock{})
 	h.api.routes["PUT /v1/admin/users/ann/sso"] = ok(annNow)
-	h.api.routes["DELETE /v1/admin/users/ann/sso"] = ok(opsflow.Account{Profile: annNow.Profile})
+	h.api.routes["POST /v1/admin/users/ann/sso/unlink"] = ok(opsflow.Account{Profile: annNow.Profile})
 	for _, b := range []struct {
 		action, form, method, route string
 		vals                        []string
@@ -245,7 +245,7 @@ func TestUserPageForms(t *testing.T) {
 			`{"reason":"checked by phone"}`, "Signing is unlocked."},
 		{"/admin/users/ann/sso", "link-sso", "PUT", "/v1/admin/users/ann/sso", []string{"issuer", "https://id.example.org", "subject", " ann-2 ", "reason", "new provider"},
 			`{"issuer":"https://id.example.org","reason":"new provider","subject":"ann-2"}`, "ann is linked to https://id.example.org subject ann-2."},
-		{"/admin/users/ann/sso/unlink", "unlink-sso", "DELETE", "/v1/admin/users/ann/sso", []string{"reason", "left the provider"},
+		{"/admin/users/ann/sso/unlink", "unlink-sso", "POST", "/v1/admin/users/ann/sso/unlink", []string{"reason", "left the provider"},
 			`{"reason":"left the provider"}`, "ann is not linked to a sign-on identity any more."},
 	} {
 		v := url.Values{csrfField: {c.csrf}, "_form": {b.form}, "_key": {"key-" + b.form}}

@@ -190,7 +190,7 @@ func (a *App) routes() {
 	m.Handle("POST /admin/users/{id}", a.auth(a.adminOnly(a.userForm(http.MethodPut, userRoute, emptied, profileSaved))))
 	m.Handle("POST /admin/users/{id}/unlock-signing", a.auth(a.adminOnly(a.userForm(http.MethodPost, unlockRoute, nil, signingUnlocked))))
 	m.Handle("POST /admin/users/{id}/sso", a.auth(a.adminOnly(a.userForm(http.MethodPut, userSSORoute, nil, ssoLinked))))
-	m.Handle("POST /admin/users/{id}/sso/unlink", a.auth(a.adminOnly(a.userForm(http.MethodDelete, userSSORoute, nil, ssoUnlinked))))
+	m.Handle("POST /admin/users/{id}/sso/unlink", a.auth(a.adminOnly(a.userForm(http.MethodPost, userUnlinkRoute, nil, ssoUnlinked))))
 	m.Handle("GET /audit", a.auth(a.audit))
 	m.Handle("GET /audit/export", a.auth(a.auditExport))
 	m.HandleFunc("/", a.notFound)
