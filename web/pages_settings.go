@@ -179,9 +179,10 @@ func (a *App) settingsPost(s *session, route string) apiPost {
 type issuedToken struct {
 	apiToken
 	Secret string `json:"token"`
-	// Mine says it is the signed-in person's own; Back is the page the
-	// fallback page links back to.
+	// Mine says it is the signed-in person's own, For whose it is by name
+	// when known; Back is the page the fallback page links back to.
 	Mine bool   `json:"-"`
+	For  string `json:"-"`
 	Back string `json:"-"`
 }
 

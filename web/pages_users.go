@@ -187,6 +187,9 @@ func (a *App) buildUser(ctx context.Context, s *session, id string, st *formStat
 		// step's conflict does.
 		st.Error.Message = strings.TrimSuffix(st.Error.Message, ".") + ". As it stands now: " + standing(u)
 	}
+	if issued != nil {
+		issued.For = u.Name
+	}
 	v := &userView{Section: secUsers, Sections: adminNav, A: u, Profile: userProfileForm(s, u), Link: linkSSOForm(s, u), Issued: issued,
 		Tokens: adminURL(secTokens, url.Values{"user": {u.ID}})}
 	out := &pageOut{page: "user", title: "Admin: " + u.Name, nav: "admin", data: v, forms: []*Form{v.Profile, v.Link}}

@@ -204,7 +204,7 @@ func TestIssueATokenOnAUsersPage(t *testing.T) {
 	if got.User != "root" || got.Body != `{"expires":"7d","label":"first token","reason":"new starter, handed over in person"}` || got.Key != "key-ben-2" {
 		t.Errorf("sent %+v", got)
 	}
-	mustContain(t, "ben's page with the token", p.Body, "<h1>Ben Ode", "A new API token for ben", `value="opsf_S3cretOnlyShownOnce"`, "It acts as ben, with their roles.")
+	mustContain(t, "ben's page with the token", p.Body, "<h1>Ben Ode", "A new API token for Ben Ode", `value="opsf_S3cretOnlyShownOnce"`, "It acts as Ben Ode, with their roles.")
 	if p := c.do("GET", "/admin/users/ben", nil); strings.Contains(p.Body, "S3cret") {
 		t.Error("the secret is shown again")
 	}
