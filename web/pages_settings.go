@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -189,8 +190,11 @@ type issuedToken struct {
 // issued reads the token a POST answered.
 func issued(ans answer, mine bool, back string) (*issuedToken, error) {
 	t := &issuedToken{Mine: mine, Back: back}
-	if err := json.Unmarshal(ans.Body, t); err != nil || t.Secret == "" {
-		return nil, fmt.Errorf("web: decode a new token: %v", err)
+	if err := json.Unmarshal(ans.Body, t); err != nil {
+		return nil, fmt.Errorf("web: decode a new token: %w", err)
+	}
+	if t.Secret == "" {
+		return nil, errors.New("web: the API's answer to a new token holds no token")
 	}
 	return t, nil
 }
@@ -202,7 +206,11 @@ func issued(ans answer, mine bool, back string) (*issuedToken, error) {
 func showIssued(t *issuedToken, build func(*issuedToken) (*pageOut, error)) *pageOut {
 	out, err := build(t)
 	if err != nil {
-		return &pageOut{page: "issued", title: "Your new API token", nav: "settings", data: t}
+		out := &pageOut{page: "issued", title: "Your new API token", nav: "settings", data: t}
+		if !t.Mine {
+			out.title, out.nav = "A new API token for "+t.UserID, "admin"
+		}
+		return out
 	}
 	return out
 }
