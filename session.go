@@ -13,7 +13,10 @@ type Session struct {
 	// single sign-on exists.
 	Method string `json:"method"`
 	// CSRF is the secret every form of this session posts back.
-	CSRF      string    `json:"-"`
+	CSRF string `json:"-"`
+	// TokenID is the API token the person signed in with (its ID, never
+	// the token; "" for other methods): revoking it ends the session.
+	TokenID   string    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

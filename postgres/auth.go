@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty" db:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty" db:"revoked_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty" db:"expires_at"`
+	// IssuedBy is who issued it: the person themself, an administrator,
+	// an operator of the command line (cli:…); empty for tokens issued
+	// before it was kept (their user's audit stream says).
+	IssuedBy string `json:"issued_by,omitempty" db:"issued_by"`
 }
 
 // State is active, revoked or expired (at now).
@@ -188,36 +193,137 @@ func (db *DB) IssueTokenUntil(ctx context.Context, u opsflow.User, label string,
 	if expires != nil && !expires.After(time.Now()) {
 		return "", opsflow.Invalid("expires", "a token's expiry must lie in the future")
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", wrap("generate token", err)
-	}
-	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	var token string
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		at := time.Now()
 		if _, err := ensureUser(ctx, tx, u, by, at); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, token_hash, label, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			TokenID(token), u.ID, hashToken(token), label, expires); err != nil {
-			return wrap("save token", err)
-		}
-		var parts []string
-		if label = strings.TrimSpace(label); label != "" {
-			parts = append(parts, "label "+label)
-		}
-		if expires != nil {
-			parts = append(parts, "expires "+expires.UTC().Format(time.RFC3339))
-		}
-		reason := strings.Join(parts, "; ")
-		return auditUser(ctx, tx, u.ID, by, at, opsflow.AuditEvent{
-			Action: "token.issued", Field: "tokens", New: TokenID(token), Reason: reason,
-		})
+		var err error
+		token, _, err = insertToken(ctx, tx, TokenIssue{UserID: u.ID, Label: label, Expires: expires}, by, at)
+		return err
 	})
 	if err != nil {
 		return "", err
 	}
 	return token, nil
+}
+
+// TokenIssue is a token to issue for an existing user through the API:
+// what it is for, when it expires (nil: never), why (an administrator
+// issuing one for someone says why) and the issuer's Idempotency-Key
+// ("" for none).
+type TokenIssue struct {
+	UserID  string
+	Label   string
+	Expires *time.Time
+	Reason  string
+	Key     string
+}
+
+// IssueTokenFor issues a new API token for the existing user in.UserID on
+// behalf of by, and records it (with by as the actor and in's reason) on
+// the user's audit stream; it never creates or changes a user. It returns
+// the token, shown this once, and what is stored of it.
+//
+// A token already issued by by under the same key is not issued again:
+// its secret was shown once and is not stored, so the answer is a
+// conflict naming that token (so that whoever lost it can revoke it),
+// with its description.
+func (db *DB) IssueTokenFor(ctx context.Context, in TokenIssue, by opsflow.Actor) (string, Token, error) {
+	if in.Expires != nil && !in.Expires.After(time.Now()) {
+		return "", Token{}, opsflow.Invalid("expires", "a token's expiry must lie in the future")
+	}
+	var token string
+	var t Token
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, found, err := lockUser(ctx, tx, in.UserID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return &opsflow.Error{Code: opsflow.ENOTFOUND, Message: "no such user: " + in.UserID}
+		}
+		if in.Key != "" {
+			prev, found, err := tokenByKey(ctx, tx, by.ID, in.Key)
+			if err != nil || found {
+				t = prev
+				if found {
+					return replayedToken(prev)
+				}
+				return err
+			}
+		}
+		token, t, err = insertToken(ctx, tx, in, by, time.Now())
+		return err
+	})
+	if err != nil && in.Key != "" && opsflow.ErrorCode(err) == opsflow.ECONFLICT && t.ID == "" {
+		// The same request, twice at once: the other one issued it.
+		if prev, found, lerr := tokenByKey(ctx, db.db, by.ID, in.Key); lerr == nil && found {
+			return "", prev, replayedToken(prev)
+		}
+	}
+	if err != nil {
+		return "", t, err
+	}
+	return token, t, nil
+}
+
+// tokenByKey is the token issuer issued under key, if any.
+func tokenByKey(ctx context.Context, q sqlx.QueryerContext, issuer, key string) (Token, bool, error) {
+	var t Token
+	err := sqlx.GetContext(ctx, q, &t, `SELECT `+tokenColumns+` FROM api_tokens WHERE issued_by = $1 AND idempotency_key = $2`, issuer, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, false, nil
+	}
+	if err != nil {
+		return t, false, wrap("read token", err)
+	}
+	return t.utc(), true, nil
+}
+
+// replayedToken is the answer to a token request repeated with its key.
+func replayedToken(t Token) error {
+	return &opsflow.Error{Code: opsflow.ECONFLICT, Field: "Idempotency-Key", State: t.State(time.Now()),
+		Message: fmt.Sprintf("this request was answered before (the same Idempotency-Key): it issued token %s (%q) at %s. "+
+			"A token's secret is shown only once, in that answer, and cannot be shown again: if you did not keep it, revoke %s and create a new token",
+			t.ID, t.Label, t.CreatedAt.Format(time.RFC3339), t.ID)}
+}
+
+// insertToken generates a token for in.UserID (locked in tx), stores its
+// hash and records it on the user's audit stream: by as the actor, the
+// reason, label and expiry as the event's reason, the token's ID (never
+// the token) as its new value.
+func insertToken(ctx context.Context, tx *sqlx.Tx, in TokenIssue, by opsflow.Actor, at time.Time) (string, Token, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", Token{}, wrap("generate token", err)
+	}
+	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	var key *string
+	if in.Key != "" {
+		key = &in.Key
+	}
+	var t Token
+	if err := tx.GetContext(ctx, &t, `INSERT INTO api_tokens (id, user_id, token_hash, label, expires_at, issued_by, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+tokenColumns,
+		TokenID(token), in.UserID, hashToken(token), in.Label, in.Expires, by.ID, key); err != nil {
+		return "", Token{}, wrap("save token", err)
+	}
+	var parts []string
+	if r := strings.TrimSpace(in.Reason); r != "" {
+		parts = append(parts, r)
+	}
+	if label := strings.TrimSpace(in.Label); label != "" {
+		parts = append(parts, "label "+label)
+	}
+	if in.Expires != nil {
+		parts = append(parts, "expires "+in.Expires.UTC().Format(time.RFC3339))
+	}
+	err := auditUser(ctx, tx, in.UserID, by, at, opsflow.AuditEvent{
+		Action: "token.issued", Field: "tokens", New: t.ID, Reason: strings.Join(parts, "; "),
+	})
+	return token, t.utc(), err
 }
 
 // SetUserRoles replaces the roles of an existing user, as by, for reason,
@@ -355,7 +461,7 @@ func (db *DB) ListTokens(ctx context.Context, userID string) ([]Token, error) {
 	return tokens, nil
 }
 
-const tokenColumns = `id, user_id, label, created_at, last_used_at, revoked_at, expires_at`
+const tokenColumns = `id, user_id, label, created_at, last_used_at, revoked_at, expires_at, COALESCE(issued_by, '') AS issued_by`
 
 func (t Token) utc() Token {
 	t.CreatedAt = t.CreatedAt.UTC()

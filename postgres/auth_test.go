@@ -1,8 +1,11 @@
 package postgres
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,5 +125,92 @@ func TestTokens(t *testing.T) {
 	}
 	if _, err := testDB.CreateToken(ctx, opsflow.User{ID: "x", Name: "x", Roles: []opsflow.Role{"wizard"}}, ""); opsflow.ErrorCode(err) != opsflow.EINVALID {
 		t.Errorf("unknown role accepted: %v", err)
+	}
+}
+
+// TestIssueTokenFor: the API's way to issue a token. Only for an existing
+// user, whom it never changes; recorded with the issuer as the actor and
+// the reason; a second request under the same key issues nothing and
+// names the first token, whose secret is not stored to be shown again —
+// also when the two arrive at once.
+func TestIssueTokenFor(t *testing.T) {
+	ctx := t.Context()
+	u := opsflow.User{ID: uniqueStream(t), Name: "Ida", Roles: []opsflow.Role{opsflow.RoleRequester}}
+	if err := testDB.EnsureUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	admin := opsflow.Actor{ID: "root", Name: "Ops Admin", Roles: []opsflow.Role{opsflow.RoleAdmin}}
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	in := TokenIssue{UserID: u.ID, Label: "laptop", Expires: &until, Reason: "first token, handed over in person", Key: "k-" + u.ID}
+	tok, info, err := testDB.IssueTokenFor(ctx, in, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ID != TokenID(tok) || info.UserID != u.ID || info.Label != "laptop" || info.IssuedBy != "root" || info.ExpiresAt == nil || !info.ExpiresAt.Equal(until) {
+		t.Errorf("issued %+v", info)
+	}
+	if got, err := testDB.Authenticate(ctx, tok); err != nil || got.ID != u.ID || !slices.Equal(got.Roles, u.Roles) {
+		t.Errorf("the token authenticates as %+v, %v", got, err)
+	}
+	// The same key again, one at a time and several at once: no token.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			var again string
+			again, _, errs[i] = testDB.IssueTokenFor(ctx, in, admin)
+			if again != "" {
+				errs[i] = fmt.Errorf("a second token under the same key")
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		var e *opsflow.Error
+		if !errors.As(err, &e) || e.Code != opsflow.ECONFLICT || e.Field != "Idempotency-Key" || e.State != "active" || !strings.Contains(e.Message, info.ID) {
+			t.Errorf("a repeat: %v", err)
+		}
+	}
+	if list, err := testDB.ListTokens(ctx, u.ID); err != nil || len(list) != 1 {
+		t.Errorf("tokens of %s: %+v %v", u.ID, list, err)
+	}
+	// The key is the issuer's: another issuer's same key is another request.
+	self := opsflow.Actor{ID: u.ID, Name: u.Name, Roles: u.Roles}
+	tok2, own, err := testDB.IssueTokenFor(ctx, TokenIssue{UserID: u.ID, Label: "phone", Key: in.Key}, self)
+	if err != nil || tok2 == tok || own.IssuedBy != u.ID || own.ExpiresAt != nil {
+		t.Errorf("the user's own token under the admin's key: %+v %v", own, err)
+	}
+
+	if _, _, err := testDB.IssueTokenFor(ctx, TokenIssue{UserID: "nobody-" + u.ID, Label: "x"}, admin); opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
+		t.Errorf("an unknown user: %v", err)
+	}
+	if n := countRows(t, `SELECT count(*) FROM users WHERE id = $1`, "nobody-"+u.ID); n != 0 {
+		t.Error("issuing a token created a user")
+	}
+	past := time.Now().Add(-time.Minute)
+	if _, _, err := testDB.IssueTokenFor(ctx, TokenIssue{UserID: u.ID, Label: "x", Expires: &past}, admin); opsflow.ErrorCode(err) != opsflow.EINVALID {
+		t.Errorf("an expiry in the past: %v", err)
+	}
+
+	trail, err := testDB.AuditEvents(ctx, opsflow.UserStream(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued []opsflow.AuditEvent
+	for _, e := range trail {
+		if strings.Contains(e.Old+e.New+e.Reason, tok) || strings.Contains(e.Old+e.New+e.Reason, tok2) {
+			t.Errorf("a token's secret is in the trail: %+v", e)
+		}
+		if e.Action == "token.issued" {
+			issued = append(issued, e)
+		}
+	}
+	if len(issued) != 2 || issued[0].ActorID != "root" || issued[0].ActorRole != "admin" || issued[0].New != info.ID ||
+		issued[0].Reason != "first token, handed over in person; label laptop; expires "+until.Format(time.RFC3339) ||
+		issued[1].ActorID != u.ID || issued[1].Reason != "label phone" {
+		t.Errorf("token.issued events: %+v", issued)
+	}
+	if rep, err := testDB.VerifyAudit(ctx, opsflow.UserStream(u.ID)); err != nil || !rep.OK {
+		t.Errorf("user trail: %+v %v", rep, err)
 	}
 }

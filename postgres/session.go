@@ -75,12 +75,13 @@ func (db *DB) Session(ctx context.Context, secret string) (opsflow.Session, erro
 		Roles     pq.StringArray `db:"roles"`
 		Method    string         `db:"method"`
 		CSRF      string         `db:"csrf_token"`
+		TokenID   string         `db:"token_id"`
 		CreatedAt time.Time      `db:"created_at"`
 		ExpiresAt time.Time      `db:"expires_at"`
 		Stale     bool           `db:"stale"`
 	}
 	st, err := db.prepared(ctx, `
-		SELECT s.user_id, u.name, u.roles, s.method, s.csrf_token, s.created_at, s.expires_at,
+		SELECT s.user_id, u.name, u.roles, s.method, s.csrf_token, COALESCE(s.token_id, '') AS token_id, s.created_at, s.expires_at,
 			s.last_seen_at < now() - interval '1 minute' AS stale
 		FROM web_sessions s
 		JOIN users u ON u.id = s.user_id
@@ -107,7 +108,7 @@ func (db *DB) Session(ctx context.Context, secret string) (opsflow.Session, erro
 	for i, r := range row.Roles {
 		u.Roles[i] = opsflow.Role(r)
 	}
-	return opsflow.Session{User: u, Method: row.Method, CSRF: row.CSRF, CreatedAt: row.CreatedAt.UTC(), ExpiresAt: row.ExpiresAt.UTC()}, nil
+	return opsflow.Session{User: u, Method: row.Method, CSRF: row.CSRF, TokenID: row.TokenID, CreatedAt: row.CreatedAt.UTC(), ExpiresAt: row.ExpiresAt.UTC()}, nil
 }
 
 // EndSession ends a session (signing out). Ending one that has ended or

@@ -32,7 +32,7 @@ func TestSessions(t *testing.T) {
 	}
 	secret := start(opsflow.NewSession{UserID: u.ID, Method: "token", Token: token, TTL: time.Hour, Idle: time.Hour})
 	s, err := testDB.Session(ctx, secret)
-	if err != nil || s.User.ID != u.ID || s.User.Name != "Grace" || s.Method != "token" || len(s.CSRF) < 40 || !s.ExpiresAt.After(time.Now()) {
+	if err != nil || s.User.ID != u.ID || s.User.Name != "Grace" || s.Method != "token" || s.TokenID != TokenID(token) || len(s.CSRF) < 40 || !s.ExpiresAt.After(time.Now()) {
 		t.Fatalf("Session = %+v, %v", s, err)
 	}
 	if n := countRows(t, `SELECT count(*) FROM web_sessions WHERE position($1::bytea in id_hash) > 0`, []byte(secret)); n != 0 {
@@ -62,6 +62,9 @@ func TestSessions(t *testing.T) {
 	// Revoking the token it signed in with ends a session.
 	secret = start(opsflow.NewSession{UserID: u.ID, Method: "token", Token: token, TTL: time.Hour, Idle: time.Hour})
 	sso := start(opsflow.NewSession{UserID: u.ID, Method: "sso", TTL: time.Hour, Idle: time.Hour})
+	if s, err := testDB.Session(ctx, sso); err != nil || s.TokenID != "" {
+		t.Errorf("a single sign-on session names token %q (%v)", s.TokenID, err)
+	}
 	if err := testDB.RevokeToken(ctx, TokenID(token)); err != nil {
 		t.Fatal(err)
 	}

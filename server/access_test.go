@@ -12,6 +12,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/testenv"
+	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 )
 
@@ -103,6 +104,14 @@ func TestRouteAccess(t *testing.T) {
 					}
 					path = strings.Replace(path, ":task_id", tasks[0].ID, 1)
 				}
+			}
+			if strings.HasPrefix(path, "/v1/me/tokens/:id") {
+				// One's own token: each user revokes one of theirs.
+				_, own, err := a.DB.IssueTokenFor(ctx, postgres.TokenIssue{UserID: u.ID, Label: "route access"}, opsflow.ActorOf(u, time.Now()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				path = strings.Replace(path, ":id", own.ID, 1)
 			}
 			path = strings.NewReplacer(":id", "alice", ":key", f.kpi, ":role", "office").Replace(path)
 			who := u.ID

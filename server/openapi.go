@@ -365,16 +365,19 @@ func requiredFields(t reflect.Type) []string {
 	var out []string
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
 		tag := f.Tag.Get("json")
 		name, opts, _ := strings.Cut(tag, ",")
 		if name == "-" {
 			continue
 		}
 		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			// encoding/json inlines an embedded struct's fields, also
+			// when its type is unexported (tokenRequest in
+			// adminTokenRequest).
 			out = append(out, requiredFields(f.Type)...)
+			continue
+		}
+		if !f.IsExported() {
 			continue
 		}
 		if name == "" {

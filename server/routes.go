@@ -62,6 +62,8 @@ func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 var (
 	pLimit  = param{"limit", "integer", "page size, 1–200 (default 50)", nil}
 	pCursor = param{"cursor", "string", "next_cursor of the previous page", nil}
+	// pTokenState filters API tokens by state.
+	pTokenState = param{"state", "string", "active, revoked or expired (default: all)", []string{"active", "revoked", "expired"}}
 )
 
 func listParams(extra ...param) []param {
@@ -104,6 +106,25 @@ func (s *Server) apiRoutes() []op {
 			doc:  "Signed steps (a CAPA's decision, plan approval, effectiveness result and closure; a Kaizen plan's approval and standardisation) ask for it again at each signature. Changing it needs the current one, which counts towards the lockout like a signature. Stored only as an argon2id hash; setting it is recorded on your audit stream.",
 			body: typeOf[signingPasswordRequest](), example: signingPasswordRequest{New: "a long phrase only I know"},
 			status: http.StatusNoContent, rule: anyUser(), handler: s.putSigningPassword},
+		{method: "GET", path: "/v1/me/tokens", id: "listMyTokens", tag: "people", summary: "Your API tokens: label, created, last used, expiry, state",
+			doc:  "Never a token itself: its ID (derived from its hash), label, created, last used (to the minute), expires, revoked and who issued it. Newest first.",
+			resp: typeOf[tokenInfo](), list: true, rule: anyUser(), handler: s.listMyTokens,
+			query: []param{pTokenState, pLimit, pCursor}},
+		{method: "POST", path: "/v1/me/tokens", id: "createMyToken", tag: "people", summary: "Create an API token for yourself: the answer holds it, once",
+			doc: "The token acts as you, with your roles. label (required, at most 100 characters) says what it is for; expires when it stops working: a number of days (90d), a duration (12h), a date or an RFC 3339 time, " +
+				"in the future and at most 2 years ahead (left out: 90 days). The answer (201) is the only place the token is ever shown: only its SHA-256 is stored. " +
+				"Repeated with its Idempotency-Key, the request issues nothing and answers 409 naming the token it issued, whose secret cannot be shown again: if the first answer was lost, revoke that token and create another. " +
+				"Recorded on your audit stream (the token's ID, never the token).",
+			body: typeOf[tokenRequest](), example: tokenRequest{Label: "laptop", Expires: "90d"},
+			resp: typeOf[newToken](), status: http.StatusCreated, rule: anyUser(), handler: s.createMyToken},
+		{method: "POST", path: "/v1/me/tokens/:id/revoke", id: "revokeMyToken", tag: "people", summary: "Revoke one of your API tokens",
+			doc:  "Someone else's token is answered 404, as one that does not exist. Revoking a revoked token changes nothing. Every API instance stops accepting it at once; a web session signed in with it ends. Recorded on your audit stream.",
+			resp: typeOf[tokenInfo](), rule: anyUser(), handler: s.revokeMyToken},
+		{method: "POST", path: "/v1/admin/users/:id/tokens", id: "issueUserToken", tag: "admin", summary: "Issue an API token for a user, e.g. their first (admin)",
+			doc: "For a user who exists (404 otherwise: create them with PUT /v1/users/{id}); their name and roles are not changed. label and expires as for POST /v1/me/tokens; reason is required and recorded, with you as the actor, on the user's audit stream. " +
+				"The answer (201) is the only place the token is ever shown: hand it over safely. Repeated with its Idempotency-Key, the request issues nothing and answers 409 naming the token it issued.",
+			body: typeOf[adminTokenRequest](), example: adminTokenRequest{tokenRequest: tokenRequest{Label: "first token", Expires: "30d"}, Reason: "new in quality; handed over in person"},
+			resp: typeOf[newToken](), status: http.StatusCreated, rule: roles(opsflow.RoleAdmin), handler: s.issueUserToken},
 		{method: "POST", path: "/v1/admin/users/:id/unlock-signing", id: "unlockSigning", tag: "admin", summary: "Lift a user's signing lock after failed signing passwords (admin)",
 			doc:  "Recorded, with the reason, on the user's audit stream.",
 			body: typeOf[unlockRequest](), example: unlockRequest{Reason: "verified by phone"},
@@ -137,9 +158,9 @@ func (s *Server) apiRoutes() []op {
 			doc:  "Only a failed delivery is retried (409 otherwise). It goes back in the queue at once.",
 			resp: typeOf[opsflow.Delivery](), errs: []int{http.StatusConflict}, rule: roles(opsflow.RoleAdmin), handler: s.retryNotification},
 		{method: "GET", path: "/v1/admin/tokens", id: "listTokens", tag: "admin", summary: "API tokens: who holds them, last use, expiry, state (admin)",
-			doc:  "Never the token itself: its ID (derived from its hash, as opsflow token list shows it), user, label, created, last used (to the minute), expires and revoked. Newest first.",
+			doc:  "Never the token itself: its ID (derived from its hash, as opsflow token list shows it), user, label, created, last used (to the minute), expires, revoked and who issued it. Newest first.",
 			resp: typeOf[tokenInfo](), list: true, rule: roles(opsflow.RoleAdmin), handler: s.listTokens,
-			query: []param{{"user", "string", "one user's tokens", nil}, {"state", "string", "active, revoked or expired (default: all)", []string{"active", "revoked", "expired"}}, pLimit, pCursor}},
+			query: []param{{"user", "string", "one user's tokens", nil}, pTokenState, pLimit, pCursor}},
 		{method: "POST", path: "/v1/admin/tokens/:id/revoke", id: "revokeToken", tag: "admin", summary: "Revoke an API token (admin)",
 			doc:  "Recorded on the token's user's audit stream. Revoking a revoked token changes nothing. Every API instance stops accepting it at once (PostgreSQL announces the revocation to all of them).",
 			resp: typeOf[tokenInfo](), rule: roles(opsflow.RoleAdmin), handler: s.revokeToken},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/browser"
+	"github.com/opsflow/opsflow/postgres"
 	"github.com/opsflow/opsflow/server"
 )
 
@@ -884,4 +885,94 @@ func TestWebDefineAKPIAndSetItsTarget(t *testing.T) {
 	if w := eval[float64](alice, `document.documentElement.scrollWidth`); w > 400 {
 		t.Errorf("the notifications page scrolls sideways on a phone: %v px", w)
 	}
+}
+
+// A person creates an API token on Settings and sees it once, in the
+// marked box; it works against the API; a reload (which posts the form
+// again) and the next visit do not show it; they revoke it on the page
+// and it is refused. An administrator issues a new colleague's first
+// token on their page the same way.
+func TestWebTokensFromSettings(t *testing.T) {
+	a := newApp(t)
+	b := browser.Start(t)
+	sam, _ := a.newSamReyes()
+	tb := a.browse(t, b, sam)
+	tb.open("/settings")
+	if !tb.has(`#token-` + postgres.TokenID(Token(sam)) + ` .badge`) {
+		t.Errorf("the token sam signed in with is not marked: %q", tb.text("#tokens-title + p + table"))
+	}
+	tb.fill("new-token", "expires", "30d") // and no label
+	tb.submit("new-token")
+	if e := tb.text("#f-new-token-label-err"); !strings.Contains(e, "say what the token is for") {
+		t.Fatalf("a token without a label: %q", tb.text("#new-token"))
+	}
+	tb.checkA11y("settings-token-refused")
+	tb.fill("new-token", "label", "report script", "expires", "30d")
+	tb.submit("new-token")
+	secret := eval[string](tb, `(document.querySelector('#issued-secret') || {value: ''}).value`)
+	if !strings.HasPrefix(secret, "opsf_") || !strings.Contains(tb.text("#issued-token"), "shown this once") {
+		t.Fatalf("no new token shown: %q", tb.text("main"))
+	}
+	if f := eval[bool](tb, `document.activeElement && document.activeElement.id === 'issued-token'`); !f {
+		t.Error("the new token's box does not take the focus")
+	}
+	tb.shot("settings-token")
+	var me opsflow.Account
+	a.Must(http.StatusOK, secret, "GET", "/v1/me", nil).JSON(t, &me)
+	if me.ID != sam {
+		t.Fatalf("the new token acts as %q", me.ID)
+	}
+	id := postgres.TokenID(secret)
+	if row := tb.text("#token-" + id); !strings.Contains(row, "report script") || !strings.Contains(strings.ToLower(row), "active") {
+		t.Errorf("the new token's row: %q", row)
+	}
+	// A reload posts the form again: nothing new, and no secret.
+	tb.do(chromedp.Reload())
+	if html := eval[string](tb, `document.documentElement.outerHTML`); strings.Contains(html, secret) {
+		t.Fatal("a reload shows the token again")
+	}
+	if e := tb.text("#new-token .form-error"); !strings.Contains(e, id) {
+		t.Errorf("the reload's answer: %q", tb.text("main"))
+	}
+	tb.open("/settings")
+	if html := eval[string](tb, `document.documentElement.outerHTML`); strings.Contains(html, secret) || tb.has("#issued-secret") {
+		t.Fatal("the next visit shows the token again")
+	}
+	var mine struct {
+		Items []tokenRow `json:"items"`
+	}
+	a.Must(http.StatusOK, sam, "GET", "/v1/me/tokens", nil).JSON(t, &mine)
+	if len(mine.Items) != 2 {
+		t.Errorf("sam holds %d tokens after the reload, want 2: %+v", len(mine.Items), mine.Items)
+	}
+	// Revoked on the page: refused from then on.
+	tb.do(chromedp.Click(chromedp.CSS("#token-" + id + " details summary")))
+	tb.submit("revoke-" + id)
+	if f := tb.flash(); !strings.Contains(f, "is revoked") {
+		t.Fatalf("revoke: %q", f)
+	}
+	a.Must(http.StatusUnauthorized, secret, "GET", "/v1/me", nil)
+
+	// An administrator gives a new colleague their first token.
+	pia := "pia-" + uniq()
+	a.Must(http.StatusCreated, "root", "PUT", "/v1/users/"+pia, map[string]any{"name": "Pia Holm", "roles": []string{"owner"}})
+	root := a.browse(t, b, "root")
+	root.open("/admin/users/" + pia)
+	root.fill("issue-token", "label", "first token", "expires", "7d", "reason", "joins quality; handed over in person")
+	root.submit("issue-token")
+	first := eval[string](root, `(document.querySelector('#issued-secret') || {value: ''}).value`)
+	if !strings.HasPrefix(first, "opsf_") || !strings.Contains(root.text("#issued-token"), "A new API token for Pia Holm") {
+		t.Fatalf("no token issued: %q", root.text("main"))
+	}
+	root.shot("admin-user-token")
+	a.Must(http.StatusOK, first, "GET", "/v1/me", nil).JSON(t, &me)
+	if me.ID != pia || !opsflow.SameRoles(me.Roles, []opsflow.Role{opsflow.RoleOwner}) {
+		t.Errorf("pia's first token acts as %+v", me)
+	}
+	// Her tokens, on the Admin page's filtered list.
+	root.do(chromedp.Click(chromedp.CSS("#user-tokens")), chromedp.WaitReady(chromedp.CSS("body")))
+	if v := eval[string](root, `document.querySelector('#q-user').value`); v != pia || !root.has("#token-"+postgres.TokenID(first)) {
+		t.Errorf("her tokens: filter %q, %q", v, root.text("main"))
+	}
+	root.checkA11y("admin-tokens-filtered")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow"
+	"github.com/opsflow/opsflow/postgres"
 )
 
 // TestWebHostileInputIsNever500: the pages answer bad paths, queries and
@@ -56,6 +57,10 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 		}
 		return res.StatusCode
 	}
+	rootTokens, err := a.DB.ListTokens(ctx, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The session is good: the pages below are reached, not a sign-in.
 	if st := send("GET", "/admin", nil); st != http.StatusOK {
 		t.Fatalf("GET /admin with the session: %d", st)
@@ -71,6 +76,8 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 		"/?cursor=%00", "/settings?x=%00", "/settings/notifications?cursor=%00&state=%FF", "/assets/..%2Fweb.go", "/assets/%00",
 		"/admin/users?role=%00&q=%FF", "/admin/users?cursor=never-issued", "/admin/users?role=wizard&q=" + long[:600], "/admin/users/%00",
 		"/admin/users/" + long[:3000], "/admin/users/nobody-at-all", "/admin/users/%2E%2E%2Froot",
+		"/admin/tokens?user=%00&state=%FF", "/admin/tokens?state=lost&user=" + long[:600], "/admin/tokens?cursor=never-issued&state=active",
+		"/settings?cursor=%00", "/settings?cursor=never-issued",
 	} {
 		if st := send("GET", p, nil); st >= 400 {
 			bad++
@@ -105,6 +112,18 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 		{"/admin/users/root/sso", url.Values{"issuer": {"javascript:alert(1)"}, "subject": {long}, "reason": {"\xff\xfe"}}},
 		{"/admin/users/root/sso", url.Values{"issuer": {"https://login.example.com/" + long[:2000]}, "subject": {"s"}, "reason": {"x"}}},
 		{"/admin/users/root/sso/unlink", url.Values{"reason": {"\x00"}}},
+		{"/settings/tokens", url.Values{"label": {"a\x00b"}, "expires": {"90d"}}},
+		{"/settings/tokens", url.Values{"label": {long}, "expires": {"\xff\xfe"}}},
+		{"/settings/tokens", url.Values{"label": {"laptop"}, "expires": {"9999999999999999999d"}}},
+		{"/settings/tokens", url.Values{"label": {"laptop"}, "expires": {"-1h"}, "roles": {"admin"}}},
+		{"/settings/tokens/%00/revoke", url.Values{}},
+		{"/settings/tokens/tok-nosuch/revoke", url.Values{}},
+		{"/settings/tokens/" + long[:3000] + "/revoke", url.Values{}},
+		{"/admin/users/root/tokens", url.Values{"label": {long}, "expires": {"\xff"}, "reason": {"\x00"}}},
+		{"/admin/users/root/tokens", url.Values{"label": {"x"}, "expires": {"2999-01-01"}, "reason": {"x"}}},
+		{"/admin/users/root/tokens", url.Values{"label": {"x"}, "reason": {"   "}}},
+		{"/admin/users/nobody-at-all/tokens", url.Values{"label": {"x"}, "reason": {"x"}}},
+		{"/admin/users/%00/tokens", url.Values{"label": {"x"}, "reason": {"x"}}},
 	} {
 		if st := send("POST", f.path, f.form); st >= 400 {
 			bad++
@@ -115,7 +134,18 @@ func TestWebHostileInputIsNever500(t *testing.T) {
 	if bad < 25 {
 		t.Errorf("only %d of the hostile requests were refused", bad)
 	}
-	// and none of it was stored.
+	// and none of it was stored: no token was issued, none revoked.
+	revoked := func(ts []postgres.Token) (n int) {
+		for _, tk := range ts {
+			if tk.RevokedAt != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if after, err := a.DB.ListTokens(ctx, "root"); err != nil || len(after) != len(rootTokens) || revoked(after) != revoked(rootTokens) {
+		t.Errorf("root's tokens after the hostile forms: %d (%d revoked), before %d (%d revoked); %v", len(after), revoked(after), len(rootTokens), revoked(rootTokens), err)
+	}
 	if p, err := a.DB.Account(ctx, "root"); err != nil || p.Timezone == "Mars/Olympus_Mons" || strings.Contains(p.Email, "\x00") || p.Name != "Ops Admin" || p.SSO != nil {
 		t.Errorf("root's account after the hostile forms: %+v %v", p, err)
 	}

@@ -69,6 +69,14 @@ type (
 		Subject string `json:"subject"`
 		Reason  string `json:"reason"`
 	}
+	tokenBody struct {
+		Label   string `json:"label"`
+		Expires string `json:"expires,omitempty"`
+	}
+	adminTokenBody struct {
+		tokenBody
+		Reason string `json:"reason"`
+	}
 	measurementBody struct {
 		ID     string    `json:"id,omitempty"`
 		Value  *float64  `json:"value,omitempty"`
@@ -96,6 +104,8 @@ func (f *fakeAPI) mirrorBodies() {
 		"POST /v1/admin/users/{id}/unlock-signing": reflect.TypeFor[adminActionBody](),
 		"PUT /v1/admin/users/{id}/sso":             reflect.TypeFor[ssoLinkBody](),
 		"POST /v1/admin/users/{id}/sso/unlink":     reflect.TypeFor[adminActionBody](),
+		"POST /v1/me/tokens":                       reflect.TypeFor[tokenBody](),
+		"POST /v1/admin/users/{id}/tokens":         reflect.TypeFor[adminTokenBody](),
 	}
 	f.serves = map[string]bool{}
 	for k := range f.bodies {
@@ -104,6 +114,8 @@ func (f *fakeAPI) mirrorBodies() {
 	f.serves["GET /v1/reports"] = true
 	f.serves["POST /v1/admin/notifications/{id}/retry"] = true // no body: a button alone
 	f.serves["POST /v1/admin/tokens/{id}/revoke"] = true
+	f.serves["POST /v1/me/tokens/{id}/revoke"] = true
+	f.serves["GET /v1/me/tokens"] = true
 }
 
 // lastSent is the last request the API was sent to path, as method.

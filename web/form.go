@@ -103,6 +103,11 @@ type Form struct {
 	Back    string // where to go once it is done, when not the record's page
 	Verb    string // a task step's verb (start, complete, block, skip, retry)
 	Open    bool   // a dialog or a folded form shown open (it holds an error)
+	// Plain is a form the browser posts itself, without htmx, whose
+	// answer is a whole page: one that shows a token's secret answers
+	// with it rather than with a redirect, so the secret is in that one
+	// answer and in no cookie, URL or later page.
+	Plain bool
 }
 
 // ---- decoding a form into the API's body

@@ -405,6 +405,9 @@ func apiForms() []apiForm {
 		{http.MethodPost, unlockRoute, unlockSigningForm(s, opsflow.Account{}), false},
 		{http.MethodPut, userSSORoute, linkSSOForm(s, opsflow.Account{}), false},
 		{http.MethodPost, userUnlinkRoute, unlinkSSOForm(s, opsflow.Account{}), false},
+		{http.MethodPost, myTokensRoute, newTokenForm(s, "new-token", "/settings/tokens", "Create a token"), false},
+		{http.MethodPost, revokeMyTokenRoute, revokeMyTokenForm(s, apiToken{ID: "t1"}, false), true},
+		{http.MethodPost, userTokensRoute, issueTokenForm(s, opsflow.Account{}), false},
 	}
 }
 

@@ -47,12 +47,29 @@ type adminList[T any] struct {
 	Pager pager
 }
 
+// tokenList is a table of API tokens: everyone's on the Admin page (with
+// their holders and filters), one's own on Settings.
+type tokenList struct {
+	adminList[tokenRow]
+	Filter  *filterView
+	Holder  bool   // a column of whose each is
+	Caption string // what the table holds, for screen readers
+}
+
+// sectionFilters are the list parameters a section's page passes on to
+// its API route, besides the cursor.
+var sectionFilters = map[string][]string{secTokens: {"user", "state"}}
+
+// tokenStates are the states a token list filters by.
+var tokenStates = []Option{{"active", "active"}, {"revoked", "revoked"}, {"expired", "expired"}}
+
 type adminView struct {
 	Section       string // "" on the overview
 	Sections      []Option
 	Processes     *adminList[stalledRow]
 	Notifications *adminList[deliveryRow]
-	Tokens        *adminList[tokenRow]
+	Tokens        *tokenList
+	TokenStates   []Option
 }
 
 // stalledRow is a process whose changes the store refused for good.
@@ -80,12 +97,14 @@ type apiToken struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
+	IssuedBy   string     `json:"issued_by"`
 	State      string     `json:"state"`
 }
 
 type tokenRow struct {
 	apiToken
-	Revoke *Form // an active token's
+	Revoke  *Form // an active token's
+	Current bool  // the one this session signed in with
 }
 
 // adminOnly serves h to administrators; anyone else gets the 403 page
@@ -108,14 +127,18 @@ func (a *App) adminPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	q := url.Values{}
 	if section != "" {
-		q = listQuery(r)
+		q = listQuery(r, sectionFilters[section]...)
 	}
 	out, err := a.buildAdmin(r.Context(), s, section, q, nil)
 	if err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
 	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	status := http.StatusOK
+	if t := out.data.(*adminView).Tokens; t != nil && t.Filter.Error != nil {
+		status = http.StatusUnprocessableEntity
+	}
+	a.render(w, r, status, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
 }
 
 func isSection(name string) bool { return sectionLabel(name) != "" }
@@ -211,13 +234,21 @@ func (a *App) buildAdmin(ctx context.Context, s *session, section string, q url.
 		}
 	}
 	if section == "" || section == secTokens {
-		var ts []apiToken
-		p, err := list(secTokens, adminTokensRoute, nil, &ts)
-		if err != nil {
+		// By holder and state: a filter the API refuses (422) is said
+		// next to it, over an empty list.
+		f := &filterView{Values: url.Values{}}
+		if section == secTokens {
+			f.Values = q
+		}
+		var page opsflow.Page[apiToken]
+		if err := a.getFiltered(ctx, s, adminTokensRoute, f, &page); err != nil {
 			return nil, err
 		}
-		v.Tokens = &adminList[tokenRow]{Pager: p}
-		for _, t := range ts {
+		v.Tokens = &tokenList{Filter: f, Holder: true, Caption: "API tokens, newest first"}
+		v.Tokens.Pager = newPager(adminURL(secTokens, nil), f.Values, page.NextCursor)
+		v.Tokens.Pager.Label = sectionLabel(secTokens) + ": pages"
+		v.TokenStates = tokenStates
+		for _, t := range page.Items {
 			row := tokenRow{apiToken: t}
 			if t.State == "active" {
 				row.Revoke = revokeTokenForm(s, t.ID, back)
@@ -287,10 +318,14 @@ func resendForm(s *session, id, back string) *Form {
 }
 
 func revokeTokenForm(s *session, id, back string) *Form {
-	f := rowForm(s, "revoke", id, "tokens/"+url.PathEscape(id)+"/revoke", "Revoke", "token "+id, back)
-	f.Style = styleDanger
-	f.Doc = "Whoever uses it is refused from now on (other API instances within 5 s). It cannot be undone: its holder needs a new token."
-	return f
+	return revokeForm(s, id, "/admin/tokens/"+url.PathEscape(id)+"/revoke", back)
+}
+
+// revokeForm is a token's Revoke button, posted to action.
+func revokeForm(s *session, id, action, back string) *Form {
+	return &Form{ID: domID("revoke", id), Action: action, Submit: "Revoke", For: "token " + id, Style: styleDanger,
+		CSRF: s.CSRF, Key: randomToken(), Back: back,
+		Doc: "Whoever uses it is refused from now on, by every API instance at once. It cannot be undone: its holder needs a new token."}
 }
 
 // adminPost sends one row's button to its API route (as the API's
@@ -319,11 +354,7 @@ func adminPlace(back string) (string, url.Values) {
 	if !isSection(section) {
 		return "", url.Values{}
 	}
-	q := url.Values{}
-	if c := u.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
-	}
-	return section, q
+	return section, pickQuery(u.Query(), sectionFilters[section]...)
 }
 
 // processDone says what a process's Retry or Abandon did; the API may

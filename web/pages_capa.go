@@ -78,9 +78,14 @@ func cloneValues(q url.Values) url.Values {
 
 // listQuery keeps the known list parameters of a request.
 func listQuery(r *http.Request, names ...string) url.Values {
+	return pickQuery(r.URL.Query(), names...)
+}
+
+// pickQuery keeps the list parameters names (and the cursor) of query.
+func pickQuery(query url.Values, names ...string) url.Values {
 	q := url.Values{}
-	for _, n := range append(names, "cursor") {
-		if v := r.URL.Query().Get(n); v != "" {
+	for _, n := range slices.Concat(names, []string{"cursor"}) {
+		if v := query.Get(n); v != "" {
 			q.Set(n, v)
 		}
 	}

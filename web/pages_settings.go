@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,17 +15,25 @@ import (
 // ---- settings: the signed-in person's own address, time zone,
 // notification preferences and signing password
 
-// The API's routes of one's own profile and notifications.
+// The API's routes of one's own profile, tokens and notifications.
 const (
 	meRoute            = "/v1/me"
 	signingRoute       = "/v1/me/signing-password"
 	notificationsRoute = "/v1/notifications"
+	myTokensRoute      = "/v1/me/tokens"
+	revokeMyTokenRoute = "/v1/me/tokens/{id}/revoke"
 )
 
 type settingsView struct {
 	P       opsflow.Account
 	Profile *Form
 	Signing *Form
+	// Tokens are the person's API tokens, NewToken the form that creates
+	// one (both absent when the API has no such routes); Issued is the
+	// token just created, on the answer to the post that created it.
+	Tokens   *tokenList
+	NewToken *Form
+	Issued   *issuedToken
 }
 
 // deliveryModes are a channel's choices.
@@ -112,7 +122,7 @@ func signingForm(s *session, set bool) *Form {
 }
 
 func (a *App) settings(w http.ResponseWriter, r *http.Request, s *session) {
-	out, err := a.buildSettings(r.Context(), s, nil)
+	out, err := a.buildSettings(r.Context(), s, nil, listQuery(r), nil)
 	if err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
@@ -120,13 +130,35 @@ func (a *App) settings(w http.ResponseWriter, r *http.Request, s *session) {
 	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
 }
 
-func (a *App) buildSettings(ctx context.Context, s *session, st *formState) (*pageOut, error) {
+// buildSettings builds the Settings page, its token list at q's cursor;
+// st, when set, is a refused post of one of its forms, issued a token
+// just created.
+func (a *App) buildSettings(ctx context.Context, s *session, st *formState, q url.Values, issued *issuedToken) (*pageOut, error) {
 	var p opsflow.Account
 	if err := a.get(ctx, s, meRoute, nil, &p); err != nil {
 		return nil, err
 	}
-	v := &settingsView{P: p, Profile: profileForm(s, p.Profile), Signing: signingForm(s, p.SigningPasswordSet)}
+	v := &settingsView{P: p, Profile: profileForm(s, p.Profile), Signing: signingForm(s, p.SigningPasswordSet), Issued: issued}
 	out := &pageOut{page: "settings", title: "Settings", nav: "settings", data: v, forms: []*Form{v.Profile, v.Signing}}
+	if a.API.Serves(http.MethodGet, myTokensRoute) {
+		var page opsflow.Page[apiToken]
+		if err := a.get(ctx, s, myTokensRoute, q, &page); err != nil {
+			return nil, err
+		}
+		v.Tokens = &tokenList{Caption: "Your API tokens, newest first"}
+		v.Tokens.Pager = newPager("/settings", q, page.NextCursor)
+		v.Tokens.Pager.Label = "Your API tokens: pages"
+		for _, t := range page.Items {
+			row := tokenRow{apiToken: t, Current: t.ID == s.TokenID}
+			if t.State == "active" {
+				row.Revoke = revokeMyTokenForm(s, t, row.Current)
+				out.forms = append(out.forms, row.Revoke)
+			}
+			v.Tokens.Items = append(v.Tokens.Items, row)
+		}
+		v.NewToken = newTokenForm(s, "new-token", "/settings/tokens", "Create a token")
+		out.forms = append(out.forms, v.NewToken)
+	}
 	st.apply(out.forms)
 	return out, nil
 }
@@ -134,7 +166,106 @@ func (a *App) buildSettings(ctx context.Context, s *session, st *formState) (*pa
 // settingsPost is a form of the settings page, posted to PUT route.
 func (a *App) settingsPost(s *session, route string) apiPost {
 	return apiPost{method: http.MethodPut, route: route, path: route, home: "/settings",
-		page: func(ctx context.Context, st *formState) (*pageOut, error) { return a.buildSettings(ctx, s, st) }}
+		page: func(ctx context.Context, st *formState) (*pageOut, error) {
+			return a.buildSettings(ctx, s, st, nil, nil)
+		}}
+}
+
+// ---- API tokens: one's own on Settings, and the one an administrator
+// issues on a person's page
+
+// issuedToken is a token just issued, shown once: on the answer to the
+// post that issued it, never in a cookie, a URL or a later page (only
+// its hash is stored, so no later page could show it anyway).
+type issuedToken struct {
+	apiToken
+	Secret string `json:"token"`
+	// Mine says it is the signed-in person's own, For whose it is by name
+	// when known; Back is the page the fallback page links back to.
+	Mine bool   `json:"-"`
+	For  string `json:"-"`
+	Back string `json:"-"`
+}
+
+// issued reads the token a POST answered.
+func issued(ans answer, mine bool, back string) (*issuedToken, error) {
+	t := &issuedToken{Mine: mine, Back: back}
+	if err := json.Unmarshal(ans.Body, t); err != nil {
+		return nil, fmt.Errorf("web: decode a new token: %w", err)
+	}
+	if t.Secret == "" {
+		return nil, errors.New("web: the API's answer to a new token holds no token")
+	}
+	return t, nil
+}
+
+// showIssued is the page that answers a token's creation: the form's own
+// page with the secret on it, or, should that page not build, a page of
+// the secret alone — the token exists, and its secret cannot be read
+// again.
+func showIssued(t *issuedToken, build func(*issuedToken) (*pageOut, error)) *pageOut {
+	out, err := build(t)
+	if err != nil {
+		out := &pageOut{page: "issued", title: "Your new API token", nav: "settings", data: t}
+		if !t.Mine {
+			out.title, out.nav = "A new API token for "+t.UserID, "admin"
+		}
+		return out
+	}
+	return out
+}
+
+// newTokenForm asks for a token: what it is for and when it expires.
+func newTokenForm(s *session, id, action, title string) *Form {
+	return &Form{ID: id, Title: title, Action: action, Submit: "Create the token", CSRF: s.CSRF, Key: randomToken(), Plain: true,
+		Fields: []Field{
+			{Name: "label", Label: "What it is for", Type: inText, Autocomplete: "off", Help: "e.g. laptop, nightly export: the label tells the tokens apart."},
+			{Name: "expires", Label: "Expires", Type: inText, Value: "90d", Autocomplete: "off",
+				Help: fmt.Sprintf("A number of days (90d), hours (12h), a date (2027-06-30) or a time (RFC 3339); at most %d years ahead.", opsflow.MaxTokenYears)},
+		}}
+}
+
+// revokeMyTokenForm revokes one of the person's tokens.
+func revokeMyTokenForm(s *session, t apiToken, current bool) *Form {
+	f := revokeForm(s, t.ID, "/settings/tokens/"+url.PathEscape(t.ID)+"/revoke", "")
+	f.For = "token " + t.Label
+	if current {
+		f.Doc += " You signed in with this one: revoking it signs you out."
+	}
+	return f
+}
+
+// createMyToken creates a token for the signed-in person and answers
+// with the Settings page showing it, once.
+func (a *App) createMyToken(w http.ResponseWriter, r *http.Request, s *session) {
+	p := a.settingsPost(s, myTokensRoute)
+	p.method = http.MethodPost
+	p.shown = func(ctx context.Context, ans answer) (*pageOut, error) {
+		t, err := issued(ans, true, "/settings")
+		if err != nil {
+			return nil, err
+		}
+		return showIssued(t, func(t *issuedToken) (*pageOut, error) { return a.buildSettings(ctx, s, nil, nil, t) }), nil
+	}
+	a.submit(w, r, s, p)
+}
+
+// revokeMyToken revokes one of the person's tokens: POST
+// /v1/me/tokens/{id}/revoke.
+func (a *App) revokeMyToken(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	p := a.settingsPost(s, revokeMyTokenRoute)
+	p.method, p.path, p.noBody = http.MethodPost, strings.Replace(revokeMyTokenRoute, "{id}", url.PathEscape(id), 1), true
+	p.done = func(ans answer) (string, string) {
+		var t apiToken
+		_ = json.Unmarshal(ans.Body, &t)
+		msg := fmt.Sprintf("Your token “%s” (%s) is revoked.", t.Label, t.ID)
+		if id == s.TokenID {
+			msg += " You had signed in with it: sign in again with another."
+		}
+		return msg, "/settings"
+	}
+	a.submit(w, r, s, p)
 }
 
 func (a *App) saveProfile(w http.ResponseWriter, r *http.Request, s *session) {

@@ -23,6 +23,8 @@ const (
 	unlockRoute     = "/v1/admin/users/{id}/unlock-signing"
 	userSSORoute    = "/v1/admin/users/{id}/sso"
 	userUnlinkRoute = "/v1/admin/users/{id}/sso/unlink"
+	// userTokensRoute issues a token for a user (administrators).
+	userTokensRoute = "/v1/admin/users/{id}/tokens"
 )
 
 // secUsers is the admin section of the people; it has pages of its own
@@ -157,10 +159,15 @@ type userView struct {
 	Unlock   *Form // signing, once a signing password is set
 	Link     *Form // a sign-on identity
 	Unlink   *Form // the one linked
+	Token    *Form // issue them a token
+	// Issued is the token just issued, on the answer to the post that
+	// issued it; Tokens links their tokens on the Admin page.
+	Issued *issuedToken
+	Tokens string
 }
 
 func (a *App) userPage(w http.ResponseWriter, r *http.Request, s *session) {
-	out, err := a.buildUser(r.Context(), s, r.PathValue("id"), nil)
+	out, err := a.buildUser(r.Context(), s, r.PathValue("id"), nil, nil)
 	if err != nil {
 		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
 		return
@@ -169,8 +176,9 @@ func (a *App) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // buildUser builds a person's page from GET /v1/users/{id}: as they are
-// now, also after a refused post (a 409 shows where they stand).
-func (a *App) buildUser(ctx context.Context, s *session, id string, st *formState) (*pageOut, error) {
+// now, also after a refused post (a 409 shows where they stand); issued
+// is a token just issued for them.
+func (a *App) buildUser(ctx context.Context, s *session, id string, st *formState, issued *issuedToken) (*pageOut, error) {
 	var u opsflow.Account
 	if err := a.get(ctx, s, strings.Replace(userRoute, "{id}", url.PathEscape(id), 1), nil, &u); err != nil {
 		return nil, err
@@ -180,8 +188,16 @@ func (a *App) buildUser(ctx context.Context, s *session, id string, st *formStat
 		// step's conflict does.
 		st.Error.Message = strings.TrimSuffix(st.Error.Message, ".") + ". As it stands now: " + standing(u)
 	}
-	v := &userView{Section: secUsers, Sections: adminNav, A: u, Profile: userProfileForm(s, u), Link: linkSSOForm(s, u)}
+	if issued != nil {
+		issued.For = u.Name
+	}
+	v := &userView{Section: secUsers, Sections: adminNav, A: u, Profile: userProfileForm(s, u), Link: linkSSOForm(s, u), Issued: issued,
+		Tokens: adminURL(secTokens, url.Values{"user": {u.ID}})}
 	out := &pageOut{page: "user", title: "Admin: " + u.Name, nav: "admin", data: v, forms: []*Form{v.Profile, v.Link}}
+	if a.API.Serves(http.MethodPost, userTokensRoute) {
+		v.Token = issueTokenForm(s, u)
+		out.forms = append(out.forms, v.Token)
+	}
 	if u.SigningPasswordSet {
 		v.Unlock = unlockSigningForm(s, u)
 		out.forms = append(out.forms, v.Unlock)
@@ -274,7 +290,7 @@ func (a *App) userForm(method, route string, adjust func(map[string]any), done f
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
 		id := r.PathValue("id")
 		p := a.userPost(s, method, route, id, userURL(id), func(ctx context.Context, st *formState) (*pageOut, error) {
-			return a.buildUser(ctx, s, id, st)
+			return a.buildUser(ctx, s, id, st, nil)
 		})
 		p.adjust = adjust
 		p.done = func(ans answer) (string, string) {
@@ -313,4 +329,31 @@ func ssoLinked(u opsflow.Account) string {
 
 func ssoUnlinked(u opsflow.Account) string {
 	return fmt.Sprintf("%s is not linked to a sign-on identity any more.", u.ID)
+}
+
+// issueTokenForm issues the person a token (their first, say): POST
+// /v1/admin/users/{id}/tokens, with a reason for their audit trail.
+func issueTokenForm(s *session, u opsflow.Account) *Form {
+	f := newTokenForm(s, "issue-token", userAction(u, "tokens"), "Issue a token")
+	f.Submit = "Issue the token"
+	f.Doc = "It acts as " + u.Name + ", with their roles (issuing it changes neither), until it expires or is revoked. It is shown once, on the next page: hand it over safely. Your reason goes in their audit trail."
+	f.Fields = append(f.Fields, Field{Name: "reason", Label: "Why", Type: inText, Autocomplete: "off", Help: "e.g. their first token, handed over in person."})
+	return f
+}
+
+// issueToken issues a token for the person of the page and answers with
+// their page showing it, once.
+func (a *App) issueToken(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	p := a.userPost(s, http.MethodPost, userTokensRoute, id, userURL(id), func(ctx context.Context, st *formState) (*pageOut, error) {
+		return a.buildUser(ctx, s, id, st, nil)
+	})
+	p.shown = func(ctx context.Context, ans answer) (*pageOut, error) {
+		t, err := issued(ans, false, userURL(id))
+		if err != nil {
+			return nil, err
+		}
+		return showIssued(t, func(t *issuedToken) (*pageOut, error) { return a.buildUser(ctx, s, id, nil, t) }), nil
+	}
+	a.submit(w, r, s, p)
 }

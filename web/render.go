@@ -27,7 +27,7 @@ type pages struct {
 }
 
 // pageNames lists the pages, one templates/<name>.html each.
-var pageNames = []string{"signin", "error", "work", "capas", "capa", "kaizen-board", "kaizen", "onboardings", "hire", "kpis", "kpi", "reports", "audit", "settings", "notifications", "admin", "users", "user"}
+var pageNames = []string{"signin", "error", "work", "capas", "capa", "kaizen-board", "kaizen", "onboardings", "hire", "kpis", "kpi", "reports", "audit", "settings", "notifications", "admin", "users", "user", "issued"}
 
 func mustParsePages() *pages {
 	p := &pages{byName: map[string]*template.Template{}}

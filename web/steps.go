@@ -221,6 +221,10 @@ type apiPost struct {
 	adjust func(body map[string]any)
 	// done says what was done and where to go next.
 	done func(ans answer) (msg, to string)
+	// shown, when set, is the page that answers a success itself, in
+	// place of done's message and redirect: the page showing a new
+	// token's secret, which must reach no cookie and no later page.
+	shown func(ctx context.Context, ans answer) (*pageOut, error)
 }
 
 // submit turns a posted form into the route's body (its type from the
@@ -264,6 +268,15 @@ func (a *App) submit(w http.ResponseWriter, r *http.Request, s *session, p apiPo
 				state.Key = vals.Get("_key")
 			}
 		}
+	}
+	if ans.ok() && p.shown != nil {
+		out, err := p.shown(r.Context(), ans)
+		if err != nil {
+			a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
+			return
+		}
+		a.render(w, r, ans.Status, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+		return
 	}
 	if ans.ok() {
 		msg, to := p.done(ans)

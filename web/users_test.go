@@ -53,7 +53,7 @@ func TestUsersPagesAreAnAdministratorsOnly(t *testing.T) {
 				t.Errorf("%s GET %s: %d", tok, path, p.Status)
 			}
 		}
-		for _, path := range []string{"/admin/users", "/admin/users/ann", "/admin/users/ann/unlock-signing", "/admin/users/ann/sso", "/admin/users/ann/sso/unlink"} {
+		for _, path := range []string{"/admin/users", "/admin/users/ann", "/admin/users/ann/unlock-signing", "/admin/users/ann/sso", "/admin/users/ann/sso/unlink", "/admin/users/ann/tokens"} {
 			form := url.Values{csrfField: {o.csrf}, "_form": {"x"}, "_key": {"k"}, "id": {"eve"}, "name": {"Eve"}, "roles": {"admin"}, "reason": {"x"}}
 			if p := o.do("POST", path, form); p.Status != http.StatusForbidden {
 				t.Errorf("%s POST %s: %d", tok, path, p.Status)

@@ -48,6 +48,11 @@ func (m *memStore) StartSession(_ context.Context, n opsflow.NewSession) (string
 	}
 	secret := randomToken()
 	m.sessions[secret] = opsflow.Session{User: u, Method: n.Method, CSRF: "csrf-" + u.ID, ExpiresAt: time.Now().Add(n.TTL)}
+	if n.Token != "" {
+		s := m.sessions[secret]
+		s.TokenID = "tok-" + u.ID // which token it was: the store keeps its ID
+		m.sessions[secret] = s
+	}
 	return secret, nil
 }
 
@@ -192,6 +197,9 @@ func newHarness(t *testing.T) *harness {
 		},
 		"GET /v1/capas": func(opsflow.User, []byte, *http.Request) (int, any) {
 			return 200, opsflow.Page[json.RawMessage]{Items: []json.RawMessage{rec}}
+		},
+		"GET /v1/me/tokens": func(opsflow.User, []byte, *http.Request) (int, any) {
+			return 200, opsflow.Page[apiToken]{Items: []apiToken{}}
 		},
 		"GET /v1/tasks": func(opsflow.User, []byte, *http.Request) (int, any) {
 			return 200, opsflow.Page[opsflow.TaskRow]{Items: []opsflow.TaskRow{{Task: c.Tasks[0], ProcessID: c.ID, ProcessKind: opsflow.KindCAPA, ProcessTitle: c.Title}}}

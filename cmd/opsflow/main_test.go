@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opsflow/opsflow"
 	"github.com/opsflow/opsflow/internal/testenv"
@@ -241,27 +240,6 @@ func TestUserSetSigningPassword(t *testing.T) {
 	}
 	if !set || !unlocked {
 		t.Errorf("the user's stream: %+v", events)
-	}
-}
-
-func TestParseExpiry(t *testing.T) {
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	for in, want := range map[string]string{
-		"90d": "2027-02-20T10:00:00Z", "12h": "2026-11-22T22:00:00Z", "2027-01-01": "2027-01-01T00:00:00Z",
-		"2027-01-01T08:00:00+01:00": "2027-01-01T07:00:00Z",
-	} {
-		got, err := parseExpiry(in, now)
-		if err != nil || got.Format(time.RFC3339) != want {
-			t.Errorf("%s: %v %v, want %s", in, got, err, want)
-		}
-	}
-	if got, err := parseExpiry("", now); got != nil || err != nil {
-		t.Errorf("none: %v %v", got, err)
-	}
-	for _, bad := range []string{"0d", "-5h", "soon", "d"} {
-		if _, err := parseExpiry(bad, now); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -65,9 +64,9 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 				return fmt.Errorf("--roles: %s", opsflow.ErrorMessage(err))
 			}
 		}
-		until, err := parseExpiry(expires, time.Now())
+		until, err := opsflow.ParseExpiry(expires, time.Now())
 		if err != nil {
-			return err
+			return fmt.Errorf("--%s", opsflow.ErrorMessage(err))
 		}
 		tok, err := db.IssueTokenUntil(ctx, opsflow.User{ID: userID, Name: name, Roles: rs}, label, cliActor(), until)
 		if err != nil {
@@ -331,32 +330,4 @@ func runUserProfile(ctx context.Context, sub string, args []string, stdout io.Wr
 	}
 	fmt.Fprintf(stdout, "%s %s (recorded on audit stream %s)\n", verb, *userID, opsflow.UserStream(*userID))
 	return printJSON(stdout, saved.Public())
-}
-
-// parseExpiry reads --expires: "" (never), a duration from now in days
-// ("90d") or Go's units ("12h"), a date (midnight UTC) or an RFC 3339
-// time.
-func parseExpiry(v string, now time.Time) (*time.Time, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, nil
-	}
-	var at time.Time
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("--expires %q: a number of days (90d), a duration (12h), a date or an RFC 3339 time", v)
-		}
-		at = now.Add(time.Duration(n) * 24 * time.Hour)
-	} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		at = now.Add(d)
-	} else if t, err := time.Parse(time.DateOnly, v); err == nil {
-		at = t
-	} else if t, err := time.Parse(time.RFC3339, v); err == nil {
-		at = t
-	} else {
-		return nil, fmt.Errorf("--expires %q: a number of days (90d), a duration (12h), a date or an RFC 3339 time", v)
-	}
-	at = at.UTC()
-	return &at, nil
 }

@@ -35,28 +35,10 @@ import (
 // wires it, and an in-memory span exporter in place of OTLP.
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// lockedBuffer collects log output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type stack struct {
 	tel     *telemetry.Telemetry
 	spans   *tracetest.InMemoryExporter
-	logs    *lockedBuffer
+	logs    *testenv.Logs
 	api     string
 	tokens  map[string]string
 	stopAll func()
@@ -80,7 +62,7 @@ func start(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := &stack{spans: tracetest.NewInMemoryExporter(), logs: &lockedBuffer{}, tokens: map[string]string{}}
+	s := &stack{spans: tracetest.NewInMemoryExporter(), logs: &testenv.Logs{}, tokens: map[string]string{}}
 	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(s.logs, nil)))
 	s.tel, err = telemetry.New(ctx, telemetry.Options{Service: "opsflow-test", SpanExporter: s.spans, Logger: log})
 	if err != nil {

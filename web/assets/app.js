@@ -33,6 +33,17 @@ document.documentElement.classList.add('js');
       var f = firstInput(d);
       if (f) f.focus();
     });
+    // A plain form (no htmx) is sent once: a second click would send it
+    // again, and its answer would replace the first one's.
+    root.querySelectorAll('form[data-once]').forEach(function (f) {
+      if (f.dataset.bound) return;
+      f.dataset.bound = '1';
+      f.addEventListener('submit', function () {
+        setTimeout(function () {
+          f.querySelectorAll('button[type=submit]').forEach(function (b) { b.disabled = true; });
+        }, 0);
+      });
+    });
     // After a step the page says what happened; that message takes the
     // focus, so a screen reader reads it and the keyboard starts there.
     var msg = root.querySelector('[data-focus]');
