@@ -114,7 +114,7 @@ func (s *Server) apiRoutes() []op {
 			doc: "The token acts as you, with your roles. label (required, at most 100 characters) says what it is for; expires when it stops working: a number of days (90d), a duration (12h), a date or an RFC 3339 time, " +
 				"in the future and at most 2 years ahead (left out: 90 days). The answer (201) is the only place the token is ever shown: only its SHA-256 is stored. " +
 				"Repeated with its Idempotency-Key, the request issues nothing and answers 409 naming the token it issued, whose secret cannot be shown again: if the first answer was lost, revoke that token and create another. " +
-				"Recorded on your audit stream (the token's ID, never the token).",
+				"Recorded on your audit stream (the token's ID, never the token). A person linked to single sign-on is refused (403): the provider manages their access, and an administrator issues their tokens.",
 			body: typeOf[tokenRequest](), example: tokenRequest{Label: "laptop", Expires: "90d"},
 			resp: typeOf[newToken](), status: http.StatusCreated, rule: anyUser(), handler: s.createMyToken},
 		{method: "POST", path: "/v1/me/tokens/:id/revoke", id: "revokeMyToken", tag: "people", summary: "Revoke one of your API tokens",

@@ -83,11 +83,21 @@ func (s *Server) listMyTokens(c echo.Context) error {
 }
 
 // createMyToken: POST /v1/me/tokens — a person issues a token for
-// themself, which acts as them.
+// themself, which acts as them. Not a person linked to single sign-on:
+// the organisation's provider decides who they are and what they may do,
+// and a token of their own would go on acting for them after the provider
+// took that away; an administrator may still issue one, with a reason.
 func (s *Server) createMyToken(c echo.Context) error {
 	var in tokenRequest
 	if err := bind(c, &in); err != nil {
 		return err
+	}
+	me, err := s.Store.Account(c.Request().Context(), userOf(c).ID)
+	if err != nil {
+		return err
+	}
+	if me.SSO != nil {
+		return opsflow.Forbidden("your access is managed by your organisation's single sign-on, so you cannot create API tokens yourself: a token would outlive a change there. Ask an administrator, who can issue one with a reason")
 	}
 	return s.issueToken(c, userOf(c).ID, in, "")
 }

@@ -156,6 +156,12 @@ func TestLinkSSOThroughTheAPI(t *testing.T) {
 	if me.ID != lena || me.Name != "Lena Lindqvist" || me.SSO == nil || me.SSO.Subject != her.sub {
 		t.Errorf("signed on as %+v; want her account, linked", me)
 	}
+	// Linked, her access is the provider's to manage: she mints no token
+	// of her own (it would outlive a change there); an administrator may.
+	if e := a.Must(http.StatusForbidden, lena, "POST", "/v1/me/tokens", map[string]any{"label": "laptop"}).Err(t); !strings.Contains(e.Message, "single sign-on") {
+		t.Errorf("a linked person's own token: %+v", e)
+	}
+	a.Must(http.StatusCreated, "root", "POST", "/v1/admin/users/"+lena+"/tokens", map[string]any{"label": "build server", "reason": "the nightly export runs as her"})
 	// The same again changes nothing; to a second user it is a conflict,
 	// and the first keeps it.
 	a.Must(http.StatusOK, "root", "PUT", sso, link)
@@ -203,7 +209,7 @@ func TestLinkSSOThroughTheAPI(t *testing.T) {
 			}
 		}
 	}
-	if s := strings.Join(got, " "); s != "user.created user.sso_linked user.renamed user.roles_changed user.sso_unlinked" {
+	if s := strings.Join(got, " "); s != "user.created user.sso_linked user.renamed user.roles_changed token.issued user.sso_unlinked" {
 		t.Errorf("user stream: %s", s)
 	}
 	if brk := opsflow.VerifyChain(events); brk != nil {

@@ -156,8 +156,10 @@ func (a *App) buildSettings(ctx context.Context, s *session, st *formState, q ur
 			}
 			v.Tokens.Items = append(v.Tokens.Items, row)
 		}
-		v.NewToken = newTokenForm(s, "new-token", "/settings/tokens", "Create a token")
-		out.forms = append(out.forms, v.NewToken)
+		if p.SSO == nil {
+			v.NewToken = newTokenForm(s, "new-token", "/settings/tokens", "Create a token")
+			out.forms = append(out.forms, v.NewToken)
+		}
 	}
 	st.apply(out.forms)
 	return out, nil

@@ -71,6 +71,22 @@ func TestSettingsListsMyTokens(t *testing.T) {
 	}
 }
 
+// A person linked to single sign-on is not offered to create a token (the
+// API refuses it: the provider manages their access); their list stays.
+func TestSettingsOffersNoTokenToASignOnUser(t *testing.T) {
+	h, c := tokensHarness(t)
+	h.api.routes["GET /v1/me"] = func(u opsflow.User, _ []byte, _ *http.Request) (int, any) {
+		return 200, opsflow.Account{Profile: opsflow.Profile{ID: u.ID, Name: u.Name, Roles: u.Roles, Timezone: "UTC"},
+			SSO: &opsflow.SSOLink{Issuer: "https://login.example.com", Subject: "00u-alice"}}
+	}
+	p := c.do("GET", "/settings", nil)
+	tokens := between(p.Body, `id="tokens-title"`, "</section>")
+	if p.Status != http.StatusOK || strings.Contains(tokens, `<form id="new-token"`) {
+		t.Fatalf("a sign-on user is offered to create a token: %d", p.Status)
+	}
+	mustContain(t, "the sign-on note", tokens, "managed by your organisation's single sign-on", `<tr id="token-tok-alice">`)
+}
+
 // Creating a token answers with the Settings page itself, the secret on
 // it once: not through a redirect, so it is in no cookie, no URL and no
 // later page. The form's Idempotency-Key goes with it; the API's 409 for
