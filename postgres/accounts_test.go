@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -98,5 +100,44 @@ func TestAccounts(t *testing.T) {
 	}
 	if _, err := testDB.Account(ctx, pre+"nobody"); opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
 		t.Errorf("no such user: %v", err)
+	}
+}
+
+// Two administrators creating one ID at once: one creates it, the other is
+// told it exists, and the first one's name stays.
+func TestCreateProfileOnlyCreates(t *testing.T) {
+	ctx := context.Background()
+	id := fmt.Sprintf("twin-%d", time.Now().UnixNano())
+	names := []string{"First Twin", "Second Twin"}
+	errs := make(chan error, len(names))
+	for _, name := range names {
+		go func() {
+			_, err := testDB.CreateProfile(ctx, opsflow.Profile{ID: id, Name: name, Roles: []opsflow.Role{opsflow.RoleOwner}, Timezone: "UTC"}, opsflow.SystemActor)
+			errs <- err
+		}()
+	}
+	created, conflicts := 0, 0
+	for range names {
+		switch err := <-errs; opsflow.ErrorCode(err) {
+		case "":
+			created++
+		case opsflow.ECONFLICT:
+			conflicts++
+		default:
+			t.Errorf("create: %v", err)
+		}
+	}
+	if created != 1 || conflicts != 1 {
+		t.Fatalf("created %d, conflicts %d: want one of each", created, conflicts)
+	}
+	p, err := testDB.Profile(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testDB.CreateProfile(ctx, opsflow.Profile{ID: id, Name: "Third", Roles: []opsflow.Role{opsflow.RoleOwner}}, opsflow.SystemActor); opsflow.ErrorCode(err) != opsflow.ECONFLICT {
+		t.Errorf("a create of an existing user: %v", err)
+	}
+	if again, _ := testDB.Profile(ctx, id); again.Name != p.Name || (p.Name != names[0] && p.Name != names[1]) {
+		t.Errorf("the user is %q, then %q", p.Name, again.Name)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -62,11 +63,26 @@ func (db *DB) Profile(ctx context.Context, id string) (opsflow.Profile, error) {
 // back masked (as Public shows it) keeps the stored one. Roles of an
 // existing user are not changed here: that is SetUserRoles, with a reason.
 func (db *DB) SaveProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor) (saved opsflow.Profile, created bool, err error) {
+	return db.saveProfile(ctx, p, by, false)
+}
+
+// CreateProfile creates the user p describes, as SaveProfile does, and
+// refuses (conflict) a user who exists, in the same transaction: two
+// administrators creating one ID at once do not overwrite each other.
+func (db *DB) CreateProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor) (opsflow.Profile, error) {
+	saved, _, err := db.saveProfile(ctx, p, by, true)
+	return saved, err
+}
+
+func (db *DB) saveProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor, createOnly bool) (saved opsflow.Profile, created bool, err error) {
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		at := time.Now()
 		u, found, err := lockUser(ctx, tx, p.ID)
 		if err != nil {
 			return err
+		}
+		if found && createOnly {
+			return &opsflow.Error{Code: opsflow.ECONFLICT, Field: "id", Message: fmt.Sprintf("user %s exists already (%s): change them instead", p.ID, u.Name)}
 		}
 		if !found {
 			if len(p.Roles) == 0 {

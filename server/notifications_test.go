@@ -549,7 +549,11 @@ func TestPeopleAndReassignment(t *testing.T) {
 	a.Must(http.StatusUnprocessableEntity, "root", "PUT", "/v1/users/system", map[string]any{"name": "Sys", "roles": []string{"owner"}})
 	a.Must(http.StatusUnprocessableEntity, "root", "PUT", "/v1/users/"+id, map[string]any{"name": "Zoe", "roles": []string{"owner"}, "timezone": "Mars/Olympus"})
 	var zoe opsflow.Profile
-	a.Must(http.StatusCreated, "root", "PUT", "/v1/users/"+id, map[string]any{"name": "Zoe Park", "roles": []string{"owner"}, "email": "zoe@example.com"}).JSON(t, &zoe)
+	a.Must(http.StatusCreated, "root", "PUT", "/v1/users/"+id, map[string]any{"name": "Zoe Park", "roles": []string{"owner"}, "email": "zoe@example.com"}, "If-None-Match", "*").JSON(t, &zoe)
+	// Create-only: the ID is taken now, and she is not edited.
+	if e := a.Must(http.StatusConflict, "root", "PUT", "/v1/users/"+id, map[string]any{"name": "Zoe Other", "roles": []string{"owner"}}, "If-None-Match", "*").Err(t); e.Field != "id" {
+		t.Errorf("a create of a taken ID: %+v", e)
+	}
 	if zoe.Timezone != "UTC" || zoe.Preferences.Email != opsflow.DeliverImmediate || zoe.Preferences.Hour() != 7 {
 		t.Errorf("a new user's defaults: %+v", zoe)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ type peopleStore interface {
 	Accounts(ctx context.Context, f postgres.AccountFilter) (opsflow.Page[opsflow.Account], error)
 	LinkSSO(ctx context.Context, id string, to opsflow.SSOLink, by opsflow.Actor, reason string) (opsflow.SSOLink, error)
 	SaveProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor) (opsflow.Profile, bool, error)
+	CreateProfile(ctx context.Context, p opsflow.Profile, by opsflow.Actor) (opsflow.Profile, error)
 	SetUserRoles(ctx context.Context, id string, roles []opsflow.Role, by opsflow.Actor, reason string) ([]opsflow.Role, error)
 	UnknownUsers(ctx context.Context, ids []string) ([]string, error)
 	Deliveries(ctx context.Context, f postgres.DeliveryFilter) (opsflow.Page[opsflow.Delivery], error)
@@ -133,7 +135,7 @@ func (s *Server) getUser(c echo.Context) error {
 }
 
 // putUser: PUT /v1/users/{id} — an administrator creates a user (name,
-// roles, address) or changes one. Every change is audited on the user's
+// roles, address) or changes one; with If-None-Match: * only creates. Every change is audited on the user's
 // stream; a role change needs a reason.
 func (s *Server) putUser(c echo.Context) error {
 	if err := requireAny(c, opsflow.RoleAdmin); err != nil {
@@ -159,6 +161,13 @@ func (s *Server) putUser(c echo.Context) error {
 	if err != nil && opsflow.ErrorCode(err) != opsflow.ENOTFOUND {
 		return err
 	}
+	// If-None-Match: * asks for a new user only (HTTP's "create, do not
+	// replace"): an ID that is taken is a conflict, not an edit of that
+	// person, even when two administrators create it at once.
+	createOnly := strings.TrimSpace(c.Request().Header.Get("If-None-Match")) == "*"
+	if found && createOnly {
+		return &opsflow.Error{Code: opsflow.ECONFLICT, Field: "id", Message: fmt.Sprintf("user %s exists already (%s): change them instead", id, existing.Name)}
+	}
 	if !found {
 		existing = opsflow.Profile{ID: id}
 	}
@@ -178,6 +187,13 @@ func (s *Server) putUser(c echo.Context) error {
 		if _, err := s.Store.SetUserRoles(ctx, id, in.Roles, by, in.Reason); err != nil {
 			return err
 		}
+	}
+	if createOnly {
+		saved, err := s.Store.CreateProfile(ctx, p, by)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, saved.Public())
 	}
 	saved, created, err := s.Store.SaveProfile(ctx, p, by)
 	if err != nil {

@@ -62,6 +62,11 @@ func (rec *recorder) answer() answer {
 // call sends one request to the API as s's person. body, when not nil, is
 // JSON; key is the Idempotency-Key ("" for none).
 func (a *App) call(ctx context.Context, s *session, method, path string, query url.Values, body []byte, key string) answer {
+	return a.callWith(ctx, s, method, path, query, body, key, nil)
+}
+
+// callWith is call with more request headers (If-None-Match: *, say).
+func (a *App) callWith(ctx context.Context, s *session, method, path string, query url.Values, body []byte, key string, hdr http.Header) answer {
 	u := path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -80,6 +85,9 @@ func (a *App) call(ctx context.Context, s *session, method, path string, query u
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	for name, vals := range hdr {
+		req.Header[name] = vals
 	}
 	rec := &recorder{header: http.Header{}}
 	a.API.ServeAs(s.User, rec, req)

@@ -100,8 +100,10 @@ func newUserForm(s *session) *Form {
 }
 
 // createUser creates a user from the list page. PUT also changes an
-// existing user, so an ID that is taken is refused here (409) rather than
-// overwriting that person's name and address.
+// existing user, so it goes with If-None-Match: *, which the API answers
+// with a conflict for an ID that is taken (even one taken a moment ago by
+// another administrator) rather than overwrite that person's name and
+// address; a taken ID is said first with who has it.
 func (a *App) createUser(w http.ResponseWriter, r *http.Request, s *session) {
 	id := strings.TrimSpace(r.PostFormValue("id"))
 	p := a.userPost(s, http.MethodPut, userRoute, id, "/admin/users", func(ctx context.Context, st *formState) (*pageOut, error) {
@@ -121,12 +123,10 @@ func (a *App) createUser(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		return nil
 	}
+	p.header = http.Header{"If-None-Match": {"*"}}
 	p.done = func(ans answer) (string, string) {
 		var u opsflow.Account
 		_ = json.Unmarshal(ans.Body, &u)
-		if ans.Status != http.StatusCreated { // created by someone else a moment before
-			return fmt.Sprintf("User %s existed already: their name and address are now as you entered them.", id), userURL(id)
-		}
 		return fmt.Sprintf("User %s is created: %s, %s.", u.ID, u.Name, roleList(u.Roles)), userURL(u.ID)
 	}
 	a.submit(w, r, s, p)

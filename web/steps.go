@@ -225,6 +225,8 @@ type apiPost struct {
 	// place of done's message and redirect: the page showing a new
 	// token's secret, which must reach no cookie and no later page.
 	shown func(ctx context.Context, ans answer) (*pageOut, error)
+	// header goes with the request (If-None-Match: * for a create only).
+	header http.Header
 }
 
 // submit turns a posted form into the route's body (its type from the
@@ -261,7 +263,7 @@ func (a *App) submit(w http.ResponseWriter, r *http.Request, s *session, p apiPo
 			ans.Status = st // a check's conflict (an ID taken) or unavailable API
 		}
 	} else {
-		ans = a.call(r.Context(), s, p.method, p.path, nil, body, key)
+		ans = a.callWith(r.Context(), s, p.method, p.path, nil, body, key, p.header)
 		if !ans.ok() {
 			state.Error = ans.err()
 			if ans.Status == http.StatusServiceUnavailable {

@@ -97,9 +97,10 @@ func TestUsersList(t *testing.T) {
 	mustContain(t, "a bad role", between(p.Body, `id="q-role"`, "</div>"), `aria-invalid="true"`, "role must be one of")
 }
 
-// A new user: PUT /v1/users/{id} with the form's ID and body; an ID that
-// is taken is refused before anything is sent (PUT would change that
-// person), the API's 422 is put next to its field, what was typed stays.
+// A new user: PUT /v1/users/{id} with the form's ID and body, create-only
+// (If-None-Match: *); an ID that is taken is refused before anything is
+// sent, or by the API if taken meanwhile; the API's 422 is put next to its
+// field, what was typed stays.
 func TestNewUserForm(t *testing.T) {
 	h, c := usersHarness(t)
 	form := func(vals ...string) url.Values {
@@ -142,6 +143,17 @@ func TestNewUserForm(t *testing.T) {
 	mustContain(t, "the roles", between(p.Body, `id="f-new-user-roles"`, "</fieldset>"), "a new user needs at least one role", `aria-invalid="true"`)
 	mustContain(t, "the refused form", p.Body, `value="zoe@example.com"`, `value="Zoe Park"`)
 	// Created: the body is the route's, the ID its path; on to their page.
+	// Taken a moment ago by someone else: the create-only PUT's 409.
+	h.api.routes["PUT /v1/users/zoe"] = func(_ opsflow.User, _ []byte, r *http.Request) (int, any) {
+		if r.Header.Get("If-None-Match") != "*" {
+			t.Errorf("a create without If-None-Match: * would change a user who exists")
+		}
+		return 409, map[string]any{"error": opsflow.Error{Code: "conflict", Field: "id", Message: "user zoe exists already (Zoe Quick): change them instead"}}
+	}
+	p = c.do("POST", "/admin/users", form("id", "zoe", "name", "Zoe Park", "roles", "owner"), "HX-Request", "true")
+	if p.Status != http.StatusConflict || !strings.Contains(field(p.Body, "id"), "exists already (Zoe Quick)") {
+		t.Errorf("taken meanwhile: %d %s", p.Status, field(p.Body, "id"))
+	}
 	h.api.routes["PUT /v1/users/zoe"] = func(_ opsflow.User, body []byte, _ *http.Request) (int, any) {
 		var u opsflow.Profile
 		_ = json.Unmarshal(body, &u)
