@@ -195,6 +195,10 @@ func TestKPIPageChangesItsLimits(t *testing.T) {
 	if !strings.Contains(field(p.Body, "thresholds.amber"), `value="4.5"`) {
 		t.Errorf("the amber threshold is not filled in: %s", field(p.Body, "thresholds.amber"))
 	}
+	// The baseline form says what the baseline is: locked on 12 values.
+	if !strings.Contains(p.Body, "Change the baseline") || !strings.Contains(field(p.Body, "n"), `value="12"`) {
+		t.Errorf("the baseline form is not filled in: %s", field(p.Body, "n"))
+	}
 
 	// Each form sends its route's body, as the signed-in person.
 	for _, tc := range []struct{ path, api, form, want string }{

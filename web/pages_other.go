@@ -400,17 +400,27 @@ func numOrEmpty(v *float64) string {
 // baselineForm locks the limits on a baseline, or unlocks them (they
 // then follow every value of the segment).
 func baselineForm(s *session, k kpiRecord) *Form {
-	locked := ""
-	if k.Baseline.Locked {
-		locked = "on"
+	b := k.Baseline
+	title, n, from, to := "Lock the control limits", "", "", ""
+	if b.Locked {
+		title = "Change the baseline"
 	}
-	return &Form{ID: "set-baseline", Title: "Lock the control limits", Action: kpiURL(k.Key) + "/baseline", Submit: "Save the baseline", CSRF: s.CSRF, Key: randomToken(),
+	if b.N > 0 {
+		n = strconv.Itoa(b.N)
+	}
+	if b.From != nil {
+		from = b.From.UTC().Format(time.DateOnly)
+	}
+	if b.To != nil {
+		to = b.To.UTC().Format(time.DateOnly)
+	}
+	return &Form{ID: "set-baseline", Title: title, Action: kpiURL(k.Key) + "/baseline", Submit: "Save the baseline", CSRF: s.CSRF, Key: randomToken(),
 		Doc: "Locked, the limits come from a baseline (the first 20 values, or as many as you say, or those dated between two days) and later values are judged against them. Unlocked, they follow every value.",
 		Fields: []Field{
-			{Name: "locked", Label: "Locked", Type: inCheck, Value: locked},
-			{Name: "n", Label: "From the first n values", Type: inNumber, Help: "20 when left empty and no dates are given."},
-			{Name: "from", Label: "Or from the values dated from", Type: inDate},
-			{Name: "to", Label: "up to (not including)", Type: inDate},
+			{Name: "locked", Label: "Locked", Type: inCheck, Value: strconv.FormatBool(b.Locked)},
+			{Name: "n", Label: "From the first n values", Type: inNumber, Value: n, Help: "20 when left empty and no dates are given."},
+			{Name: "from", Label: "Or from the values dated from", Type: inDate, Value: from},
+			{Name: "to", Label: "up to (not including)", Type: inDate, Value: to},
 			{Name: "reason", Label: "Reason", Type: inText, Help: "E.g. the process has been stable since January: it goes in the KPI's audit trail."},
 		}}
 }

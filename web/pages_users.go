@@ -88,7 +88,7 @@ func (a *App) buildUsers(ctx context.Context, s *session, q url.Values, st *form
 // The ID is the route's, not the body's: the app reads it itself.
 func newUserForm(s *session) *Form {
 	return &Form{ID: "new-user", Title: "New user", Action: "/admin/users", Submit: "Create the user", CSRF: s.CSRF, Key: randomToken(),
-		Doc: "They sign in with an API token (opsflow token create) or, once linked on their page, through single sign-on. Their creation goes in their audit trail.",
+		Doc: "They sign in with an API token, which you issue on their page once they are created, or, once linked there, through single sign-on. Their creation goes in their audit trail.",
 		Fields: []Field{
 			{Name: "id", Label: "User ID", Type: inText, Autocomplete: "off", Local: true,
 				Help: "How tasks, trails and tokens name them, e.g. ann.lee; it never changes."},
