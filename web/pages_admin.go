@@ -130,15 +130,7 @@ func (a *App) adminPage(w http.ResponseWriter, r *http.Request, s *session) {
 		q = listQuery(r, sectionFilters[section]...)
 	}
 	out, err := a.buildAdmin(r.Context(), s, section, q, nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	status := http.StatusOK
-	if t := out.data.(*adminView).Tokens; t != nil && t.Filter.Error != nil {
-		status = http.StatusUnprocessableEntity
-	}
-	a.render(w, r, status, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 func isSection(name string) bool { return sectionLabel(name) != "" }
@@ -258,7 +250,11 @@ func (a *App) buildAdmin(ctx context.Context, s *session, section string, q url.
 		}
 	}
 	st.apply(forms)
-	return &pageOut{page: "admin", title: title, nav: "admin", data: v, forms: forms}, nil
+	out := &pageOut{page: "admin", title: title, nav: "admin", data: v, forms: forms}
+	if v.Tokens != nil {
+		out.status = v.Tokens.Filter.status()
+	}
+	return out, nil
 }
 
 // processSummary is what the admin list shows of a record of any kind.

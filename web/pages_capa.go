@@ -31,6 +31,15 @@ func (f filterView) ErrorOf(name string) string {
 	return ""
 }
 
+// status is the status of a list page with this filter: 422 when the API
+// refused it, 0 (200) otherwise.
+func (f filterView) status() int {
+	if f.Error != nil {
+		return http.StatusUnprocessableEntity
+	}
+	return 0
+}
+
 // getFiltered reads a list route at the filter's values into page; the
 // API's 422 (a bad filter or cursor) is no failure but the filter's
 // error, said next to it.
@@ -106,15 +115,7 @@ type capaRegisterView struct {
 
 func (a *App) capaRegister(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildRegister(r.Context(), s, listQuery(r, capaFilters...), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	status := http.StatusOK
-	if v := out.data.(*capaRegisterView); v.Filter.Error != nil {
-		status = http.StatusUnprocessableEntity
-	}
-	a.render(w, r, status, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 func (a *App) buildRegister(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {
@@ -127,7 +128,7 @@ func (a *App) buildRegister(ctx context.Context, s *session, q url.Values, st *f
 	}
 	v.Items = page.Items
 	v.Pager = newPager("/capas", q, page.NextCursor)
-	out := &pageOut{page: "capas", title: "CAPA register", nav: "capas", data: v}
+	out := &pageOut{page: "capas", title: "CAPA register", nav: "capas", data: v, status: v.Filter.status()}
 	if s.User.HasAny(opsflow.StartRoles(opsflow.KindCAPA)...) {
 		v.Report = reportForm(s)
 		out.forms = []*Form{v.Report}
@@ -201,11 +202,7 @@ func stepper[S ~string](line []S, current S) []stepperView {
 
 func (a *App) capaPage(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildCAPA(r.Context(), s, r.PathValue("id"), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 // readRecord reads a record and its audit trail through the API.

@@ -45,11 +45,7 @@ type kaizenBoardView struct {
 
 func (a *App) kaizenBoard(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildKaizenBoard(r.Context(), s, listQuery(r, "phase"), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 func (a *App) buildKaizenBoard(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {
@@ -150,11 +146,7 @@ var kaizenLine = []opsflow.KaizenPhase{opsflow.KaizenTriage, opsflow.KaizenPlan,
 
 func (a *App) kaizenPage(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildKaizen(r.Context(), s, r.PathValue("id"), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 func (a *App) buildKaizen(ctx context.Context, s *session, id string, st *formState) (*pageOut, error) {

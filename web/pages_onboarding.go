@@ -30,15 +30,7 @@ type onboardingBoardView struct {
 
 func (a *App) onboardingBoard(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildOnboardingBoard(r.Context(), s, listQuery(r, onboardingFilters...), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	status := http.StatusOK
-	if out.data.(*onboardingBoardView).Filter.Error != nil {
-		status = http.StatusUnprocessableEntity
-	}
-	a.render(w, r, status, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 // nextCheckin is the first check-in not yet held.
@@ -61,7 +53,7 @@ func (a *App) buildOnboardingBoard(ctx context.Context, s *session, q url.Values
 		v.Rows = append(v.Rows, hireRow{O: o, NextCheckin: nextCheckin(o)})
 	}
 	v.Pager = newPager("/onboardings", q, page.NextCursor)
-	out := &pageOut{page: "onboardings", title: "Onboarding", nav: "onboardings", data: v}
+	out := &pageOut{page: "onboardings", title: "Onboarding", nav: "onboardings", data: v, status: v.Filter.status()}
 	if s.User.HasAny(opsflow.StartRoles(opsflow.KindOnboarding)...) {
 		var tpls opsflow.Page[opsflow.OnboardingTemplate]
 		if err := a.get(ctx, s, "/v1/onboarding-templates", nil, &tpls); err != nil {
@@ -123,11 +115,7 @@ type hireView struct {
 
 func (a *App) hirePage(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildHire(r.Context(), s, r.PathValue("id"), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 // phaseOf places a task in the hire's calendar by its due date.

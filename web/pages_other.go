@@ -122,11 +122,7 @@ const kpisRoute = "/v1/kpis"
 
 func (a *App) kpiList(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildKPIs(r.Context(), s, listQuery(r), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 func (a *App) buildKPIs(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {
@@ -239,11 +235,7 @@ func (k kpiRecord) Judged() bool { return k.Status != nil && k.Status.Status != 
 
 func (a *App) kpiPage(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildKPI(r.Context(), s, r.PathValue("key"), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 // measurementsRoute records a KPI's measurements.
@@ -440,14 +432,7 @@ func dividerForm(s *session, k opsflow.KPI) *Form {
 // would keep the rule as it is).
 func (a *App) changeKPI(w http.ResponseWriter, r *http.Request, s *session) {
 	a.kpiChange(w, r, s, http.MethodPatch, kpiRoute, "", "Definition saved.", func(body map[string]any) {
-		m, _ := body["missing"].(map[string]any)
-		if m == nil {
-			m = map[string]any{}
-			body["missing"] = m
-		}
-		if _, ok := m["enabled"]; !ok {
-			m["enabled"] = false
-		}
+		leftOut(body, "missing.enabled", false)
 	})
 }
 
@@ -545,11 +530,7 @@ type reportsView struct {
 // download; or says they are still to come, on an API without them.
 func (a *App) reports(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildReports(r.Context(), s, listQuery(r), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 func (a *App) buildReports(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {

@@ -123,11 +123,7 @@ func signingForm(s *session, set bool) *Form {
 
 func (a *App) settings(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildSettings(r.Context(), s, nil, listQuery(r), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 // buildSettings builds the Settings page, its token list at q's cursor;
@@ -273,20 +269,9 @@ func (a *App) revokeMyToken(w http.ResponseWriter, r *http.Request, s *session) 
 func (a *App) saveProfile(w http.ResponseWriter, r *http.Request, s *session) {
 	p := a.settingsPost(s, meRoute)
 	p.adjust = func(body map[string]any) {
-		if _, ok := body["email"]; !ok {
-			body["email"] = "" // emptied: no address (left out, the API keeps it)
-		}
-		prefs, _ := body["preferences"].(map[string]any)
-		if prefs == nil {
-			prefs = map[string]any{}
-			body["preferences"] = prefs
-		}
-		if _, ok := prefs["always_immediate"]; !ok {
-			prefs["always_immediate"] = []string{} // none ticked is none, not the defaults
-		}
-		if _, ok := prefs["webhook_secret"]; !ok {
-			prefs["webhook_secret"] = opsflow.MaskedSecret // left empty: the stored one stays
-		}
+		leftOut(body, "email", "")                                        // emptied: no address (left out, the API keeps it)
+		leftOut(body, "preferences.always_immediate", []string{})         // none ticked is none, not the defaults
+		leftOut(body, "preferences.webhook_secret", opsflow.MaskedSecret) // left empty: the stored one stays
 	}
 	p.done = func(answer) (string, string) { return "Your settings are saved.", "/settings" }
 	a.submit(w, r, s, p)

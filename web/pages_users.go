@@ -58,15 +58,7 @@ func userURL(id string) string { return "/admin/users/" + url.PathEscape(id) }
 // usersPage lists the people: GET /v1/users, by role and text.
 func (a *App) usersPage(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildUsers(r.Context(), s, listQuery(r, "role", "q"), nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	status := http.StatusOK
-	if out.data.(*usersView).Filter.Error != nil {
-		status = http.StatusUnprocessableEntity
-	}
-	a.render(w, r, status, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 func (a *App) buildUsers(ctx context.Context, s *session, q url.Values, st *formState) (*pageOut, error) {
@@ -79,7 +71,7 @@ func (a *App) buildUsers(ctx context.Context, s *session, q url.Values, st *form
 		v.Items = append(v.Items, userRow{Account: u, URL: userURL(u.ID)})
 	}
 	v.Pager = newPager("/admin/users", q, page.NextCursor)
-	out := &pageOut{page: "users", title: "Admin: users", nav: "admin", data: v, forms: []*Form{v.Create}}
+	out := &pageOut{page: "users", title: "Admin: users", nav: "admin", data: v, forms: []*Form{v.Create}, status: v.Filter.status()}
 	st.apply(out.forms)
 	return out, nil
 }
@@ -168,11 +160,7 @@ type userView struct {
 
 func (a *App) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 	out, err := a.buildUser(r.Context(), s, r.PathValue("id"), nil, nil)
-	if err != nil {
-		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
-		return
-	}
-	a.render(w, r, http.StatusOK, out.page, a.frame(w, r, s, out.title, out.nav), out.data)
+	a.show(w, r, s, out, err)
 }
 
 // buildUser builds a person's page from GET /v1/users/{id}: as they are
@@ -306,12 +294,8 @@ func (a *App) userForm(method, route string, adjust func(map[string]any), done f
 // reads as such, rather than leaving it out, which it reads as unchanged:
 // none ticked is no roles ([], refused), no address is no address.
 func emptied(body map[string]any) {
-	if _, ok := body["roles"]; !ok {
-		body["roles"] = []string{}
-	}
-	if _, ok := body["email"]; !ok {
-		body["email"] = ""
-	}
+	leftOut(body, "roles", []string{})
+	leftOut(body, "email", "")
 }
 
 func profileSaved(u opsflow.Account) string {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,17 @@ type pageOut struct {
 	page, title, nav string
 	data             any
 	forms            []*Form
+	status           int // of a page read (0: 200); a list's refused filter is 422
+}
+
+// show answers a page read: the page built, with its status, or the error
+// that kept it from being built.
+func (a *App) show(w http.ResponseWriter, r *http.Request, s *session, out *pageOut, err error) {
+	if err != nil {
+		a.errorPage(w, r, statusOf(err), opsflow.ErrorMessage(err))
+		return
+	}
+	a.render(w, r, cmp.Or(out.status, http.StatusOK), out.page, a.frame(w, r, s, out.title, out.nav), out.data)
 }
 
 // recordBuilder builds the page of one record; st, when set, is a refused
@@ -227,6 +239,26 @@ type apiPost struct {
 	shown func(ctx context.Context, ans answer) (*pageOut, error)
 	// header goes with the request (If-None-Match: * for a create only).
 	header http.Header
+}
+
+// leftOut puts v at path (dotted: "preferences.webhook_secret") in a
+// form's body when the form left it out, making the objects on the way:
+// for an input whose emptiness means something the API would otherwise
+// read as "unchanged" (no box ticked, an address emptied).
+func leftOut(body map[string]any, path string, v any) {
+	head, rest, nested := strings.Cut(path, ".")
+	if !nested {
+		if _, ok := body[head]; !ok {
+			body[head] = v
+		}
+		return
+	}
+	m, _ := body[head].(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+		body[head] = m
+	}
+	leftOut(m, rest, v)
 }
 
 // submit turns a posted form into the route's body (its type from the
